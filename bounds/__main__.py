@@ -1,0 +1,5 @@
+import sys
+
+from bounds.cli import main
+
+sys.exit(main())

@@ -1,0 +1,94 @@
+"""JAX simulations of the paper's linear models (SPEC 1.2-1.4).
+
+Public surface of the simulation core (written for one client; lift with ``jax.vmap`` over
+clients and seeds, every function jits):
+
+Data (SPEC 1.2)
+    DataConfig            data-model configuration; ``None`` fields take the theorem scalings
+    sample_labelled       one main-distribution sample per class label
+    sample_clients        the paper's non-IID construction, ``(N, n_total, d)`` plus labels
+    second_moment         ``S = mean x x^T``, the sufficient statistic of every linear objective
+    expected_second_moment  analytic ``E[S]`` of one client
+Objectives and stationary points (SPEC 1.3)
+    OBJECTIVES            "mim-surrogate", "mim-alignment", "mim-reconstruction",
+                          "cl-similar", "cl-dissimilar"
+    client_matrix         alignment matrix ``X`` of an objective
+    encoder_subspace      orthonormal basis of ``row(W)`` at the stationary point
+    mask_moments          mask-averaged moments of the visible/masked views (Eq. 3)
+    reconstruction_loss   Eq. 3 averaged exactly over masks
+    make_transform, transform_trace, check_transform   the CL transform ``H`` (Assumption A.9)
+    top_eigenspace        top-``c`` eigenvectors and the descending spectrum
+    fit_reconstruction, ReconstructionFit   Adam on Eq. 3 with sampled masks
+Metrics (SPEC 1.4, Readings 2)
+    representability, sensitivity, SENSITIVITY_VARIANTS, corrected_lower_bound,
+    subspace_distance
+
+sim never calls ``jax.config``: enable float64 in the application (``bounds`` does) — the
+representabilities are compared at the 1e-6 scale.
+"""
+
+from sim.config import DataConfig
+from sim.data import expected_second_moment, sample_clients, sample_labelled, second_moment
+from sim.matrices import (
+    OBJECTIVES,
+    check_transform,
+    client_matrix,
+    encoder_subspace,
+    make_transform,
+    mask_moments,
+    reconstruction_loss,
+    transform_trace,
+)
+from sim.metrics import (
+    SENSITIVITY_VARIANTS,
+    corrected_lower_bound,
+    representability,
+    sensitivity,
+    subspace_distance,
+)
+from sim.solvers import ReconstructionFit, fit_reconstruction, top_eigenspace
+
+__all__ = [
+    "DataConfig",
+    "sample_labelled",
+    "sample_clients",
+    "second_moment",
+    "expected_second_moment",
+    "OBJECTIVES",
+    "client_matrix",
+    "encoder_subspace",
+    "mask_moments",
+    "reconstruction_loss",
+    "make_transform",
+    "transform_trace",
+    "check_transform",
+    "top_eigenspace",
+    "fit_reconstruction",
+    "ReconstructionFit",
+    "representability",
+    "sensitivity",
+    "SENSITIVITY_VARIANTS",
+    "corrected_lower_bound",
+    "subspace_distance",
+]
+
+# Blocks appended below by other modules' owners (one import block each, extending __all__).
+
+# downstream
+from sim import partition, probe, shallow  # noqa: E402  (partitioners live in sim.partition)
+from sim.partition import (  # noqa: E402
+    Clients,
+    FeatureTransform,
+    Heterogeneity,
+    Partition,
+    client_data,
+    global_sample,
+    heterogeneity,
+)
+from sim.probe import PROBES, linear_probe  # noqa: E402
+from sim.shallow import ShallowConfig, ShallowLoss  # noqa: E402
+
+__all__ += [
+    "partition", "probe", "shallow", "Partition", "Clients", "FeatureTransform", "Heterogeneity", "client_data",
+    "global_sample", "heterogeneity", "PROBES", "linear_probe", "ShallowConfig", "ShallowLoss",
+]

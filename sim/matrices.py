@@ -1,0 +1,214 @@
+"""Client matrices of the linear objectives (SPEC 1.3) and the encoder row spaces they determine.
+
+Every objective is a function of a client's second moment ``S = E_j[x_j x_j^T]``:
+
+* ``"mim-surrogate"``      ``X = 2p(1-p) diag(S)`` — the paper's Eq. 17, diagonal.
+* ``"mim-alignment"``      ``X = p(1-p) (S - diag S)`` — Eq. 4 averaged exactly over masks.
+* ``"cl-similar"``         ``X = S`` — ``E[(x+xi)(x+xi')^T] = x x^T`` for independent noises.
+* ``"cl-dissimilar"``      ``X = (H S + S H^T) / 2``.
+* ``"mim-reconstruction"`` Eq. 3, a reduced-rank regression; no alignment matrix.
+
+``p`` is the mask ratio: each mask entry is 0 with probability ``p``.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import jax.scipy.linalg as jsl
+import numpy as np
+
+from sim.solvers import _check_square, _check_width, top_eigenspace
+
+ALIGNMENT_OBJECTIVES = ("mim-surrogate", "mim-alignment", "cl-similar", "cl-dissimilar")
+OBJECTIVES = ALIGNMENT_OBJECTIVES + ("mim-reconstruction",)
+TRANSFORMS = ("identity", "orthogonal", "subspace-rotation")
+
+
+def _concrete(value) -> bool:
+    return not isinstance(value, jax.core.Tracer)
+
+
+def _check_mask_ratio(p, objective: str) -> None:
+    if p is None:
+        raise ValueError(f"p = None: objective {objective!r} needs the mask ratio p in (0, 1)")
+    if _concrete(p):
+        value = np.asarray(p, dtype=float)
+        if not np.all((value > 0) & (value < 1)):
+            raise ValueError(f"p = {p!r} is out of range: the mask ratio p must lie in (0, 1)")
+
+
+def _check_objective(objective: str, S, p, H) -> int:
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective = {objective!r} is unknown; choose one of {OBJECTIVES}")
+    d = _check_square("S", S)
+    if objective.startswith("mim-"):
+        _check_mask_ratio(p, objective)
+    if objective == "cl-dissimilar":
+        if H is None:
+            raise ValueError("H = None: objective 'cl-dissimilar' needs the transform H of shape (d, d)")
+        if jnp.shape(H) != (d, d):
+            raise ValueError(f"H: got shape {jnp.shape(H)}; need ({d}, {d}) to match S")
+    return d
+
+
+def _diag(S):
+    return S * jnp.eye(S.shape[-1], dtype=S.dtype)
+
+
+def client_matrix(S, objective: str, *, p=None, H=None) -> jax.Array:
+    """Symmetric alignment matrix ``X`` of one client: ``row(W)`` at a stationary point is its top-``c`` eigenspace.
+
+    ``S`` is the client's second moment ``(d, d)``; ``p`` (mask ratio, MIM objectives) and
+    ``H`` (transform, ``"cl-dissimilar"``) are ignored by objectives that do not use them.
+    ``"mim-alignment"`` has zero diagonal because ``m_k (1 - m_k) = 0``.
+
+    >>> S = jnp.array([[2.0, 1.0], [1.0, 3.0]])
+    >>> client_matrix(S, "mim-alignment", p=0.5).tolist()
+    [[0.0, 0.25], [0.25, 0.0]]
+    """
+    _check_objective(objective, S, p, H)
+    S = jnp.asarray(S)
+    S = (S + S.T) / 2
+    if objective == "mim-surrogate":
+        return 2 * p * (1 - p) * _diag(S)
+    if objective == "mim-alignment":
+        return p * (1 - p) * (S - _diag(S))
+    if objective == "cl-similar":
+        return S
+    if objective == "cl-dissimilar":
+        HS = jnp.asarray(H) @ S
+        return (HS + HS.T) / 2
+    raise ValueError(
+        "objective 'mim-reconstruction' (Eq. 3) has no alignment matrix: its stationary "
+        "encoder is a reduced-rank regression; use encoder_subspace(S, 'mim-reconstruction', c, p=p)"
+    )
+
+
+def mask_moments(S, p) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Mask-averaged moments of ``u = x * m`` (visible) and ``v = x * (1 - m)`` (masked).
+
+    With ``m_k ~ Bernoulli(1 - p)`` independent: ``E[m_k m_l] = (1-p)^2`` off the diagonal and
+    ``1 - p`` on it, ``E[(1 - m_k) m_l] = p(1-p)`` off the diagonal and ``0`` on it, so
+
+        Sigma_uu = (1-p)^2 S + p(1-p) diag S
+        Sigma_vu = p(1-p) (S - diag S)
+        Sigma_vv = p^2 S + p(1-p) diag S.
+
+    Returns ``(Sigma_uu, Sigma_vu, Sigma_vv)``.
+    """
+    _check_square("S", S)
+    _check_mask_ratio(p, "mim-reconstruction")
+    S = jnp.asarray(S)
+    S = (S + S.T) / 2
+    D = _diag(S)
+    q = p * (1 - p)
+    return (1 - p) ** 2 * S + q * D, q * (S - D), p**2 * S + q * D
+
+
+def reconstruction_loss(S, encoder, decoder, p) -> jax.Array:
+    """Eq. 3 averaged exactly over masks and samples: ``E || W_d W_e u - v ||^2`` for ``B = W_d W_e``,
+
+    ``tr(B Sigma_uu B^T) - 2 tr(B Sigma_uv) + tr(Sigma_vv)`` (moments of `mask_moments`).
+    ``encoder`` is ``W_e (c, d)``, ``decoder`` ``W_d (d, c)``.
+    """
+    uu, vu, vv = mask_moments(S, p)
+    B = jnp.asarray(decoder) @ jnp.asarray(encoder)
+    return jnp.sum((B @ uu) * B) - 2 * jnp.sum(B * vu) + jnp.trace(vv)
+
+
+@functools.partial(jax.jit, static_argnames=("objective", "c"))
+def _encoder_subspace(S, p, H, *, objective, c):
+    if objective == "mim-surrogate":
+        # Diagonal X: its eigenvectors are coordinate axes, so r_k is exactly 0 or 1.
+        top = jax.lax.top_k(jnp.diagonal(S), c)[1]
+        return jax.nn.one_hot(top, S.shape[0], dtype=S.dtype).T
+    if objective in ALIGNMENT_OBJECTIVES:
+        return top_eigenspace(client_matrix(S, objective, p=p, H=H), c)[0]
+    # Reduced-rank regression of v on u: row(W_e) = span(Sigma_uu^{-1} Sigma_uv U_c), U_c the
+    # top-c eigenvectors of Sigma_vu Sigma_uu^{-1} Sigma_uv. With Sigma_uu = L L^T and
+    # A = L^{-1} Sigma_uv, that matrix is A^T A and Sigma_uu^{-1} Sigma_uv U_c = L^{-T} Z_c Lambda_c^{1/2},
+    # Z_c the top-c eigenvectors of A A^T.
+    uu, vu, _ = mask_moments(S, p)
+    L = jnp.linalg.cholesky(uu)
+    A = jsl.solve_triangular(L, vu.T, lower=True)
+    Z = top_eigenspace(A @ A.T, c)[0]
+    W = jsl.solve_triangular(L.T, Z, lower=False)
+    return jnp.linalg.qr(W)[0]
+
+
+def encoder_subspace(S, objective: str, c: int, *, p=None, H=None) -> jax.Array:
+    """Orthonormal basis ``V (d, c)`` of ``row(W)`` at the stationary point of ``objective``.
+
+    Alignment-type objectives: the top-``c`` eigenspace (algebraic order) of
+    `client_matrix`. If that matrix has fewer than ``c`` positive eigenvalues, Assumption A.5
+    (``rank W = c``) fails: the minimiser keeps only the positive part and the remaining
+    columns of ``V`` are not in its row space (check with `top_eigenspace`'s eigenvalues).
+
+    ``"mim-reconstruction"`` (Eq. 3): the closed-form reduced-rank regression of
+    ``v = x * (1 - m)`` on ``u = x * m`` with the moments of `mask_moments`:
+    ``B = P_c Sigma_vu Sigma_uu^{-1}``, ``row(W_e) = span(Sigma_uu^{-1} Sigma_uv U_c)``.
+    Needs ``diag(S) > 0`` (``Sigma_uu`` positive definite); it is when ``mu > 0``.
+
+    >>> V = encoder_subspace(jnp.diag(jnp.array([3.0, 1.0, 2.0])), "cl-similar", 2)
+    >>> V.shape
+    (3, 2)
+    """
+    d = _check_objective(objective, S, p, H)
+    _check_width(c, d)
+    S = jnp.asarray(S)
+    p = jnp.asarray(0.5 if p is None else p, dtype=S.dtype)
+    H = jnp.zeros((0, 0), S.dtype) if H is None or objective != "cl-dissimilar" else jnp.asarray(H, S.dtype)
+    return _encoder_subspace(S, p, H, objective=objective, c=int(c))
+
+
+def make_transform(kind: str, d: int, *, key: jax.Array | None = None, dim: int | None = None) -> jax.Array:
+    """Linear image transform ``H (d, d)`` for ``"cl-dissimilar"``.
+
+    ``"identity"``; ``"orthogonal"``: Haar-random orthogonal (QR of a Gaussian matrix with the
+    sign fix ``Q diag(sign diag R)``); ``"subspace-rotation"``: a Haar-random rotation
+    (determinant +1) of the first ``dim`` coordinates, identity elsewhere. Random kinds need
+    ``key``. Assumption A.9 asks ``tr(P H_sym P) > 0`` (`check_transform`); a random
+    orthogonal ``H`` violates it about half the time.
+    """
+    if kind not in TRANSFORMS:
+        raise ValueError(f"kind = {kind!r} is unknown; choose one of {TRANSFORMS}")
+    if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1:
+        raise ValueError(f"d = {d!r} is out of range: need an integer d >= 1")
+    if kind == "identity":
+        return jnp.eye(d)
+    if key is None:
+        raise ValueError(f"key = None: transform kind {kind!r} is random and needs key=jax.random.key(...)")
+    if kind == "orthogonal":
+        return _haar_orthogonal(key, d)
+    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or not 2 <= dim <= d:
+        raise ValueError(f"dim = {dim!r} is out of range: 'subspace-rotation' needs an integer 2 <= dim <= d = {d}")
+    Q = _haar_orthogonal(key, dim)
+    # Flip one column if needed so the block is a rotation (det +1), not a reflection.
+    Q = Q.at[:, 0].multiply(jnp.sign(jnp.linalg.det(Q)))
+    return jnp.eye(d, dtype=Q.dtype).at[:dim, :dim].set(Q)
+
+
+def _haar_orthogonal(key, d: int) -> jax.Array:
+    Q, R = jnp.linalg.qr(jax.random.normal(key, (d, d)))
+    return Q * jnp.sign(jnp.diagonal(R))[None, :]
+
+
+def transform_trace(H, c: int) -> jax.Array:
+    """``tr(P H_sym P) = sum_{k<c} H_kk``, ``P`` the projector on ``span{e_0..e_{c-1}}`` (Assumption A.9)."""
+    d = _check_square("H", H)
+    _check_width(c, d)
+    return jnp.sum(jnp.diagonal(jnp.asarray(H))[:c])
+
+
+def check_transform(H, c: int) -> float:
+    """Return ``tr(P H_sym P)``; raise ``ValueError`` if Assumption A.9 (``> 0``) fails."""
+    value = float(transform_trace(H, c))
+    if not value > 0:
+        raise ValueError(
+            f"H: tr(P H_sym P) = {value:.6g} over the first c = {c} coordinates; "
+            "Assumption A.9 requires tr(P H_sym P) > 0"
+        )
+    return value

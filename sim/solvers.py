@@ -1,0 +1,134 @@
+"""Solvers for the linear models: exact top eigenspaces, and gradient descent on Eq. 3.
+
+The closed forms (`sim.matrices.encoder_subspace`) and gradient training here check each
+other: `fit_reconstruction` must reach the reduced-rank-regression row space.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Callable, NamedTuple, Union
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+
+def _check_width(c, d: int) -> None:
+    if isinstance(c, bool) or not isinstance(c, (int, np.integer)) or not 1 <= c <= d:
+        raise ValueError(f"c = {c!r} is out of range: the encoder width c must satisfy 1 <= c <= d = {d}")
+
+
+def _check_square(name: str, A) -> int:
+    shape = jnp.shape(A)
+    if len(shape) != 2 or shape[0] != shape[1]:
+        raise ValueError(f"{name}: got shape {shape}; need a square (d, d) matrix (vmap for batches)")
+    return shape[0]
+
+
+@functools.partial(jax.jit, static_argnames="c")
+def _top_eigenspace(X, *, c):
+    values, vectors = jnp.linalg.eigh(X)
+    return vectors[:, ::-1][:, :c], values[::-1]
+
+
+def top_eigenspace(X, c: int) -> tuple[jax.Array, jax.Array]:
+    """Top-``c`` eigenvectors ``V (d, c)`` of the symmetric ``X`` and all eigenvalues ``(d,)``, descending.
+
+    Order is algebraic (largest first), as in the Eckart–Young stationary point
+    ``W^T W = X`` restricted to the top-``c`` eigenpairs; ``X`` is symmetrised by ``eigh``.
+
+    >>> V, lam = top_eigenspace(jnp.diag(jnp.array([1.0, 3.0, 2.0])), 1)
+    >>> abs(V[:, 0]).tolist(), lam.tolist()
+    ([0.0, 1.0, 0.0], [3.0, 2.0, 1.0])
+    """
+    _check_width(c, _check_square("X", X))
+    return _top_eigenspace(jnp.asarray(X), c=int(c))
+
+
+class ReconstructionFit(NamedTuple):
+    """Result of `fit_reconstruction`: ``encoder`` W_e ``(c, d)``, ``decoder`` W_d ``(d, c)``,
+    ``losses`` ``(steps,)`` — the sampled-mask loss at each step (check it is finite)."""
+
+    encoder: jax.Array
+    decoder: jax.Array
+    losses: jax.Array
+
+
+Schedule = Union[float, Callable[[jax.Array], jax.Array]]
+
+
+@functools.partial(
+    jax.jit, static_argnames=("c", "steps", "learning_rate", "batch_size", "masks_per_step")
+)
+def _fit_reconstruction(x, p, key, *, c, steps, learning_rate, batch_size, masks_per_step):
+    n, d = x.shape
+    key_e, key_d, key_run = jax.random.split(key, 3)
+    params = {
+        "encoder": jax.random.normal(key_e, (c, d), x.dtype) / np.sqrt(d),
+        "decoder": jax.random.normal(key_d, (d, c), x.dtype) / np.sqrt(c),
+    }
+    optimizer = optax.adam(learning_rate)
+
+    def loss(params, batch, masks):
+        u = batch[None, :, :] * masks
+        v = batch[None, :, :] * (1 - masks)
+        recon = jnp.einsum("mbd,cd,ec->mbe", u, params["encoder"], params["decoder"])
+        return jnp.mean(jnp.sum((recon - v) ** 2, axis=-1))
+
+    def step(carry, step_key):
+        params, state = carry
+        key_batch, key_mask = jax.random.split(step_key)
+        if batch_size is None:
+            batch = x
+        else:
+            batch = x[jax.random.randint(key_batch, (batch_size,), 0, n)]
+        # m_k = 1 (visible) with probability 1 - p: p is the fraction masked.
+        masks = jax.random.bernoulli(key_mask, 1 - p, (masks_per_step,) + batch.shape).astype(x.dtype)
+        value, grads = jax.value_and_grad(loss)(params, batch, masks)
+        updates, state = optimizer.update(grads, state, params)
+        return (optax.apply_updates(params, updates), state), value
+
+    (params, _), losses = jax.lax.scan(
+        step, (params, optimizer.init(params)), jax.random.split(key_run, steps)
+    )
+    return ReconstructionFit(params["encoder"], params["decoder"], losses)
+
+
+def fit_reconstruction(
+    x,
+    c: int,
+    p,
+    *,
+    key: jax.Array,
+    steps: int,
+    learning_rate: Schedule,
+    batch_size: int | None = None,
+    masks_per_step: int = 4,
+) -> ReconstructionFit:
+    """Adam on Eq. 3, ``E || W_d W_e (x * m) - x * (1 - m) ||^2``, with fresh masks every step.
+
+    ``x (n, d)`` are one client's samples; each step draws a minibatch of ``batch_size`` rows
+    (with replacement; ``None`` = all rows) and ``masks_per_step`` independent masks per row
+    (entry 0 with probability ``p``). ``learning_rate`` is a float or an optax schedule (a
+    decaying schedule lets the mask noise average out). Steps run under ``lax.scan``;
+    ``c``, ``steps``, ``learning_rate``, ``batch_size``, ``masks_per_step`` are static.
+    Compare the encoder's row space with ``encoder_subspace(second_moment(x),
+    "mim-reconstruction", c, p=p)``.
+    """
+    shape = jnp.shape(x)
+    if len(shape) != 2:
+        raise ValueError(f"x: got shape {shape}; need (n, d) samples of one client")
+    _check_width(c, shape[1])
+    if not isinstance(p, jax.core.Tracer) and not 0 < float(p) < 1:
+        raise ValueError(f"p = {p!r} is out of range: the mask ratio p must lie in (0, 1)")
+    for name, value, low in (("steps", steps, 1), ("masks_per_step", masks_per_step, 1),
+                             ("batch_size", 1 if batch_size is None else batch_size, 1)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+            raise ValueError(f"{name} = {value!r} is out of range: need an integer >= {low}")
+    x = jnp.asarray(x)
+    return _fit_reconstruction(
+        x, jnp.asarray(p, x.dtype), key, c=int(c), steps=int(steps), learning_rate=learning_rate,
+        batch_size=None if batch_size is None else int(batch_size), masks_per_step=int(masks_per_step),
+    )

@@ -15,7 +15,8 @@ def _numpy_bound(claim_id: str, variant: str):
     claim = theory.get_claim(claim_id)
     if variant not in claim.bounds:
         raise ValueError(f"variant={variant!r} must be one of {sorted(claim.bounds)} for claim {claim_id!r}")
-    return claim.lambdify(claim.bounds[variant], backend="numpy"), tuple(claim.symbols)
+    fn = claim.lambdify(variant, backend="numpy")
+    return fn, tuple(fn.symbols)
 
 
 def evaluate(claim_id: str, variant: str = "statement", /, **params: Any) -> np.ndarray:

@@ -7,7 +7,8 @@ sharded client axis is exercised without an accelerator.
 
 import os
 
-os.environ.setdefault("XLA_FLAGS", "")
+# Before numpy/jax load OpenBLAS: its threads oversubscribe 2 cores (see bounds/__init__.py).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import jax
 
 jax.config.update("jax_enable_x64", True)

@@ -91,13 +91,17 @@ def transform_for(study: LinearStudy, *, key, max_draws: int = 64) -> jax.Array:
     return H
 
 
-def _measure(keys, H, *, data, c, p):
+@functools.partial(jax.jit, static_argnames="data")
+def _second_moments(keys, *, data):
+    """(seeds, N, d, d): linear models need only the clients' second moments."""
+    return jax.vmap(lambda key: sim.second_moment(sim.sample_clients(data, key=key)[0]))(keys)
+
+
+def _measure(S_all, H, *, c, p):
     # Deliberately not jitted as a whole: XLA's CPU compile of this program (15 batched
     # eigendecompositions) took > 5 minutes, while op-by-op dispatch of the same vmapped code
-    # runs a d = 384 sweep point in ~5 s. The per-objective solvers in sim are jitted.
-    def one_seed(key):
-        x, _ = sim.sample_clients(data, key=key)
-        S = sim.second_moment(x)  # (N, d, d): linear models need only second moments
+    # runs a d = 384 sweep point in seconds.
+    def one_seed(S):
         S_global = jnp.mean(S, axis=0)  # FL's objective is linear in S: its minimiser uses the mean
         local, global_, margin = {}, {}, {}
         for objective in OBJECTIVES:
@@ -109,15 +113,20 @@ def _measure(keys, H, *, data, c, p):
                 margin[objective] = jnp.min(local[objective] - lower, axis=-1)
         return local, global_, margin
 
-    return jax.vmap(one_seed)(keys)
+    return jax.vmap(one_seed)(S_all)
 
 
 def measure(study: LinearStudy, *, key) -> Measurement:
-    """Closed-form stationary points for every objective, vmapped over seeds and clients."""
+    """Closed-form stationary points for every objective, vmapped over seeds and clients.
+
+    Pass an ``impl="rbg"`` key (as `records` does): threefry's bit generator compiles several
+    times slower on CPU, and compile time dominates these runs. Results then reproduce on the
+    same backend, not bit-for-bit across CPU and GPU.
+    """
     h_key, data_key = jax.random.split(key)
     H = transform_for(study, key=h_key)
-    keys = jax.random.split(data_key, study.n_seeds)
-    local, global_, margin = _measure(keys, H, data=study.data, c=study.c, p=study.p)
+    S_all = _second_moments(jax.random.split(data_key, study.n_seeds), data=study.data)
+    local, global_, margin = _measure(S_all, H, c=study.c, p=study.p)
     to_np = lambda tree: {k: np.asarray(v) for k, v in tree.items()}  # noqa: E731
     out = Measurement(study, to_np(local), to_np(global_), to_np(margin), float(jnp.trace(H)))
     for name, tree in (("local", out.local), ("global", out.global_), ("corrected margin", out.corrected_margin)):
@@ -338,8 +347,9 @@ def _order_records(sweep: list[Measurement]) -> list[Record]:
                 level="simulation", verdict=verdict,
                 reading={family: reading_name, "sensitivity": "proof", "variant": "order"},
                 bound=expected, empirical=judged.slope, margin=None if math.isnan(judged.slope) else judged.slope - expected,
-                ci=judged.ci, n_seeds=sweep[0].study.n_seeds,
-                params={"d": sorted({m.study.data.d for m in sweep}), "p": sweep[0].study.p,
+                ci=judged.ci, n_seeds=min(m.study.n_seeds for m in sweep),
+                params={"d": sorted({m.study.data.d for m in sweep}), "seeds_per_d": [m.study.n_seeds for m in sweep],
+                        "p": sweep[0].study.p,
                         "N": sweep[0].study.data.N, "tolerance": SLOPE_TOLERANCE},
                 note=note + " bound = the theorem's exponent; empirical = fitted slope of log s on log d.",
             ))
@@ -356,7 +366,7 @@ class SuiteSizes:
 
 
 SIZES: Mapping[str, SuiteSizes] = {
-    "smoke": SuiteSizes(d=48, n_seeds=48, sweep_d=(24, 48), sweep_seeds=4, n_masks=64),
+    "smoke": SuiteSizes(d=48, n_seeds=48, sweep_d=(24, 32, 48), sweep_seeds=4, n_masks=64),
     "default": SuiteSizes(d=192, n_seeds=64, sweep_d=(48, 96, 192, 384), sweep_seeds=8, n_masks=256),
     "full": SuiteSizes(d=512, n_seeds=256, sweep_d=(64, 128, 256, 512, 1024, 2048), sweep_seeds=32, n_masks=2048),
 }
@@ -392,12 +402,14 @@ def records(suite: str, *, seed: int, progress: Callable[[str], None] | None = N
     """Every simulation-level record of the single-client and objective-level FL theorems."""
     sizes = SIZES[check_suite(suite)]
     say = progress or (lambda message: None)
-    key = jax.random.key(seed)
+    key = jax.random.key(seed, impl="rbg")
     main_key, sweep_key, mask_key = jax.random.split(key, 3)
     main = measure(default_study(sizes.d, n_seeds=sizes.n_seeds), key=main_key)
     say(f"linear: measured d={sizes.d}, {sizes.n_seeds} seeds")
     out = point_records(main)
-    out += _order_records(sweep_measurements(sizes.sweep_d, n_seeds=sizes.sweep_seeds, key=sweep_key, progress=say))
+    # The main study is one point of the order sweep; the others are measured with fewer seeds.
+    others = [d for d in sizes.sweep_d if d != sizes.d]
+    out += _order_records([main, *sweep_measurements(others, n_seeds=sizes.sweep_seeds, key=sweep_key, progress=say)])
     out.append(_zero_diagonal_record(default_study(min(sizes.d, 64), n_seeds=1), key=mask_key, n_masks=sizes.n_masks))
     return out
 

@@ -86,7 +86,7 @@ def run_sweep(config: pathlib.Path, *, progress: Callable[[str], None] | None = 
         if path.exists():
             say(f"point {i + 1}/{len(points)} {point}: on disk, skipped")
         else:
-            m = compare.measure(study, key=jax.random.fold_in(jax.random.key(seed), i))
+            m = compare.measure(study, key=jax.random.fold_in(jax.random.key(seed, impl="rbg"), i))
             recs = compare.point_records(m)
             write_atomic(path, json.dumps({"point": point, "records": [r.to_json() for r in recs]}, indent=1) + "\n")
             say(f"point {i + 1}/{len(points)} {point}: {len(recs)} records")

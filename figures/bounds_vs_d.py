@@ -51,7 +51,7 @@ def _band(ax, d, s, label, color):
 
 def make(out_dir: pathlib.Path, *, suite: str = "default", seed: int = 0) -> list[pathlib.Path]:
     d_values, n_seeds = SWEEP[suite]
-    sweep = compare.sweep_measurements(d_values, n_seeds=n_seeds, key=jax.random.key(seed))
+    sweep = compare.sweep_measurements(d_values, n_seeds=n_seeds, key=jax.random.key(seed, impl="rbg"))
     d = np.array([m.study.data.d for m in sweep], dtype=float)
     dense = np.geomspace(d.min(), d.max(), 64)
     p = sweep[0].study.p

@@ -84,3 +84,9 @@ def test_sweep_resumes_from_disk(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text("[sweep]\nd = [24]\np = 1.5\n")
     assert main(["sweep", str(bad)]) == 2
+
+
+def test_figures_command_writes_the_bounds_figure(tmp_path):
+    assert main(["figures", "--only", "bounds_vs_d", "--suite", "smoke", "--out", str(tmp_path)]) == 0
+    png = tmp_path / "bounds_vs_d.png"
+    assert png.stat().st_size > 10_000 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

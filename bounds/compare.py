@@ -77,6 +77,7 @@ class Measurement:
     global_: Mapping[str, np.ndarray]
     corrected_margin: Mapping[str, np.ndarray]
     trace_H: float
+    full_trace_H: float
 
 
 def transform_for(study: LinearStudy, *, key, max_draws: int = 64) -> jax.Array:
@@ -128,7 +129,10 @@ def measure(study: LinearStudy, *, key) -> Measurement:
     S_all = _second_moments(jax.random.split(data_key, study.n_seeds), data=study.data)
     local, global_, margin = _measure(S_all, H, c=study.c, p=study.p)
     to_np = lambda tree: {k: np.asarray(v) for k, v in tree.items()}  # noqa: E731
-    out = Measurement(study, to_np(local), to_np(global_), to_np(margin), float(jnp.trace(H)))
+    # tr_H in the bounds is tr(P H_sym P) (Assumption A.9), as theory defines it; the full
+    # trace tr(H) (which grows with d when H is the identity off a subspace) goes in params.
+    out = Measurement(study, to_np(local), to_np(global_), to_np(margin), float(sim.transform_trace(H, study.c)),
+                      float(jnp.trace(H)))
     for name, tree in (("local", out.local), ("global", out.global_), ("corrected margin", out.corrected_margin)):
         for objective, value in tree.items():
             if not np.all(np.isfinite(value)):
@@ -153,7 +157,7 @@ def _claim_ids(objective: str) -> tuple[str, str, dict[str, str]]:
 
 def _bound_params(m: Measurement) -> dict[str, float]:
     data = m.study.data
-    return {"d": data.d, "p": m.study.p, "N": data.N, "A_bar": data.N, "tr_H": m.trace_H}
+    return {"d": data.d, "p": m.study.p, "N": data.N, "A_bar": data.N, "tr_H": m.trace_H, "full_trace_H": m.full_trace_H}
 
 
 def _class_min(r: np.ndarray, N: int, exclude_own: bool) -> np.ndarray:

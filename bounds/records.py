@@ -111,7 +111,7 @@ def binomial_verdict(successes: int, trials: int, p0: float, *, alpha: float = A
         raise ValueError(f"p0={p0} must be in (0, 1]")
     test = stats.binomtest(successes, trials, p0, alternative="less")
     ci = test.proportion_ci(confidence_level=1 - alpha, method="exact")
-    can_reject = p0**trials < alpha
+    can_reject = (1 - p0) ** trials < alpha  # P(0 successes | p0): could any outcome contradict the claim?
     if test.pvalue < alpha:
         verdict: Verdict = "fails"
     elif can_reject:

@@ -19,8 +19,10 @@ def test_binomial_false_alarm_rate_is_at_most_alpha(n, p0):
 def test_binomial_verdicts():
     assert binomial_verdict(64, 64, 0.9).verdict == "holds"
     assert binomial_verdict(0, 64, 0.9).verdict == "fails"
-    # 8 trials at p0 = 0.9 can never reject (0.9^8 = 0.43 > alpha): the rule must not say "holds".
-    assert binomial_verdict(8, 8, 0.9).verdict == "inconclusive"
+    assert binomial_verdict(12, 12, 0.78).verdict == "holds"
+    # 3 trials at p0 = 0.3 can never reject (P(0 successes) = 0.7^3 = 0.34 > alpha): not "holds".
+    assert binomial_verdict(3, 3, 0.3).verdict == "inconclusive"
+    assert binomial_verdict(0, 3, 0.3).verdict == "inconclusive"
     j = binomial_verdict(50, 64, 0.9)
     assert j.p_value == pytest.approx(stats.binomtest(50, 64, 0.9, alternative="less").pvalue)
     assert j.ci[0] < 50 / 64 < j.ci[1]

@@ -92,3 +92,25 @@ __all__ += [
     "partition", "probe", "shallow", "Partition", "Clients", "FeatureTransform", "Heterogeneity", "client_data",
     "global_sample", "heterogeneity", "PROBES", "linear_probe", "ShallowConfig", "ShallowLoss",
 ]
+
+# distributed
+from sim import mixing, objectives, topology, train  # noqa: E402  (graphs, consensus, losses, FL/DecL engine)
+from sim.mixing import MIXING_RULES, Mixing, consensus_distance, custom_mixing, mixing_matrix  # noqa: E402
+from sim.objectives import LinearObjective, encoder_row_space, init_linear_params, linear_objective  # noqa: E402
+from sim.topology import Topology, from_adjacency, make_topology  # noqa: E402
+from sim.train import (  # noqa: E402
+    ClientData,
+    DivergenceError,
+    TrainConfig,
+    TrainResult,
+    train_decl,
+    train_fedavg,
+    train_local,
+)
+
+__all__ += [
+    "mixing", "objectives", "topology", "train", "MIXING_RULES", "Mixing", "consensus_distance", "custom_mixing",
+    "mixing_matrix", "LinearObjective", "encoder_row_space", "init_linear_params", "linear_objective", "Topology",
+    "from_adjacency", "make_topology", "ClientData", "DivergenceError", "TrainConfig", "TrainResult", "train_decl",
+    "train_fedavg", "train_local",
+]

@@ -302,7 +302,7 @@ def _zero_diagonal_record(study: LinearStudy, *, key, n_masks: int) -> Record:
     x, _ = sim.sample_clients(study.data, key=data_key)
     x = x[0]
     keep = jax.random.bernoulli(mask_key, 1 - study.p, (n_masks, *x.shape)).astype(x.dtype)  # m = 1: visible
-    visible, hidden = x * keep, x * (1 - keep)
+    visible, hidden = x[None] * keep, x[None] * (1 - keep)
     cross = jnp.einsum("mjk,mjl->mkl", visible, hidden) / x.shape[0]
     cross = (cross + jnp.swapaxes(cross, 1, 2)) / 2
     mc, se = np.asarray(cross.mean(0)), np.asarray(cross.std(0) / math.sqrt(n_masks))

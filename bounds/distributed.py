@@ -872,7 +872,9 @@ def records(suite: str, *, seed: int, progress: Callable[[str], None] | None = N
     out += thm46_records(tr, ("gossip",))
     out += thm44_records(tr, ("gossip",))
     out += fedavg_bound_records(tr)
-    return out
+    # The topology kind is part of what a row states: name it where a reader of the table looks.
+    return [dataclasses.replace(r, source=f"{r.source}, {r.params['topology']} topology") if "topology" in r.params else r
+            for r in out]
 
 
 __all__ = [

@@ -11,7 +11,7 @@ from bounds.records import VERDICTS, Record
 if TYPE_CHECKING:
     from bounds.ledger import Ledger
 
-COLUMNS = ("claim", "reading", "level", "bound", "empirical", "margin", "verdict")
+COLUMNS = ("claim", "source", "reading", "level", "bound", "empirical", "margin", "verdict")
 
 
 def _number(x: float | None) -> str:
@@ -30,13 +30,13 @@ def _reading(record: Record) -> str:
 
 def table_rows(records: Iterable[Record]) -> list[tuple[str, ...]]:
     return [
-        (r.claim, _reading(r), r.level, _number(r.bound), _number(r.empirical), _number(r.margin), r.verdict)
+        (r.claim, r.source, _reading(r), r.level, _number(r.bound), _number(r.empirical), _number(r.margin), r.verdict)
         for r in records
     ]
 
 
 def claims_table(records: Iterable[Record], *, fmt: str = "markdown") -> str:
-    """The claims table (claim, reading, level, bound, empirical, margin, verdict).
+    """The claims table (claim, source, reading, level, bound, empirical, margin, verdict).
 
     ``fmt="markdown"`` for report.md, ``fmt="text"`` for the terminal (aligned columns).
     """

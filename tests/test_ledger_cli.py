@@ -52,7 +52,7 @@ def test_every_claim_is_in_the_ledger_at_each_level(ledger):
     assert SIMULATION_IDS <= by_level["simulation"]
     mim = {r["reading"].get("mim") for r in data["records"] if r["claim"] == "thm4.2-local" and r["level"] == "simulation"}
     assert mim == {"paper-surrogate", "alignment-exact", "reconstruction"}
-    assert "| claim | reading | level | bound | empirical | margin | verdict |" in report
+    assert "| claim | source | reading | level | bound | empirical | margin | verdict |" in report
 
 
 def test_structural_verdicts_are_reported(ledger):

@@ -28,18 +28,10 @@ import numpy as np
 
 import sim
 from bounds.evaluate import evaluate
+from bounds.readings import CL_VARIANTS, MIM_READINGS, OBJECTIVES, SENSITIVITIES
 from bounds.records import ALPHA, Record, binomial_verdict, sign_test_verdict, slope_verdict
 from bounds.suites import check_suite
 
-#: The MIM readings (SPEC Readings 1) and CL augmentations, with the objective each computes.
-MIM_READINGS: Mapping[str, str] = {
-    "paper-surrogate": "mim-surrogate",
-    "alignment-exact": "mim-alignment",
-    "reconstruction": "mim-reconstruction",
-}
-CL_VARIANTS: Mapping[str, str] = {"similar": "cl-similar", "dissimilar": "cl-dissimilar"}
-OBJECTIVES: tuple[str, ...] = (*MIM_READINGS.values(), *CL_VARIANTS.values())
-SENSITIVITIES: tuple[str, ...] = ("paper-c", "class", "proof")
 #: Exponent tolerance of the order claims: the fitted slope's CI must lie within +-0.1.
 SLOPE_TOLERANCE = 0.1
 

@@ -93,3 +93,15 @@ def render_report(ledger: "Ledger", out_dir: pathlib.Path) -> str:
         for f in figures:
             parts += [f"![{f.stem}](figures/{f.name})", ""]
     return "\n".join(parts).rstrip() + "\n"
+
+
+def save_figure(fig, out_dir, name: str) -> pathlib.Path:
+    """Write a matplotlib figure as ``out_dir/name.png`` (folder created), close it, return the path."""
+    import matplotlib.pyplot as plt
+
+    out = pathlib.Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{name}.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

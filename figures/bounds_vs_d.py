@@ -24,6 +24,7 @@ import numpy as np  # noqa: E402
 from bounds import compare  # noqa: E402
 from bounds.evaluate import sensitivity_bound  # noqa: E402
 from bounds.formula import threshold_d_star  # noqa: E402
+from bounds.report import save_figure  # noqa: E402
 
 SWEEP = {"smoke": ((24, 48), 4), "default": ((32, 64, 128, 256, 384), 8), "full": ((32, 64, 128, 256, 512, 1024, 2048), 32)}
 CLAIMS = {"mim": ("thm4.2-local", "thm4.2-fl"), "cl-similar": ("thm4.3-local-similar", "thm4.3-fl-similar"),
@@ -87,12 +88,7 @@ def make(out_dir: pathlib.Path, *, suite: str = "default", seed: int = 0) -> lis
     ax.axhline(1.0, color="grey", lw=0.5)
     ax.set(xscale="log", yscale="log", xlabel="d", ylabel="s^C / s^M", title=f"ratio; d* = {d_star:.1f} at p = {p}")
     ax.legend(fontsize=7)
-    out_dir = pathlib.Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / "bounds_vs_d.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return [path]
+    return [save_figure(fig, out_dir, "bounds_vs_d")]
 
 
 if __name__ == "__main__":

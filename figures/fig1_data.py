@@ -24,6 +24,7 @@ from bounds.downstream import SETTINGS  # noqa: E402
 from bounds.suites import check_suite  # noqa: E402
 from sim import partition  # noqa: E402
 from sim.data import sample_clients, sample_labelled  # noqa: E402
+from bounds.report import save_figure  # noqa: E402
 
 
 def _counts_panel(ax, counts, title):
@@ -65,12 +66,7 @@ def make(out_dir: pathlib.Path, *, suite: str = "default", seed: int = 0) -> lis
                 title=f"one sample per class (d = {cfg.d}, tau = {cfg.tau:.2f}, mu = {cfg.mu:.2f});\n"
                       f"class coordinates left of the line")
     fig.colorbar(im, ax=axes[2], shrink=0.8)
-    out_dir = pathlib.Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / "fig1_data.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return [path]
+    return [save_figure(fig, out_dir, "fig1_data")]
 
 
 if __name__ == "__main__":

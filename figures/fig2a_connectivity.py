@@ -22,6 +22,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from bounds import distributed  # noqa: E402
+from bounds.report import save_figure  # noqa: E402
 
 OBJECTIVES = ("mim-reconstruction", "mim-alignment", "cl-similar")
 CLAIMS = {"mim-reconstruction": "thm4.2", "mim-alignment": "thm4.2", "cl-similar": "thm4.3"}
@@ -73,12 +74,7 @@ def make(out_dir: pathlib.Path, *, suite: str = "default", seed: int = 0) -> lis
             _panel(ax, sw, reading, objective)
     fig.suptitle("Sensitivity vs average connectivity (Fig. 2a analogue): median and 10-90% band over "
                  f"{closed_study.n_seeds} / {trained_study.n_seeds} seeds")
-    out_dir = pathlib.Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / "fig2a_connectivity.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return [path]
+    return [save_figure(fig, out_dir, "fig2a_connectivity")]
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ import numpy as np  # noqa: E402
 
 from bounds import downstream  # noqa: E402
 from sim.shallow import encode  # noqa: E402
+from bounds.report import save_figure  # noqa: E402
 
 
 def pca2(features: np.ndarray) -> tuple[np.ndarray, float]:
@@ -53,12 +54,7 @@ def make(out_dir: pathlib.Path, *, suite: str = "default", seed: int = 0) -> lis
                    xlabel="PC 1", ylabel="PC 2")
     fig.colorbar(scatter, ax=axes, shrink=0.6, label="class", ticks=range(n_classes))
     fig.suptitle(f"{model} encoder, label skew (Dirichlet alpha = {st.alpha:g}), seed 0 of suite {suite!r}")
-    out_dir = pathlib.Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / "fig3_features.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return [path]
+    return [save_figure(fig, out_dir, "fig3_features")]
 
 
 if __name__ == "__main__":

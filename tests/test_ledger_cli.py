@@ -90,3 +90,22 @@ def test_figures_command_writes_the_bounds_figure(tmp_path):
     assert main(["figures", "--only", "bounds_vs_d", "--suite", "smoke", "--out", str(tmp_path)]) == 0
     png = tmp_path / "bounds_vs_d.png"
     assert png.stat().st_size > 10_000 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _verdicts(data, claim, reading):
+    return [r["verdict"] for r in data["records"]
+            if r["claim"] == claim and r["level"] == "simulation" and r["reading"] == reading]
+
+
+def test_paper_claims_that_fail_under_exact_readings_are_reported_as_failing(ledger):
+    # With N = 2 (the theorem scaling at any simulable d) the exact MIM readings carry no signal
+    # on the other client's class coordinate: alignment-exact gives r_k near 1/2 (an "arrow"
+    # eigenvector of a zero-diagonal matrix), reconstruction r_k near 0 -- far below the unit-
+    # constant bound (~0.9) on every trial, so the binomial rule must say "fails".
+    data, _ = ledger
+    for mim in ("alignment-exact", "reconstruction"):
+        assert _verdicts(data, "thm4.2-local", {"mim": mim, "constants": "unit"}) == ["fails"]
+        assert _verdicts(data, "thm4.4-local", {"mim": mim, "cl": "similar", "sensitivity": "proof"}) == ["fails"]
+    # The formula-level reversal when tr(H) grows like d (H = I_d) is a derived counterexample.
+    reversal = [r for r in data["records"] if r["level"] == "formula" and "reversal" in r["source"]]
+    assert reversal and all(r["verdict"] == "fails" for r in reversal)

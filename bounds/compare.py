@@ -364,7 +364,7 @@ class SuiteSizes:
 SIZES: Mapping[str, SuiteSizes] = {
     "smoke": SuiteSizes(d=48, n_seeds=48, sweep_d=(24, 32, 48), sweep_seeds=4, n_masks=64),
     "default": SuiteSizes(d=192, n_seeds=64, sweep_d=(48, 96, 192, 384), sweep_seeds=8, n_masks=256),
-    "full": SuiteSizes(d=512, n_seeds=256, sweep_d=(64, 128, 256, 512, 1024, 2048), sweep_seeds=32, n_masks=2048),
+    "full": SuiteSizes(d=512, n_seeds=128, sweep_d=(64, 128, 256, 512, 1024), sweep_seeds=16, n_masks=2048),
 }
 
 

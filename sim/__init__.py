@@ -107,10 +107,11 @@ from sim.train import (  # noqa: E402
     train_fedavg,
     train_local,
 )
+from sim.sharding import shard_clients  # noqa: E402  (client axis over every device)
 
 __all__ += [
     "mixing", "objectives", "topology", "train", "MIXING_RULES", "Mixing", "consensus_distance", "custom_mixing",
     "mixing_matrix", "LinearObjective", "encoder_row_space", "init_linear_params", "linear_objective", "Topology",
     "from_adjacency", "make_topology", "ClientData", "DivergenceError", "TrainConfig", "TrainResult", "train_decl",
-    "train_fedavg", "train_local",
+    "train_fedavg", "train_local", "shard_clients",
 ]

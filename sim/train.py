@@ -47,6 +47,7 @@ import optax
 from jax import lax
 
 from sim.mixing import Mixing, mix, push_sum_step
+from sim.sharding import shard_clients
 
 Params = Any
 OPTIMIZERS: tuple[str, ...] = ("sgd", "adam")
@@ -327,13 +328,15 @@ def train_local(init_params, loss_fn: LossFn, data: ClientData, cfg: TrainConfig
     """Every client trains alone for ``rounds * local_steps`` steps from ``init_params``."""
     _check_run(data, cfg, fedavg=False)
     eye = jnp.eye(data.n_clients)
-    return _result(_decl_jit(init_params, data.x, data.mask, eye, key, loss_fn=loss_fn, cfg=cfg, push_sum=False))
+    x, mask = shard_clients((data.x, data.mask))
+    return _result(_decl_jit(init_params, x, mask, eye, key, loss_fn=loss_fn, cfg=cfg, push_sum=False))
 
 
 def train_fedavg(init_params, loss_fn: LossFn, data: ClientData, cfg: TrainConfig, *, key) -> TrainResult:
     """FedAvg with full or partial participation (``cfg.clients_per_round``)."""
     _check_run(data, cfg, fedavg=True)
-    return _result(_fedavg_jit(init_params, data.x, data.mask, key, loss_fn=loss_fn, cfg=cfg))
+    x, mask = shard_clients((data.x, data.mask))
+    return _result(_fedavg_jit(init_params, x, mask, key, loss_fn=loss_fn, cfg=cfg))
 
 
 def train_decl(init_params, loss_fn: LossFn, data: ClientData, mixing: Mixing | Any, cfg: TrainConfig, *, key) -> TrainResult:
@@ -344,7 +347,8 @@ def train_decl(init_params, loss_fn: LossFn, data: ClientData, mixing: Mixing | 
     if mixing.n_clients != data.n_clients:
         raise ValueError(f"mixing matrix is for N={mixing.n_clients} clients, data has N={data.n_clients}")
     w = jnp.asarray(mixing.weights)
-    return _result(_decl_jit(init_params, data.x, data.mask, w, key, loss_fn=loss_fn, cfg=cfg, push_sum=mixing.push_sum))
+    x, mask = shard_clients((data.x, data.mask))
+    return _result(_decl_jit(init_params, x, mask, w, key, loss_fn=loss_fn, cfg=cfg, push_sum=mixing.push_sum))
 
 
 def program_cache_sizes() -> dict[str, int]:

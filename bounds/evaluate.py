@@ -36,7 +36,8 @@ def evaluate(claim_id: str, variant: str = "statement", /, **params: Any) -> np.
     missing = [k for k in names if k not in args]
     if missing:
         raise ValueError(f"claim {claim_id!r} needs parameters {missing}")
-    value = np.asarray(fn(**args), dtype=np.float64)
+    with np.errstate(all="ignore"):  # outside the domain: reported below as a ValueError, not a warning
+        value = np.asarray(fn(**args), dtype=np.float64)
     if not np.all(np.isfinite(value)):
         bad = {k: v for k, v in params.items()}
         raise ValueError(f"claim {claim_id!r} ({variant}) is not finite at {bad}: outside the bound's domain")

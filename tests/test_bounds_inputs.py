@@ -1,0 +1,53 @@
+"""Bad input to the bounds layer: a ValueError naming the field and the allowed range, raised
+before any simulation runs."""
+
+import numpy as np
+import pytest
+
+import sim
+from bounds import compare
+from bounds.evaluate import evaluate, sensitivity_bound
+from bounds.formula import threshold_d_star
+from bounds.ledger import run_suite
+
+
+@pytest.mark.parametrize("kwargs, field", [
+    (dict(c=3), "c"),        # c < 2N = 4
+    (dict(c=40), "c"),       # c > d = 32
+    (dict(p=1.0), "p"),
+    (dict(p=0.0), "p"),
+    (dict(n_seeds=0), "n_seeds"),
+])
+def test_linear_study_validates(kwargs, field):
+    args = dict(data=sim.DataConfig(d=32), c=4, p=0.75, n_seeds=4) | kwargs
+    with pytest.raises(ValueError, match=field):
+        compare.LinearStudy(**args)
+
+
+def test_run_suite_validates_before_running():
+    with pytest.raises(ValueError, match="suite"):
+        run_suite("huge")
+    with pytest.raises(ValueError, match="seed"):
+        run_suite("smoke", seed=-1)
+    with pytest.raises(ValueError, match="only"):
+        run_suite("smoke", only=["nope"])
+
+
+def test_evaluate_matches_the_closed_form_and_rejects_bad_input():
+    d, p = np.array([32.0, 1e3, 1e6]), 0.75
+    closed = 1 - d**-0.4 / (2 * p * (1 - p) * d**0.4 + d**-0.4)  # Theorem 4.2 (local), C = 1
+    np.testing.assert_allclose(evaluate("thm4.2-local", d=d, p=p, C=1.0), closed, rtol=1e-12)
+    np.testing.assert_allclose(sensitivity_bound("thm4.2-local", d=d, p=p, C=1.0), 1 - closed, rtol=1e-12)
+    with pytest.raises(ValueError, match="variant"):
+        evaluate("thm4.2-local", "proof", d=d, p=p)
+    with pytest.raises(ValueError, match="needs parameters"):
+        evaluate("thm4.2-local", p=p)
+    with pytest.raises(ValueError, match="not finite"):
+        evaluate("thm4.2-local", d=0.0, p=p, C=1.0)  # d^(-2/5) at d = 0: outside the domain
+
+
+def test_threshold_matches_the_printed_value():
+    assert threshold_d_star("similar", p=0.5) == pytest.approx(32.0)
+    assert threshold_d_star("similar", p=0.75) == pytest.approx((1 / (2 * 0.75 * 0.25)) ** 5)
+    with pytest.raises(ValueError, match="cl_variant"):
+        threshold_d_star("opposite", p=0.5)

@@ -161,6 +161,7 @@ def _class_min(r: np.ndarray, N: int, exclude_own: bool) -> np.ndarray:
 
 
 def _is_binary(r: np.ndarray) -> bool:
+    """Every ``r_k`` is 0 or 1 (a coordinate-aligned row space, e.g. the diagonal surrogate)."""
     return bool(np.max(np.abs(r * (1.0 - r))) < 1e-9)
 
 

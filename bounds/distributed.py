@@ -59,7 +59,7 @@ import numpy as np
 
 import sim
 import theory
-from bounds.compare import stated_probability
+from bounds.compare import _is_binary, stated_probability
 from bounds.readings import CL_VARIANTS, DECL_READINGS, MIM_READINGS, OBJECTIVES, SENSITIVITIES
 from bounds.records import ALPHA, Record, binomial_verdict, sign_test_verdict
 from bounds.suites import check_suite
@@ -556,10 +556,6 @@ def _lower_bound_record(sw: Sweep, objective: str, reading: str, kind: str | Non
         note=f"{base_note} {rule} {note}empirical = mean over all trials of min_k r_k (k over the class coordinates"
              f"{', without the own one' if reading == 'per-neighbourhood' else ''}); bound and margin at the worst trial.",
     )
-
-
-def _is_binary(r: np.ndarray) -> bool:
-    return bool(np.max(np.abs(r * (1.0 - r))) < 1e-9)
 
 
 def decl_bound_records(sw: Sweep, readings: tuple[str, ...]) -> list[Record]:

@@ -57,6 +57,17 @@ def verdict_counts(records: Iterable[Record]) -> dict[str, int]:
     return {v: counts.get(v, 0) for v in VERDICTS}
 
 
+def summary_table(records: Iterable[Record]) -> str:
+    """Verdict counts per claim and level (Markdown): the ledger at a glance."""
+    counts: dict[tuple[str, str], collections.Counter] = {}
+    for r in records:
+        counts.setdefault((r.claim, r.level), collections.Counter())[r.verdict] += 1
+    lines = ["| claim | level | " + " | ".join(VERDICTS) + " |", "|---|---|" + "---|" * len(VERDICTS)]
+    for (claim, level), c in counts.items():
+        lines.append(f"| {claim} | {level} | " + " | ".join(str(c.get(v, 0)) for v in VERDICTS) + " |")
+    return "\n".join(lines)
+
+
 def render_report(ledger: "Ledger", out_dir: pathlib.Path) -> str:
     """``report.md``: summary, claims table, every record's note, and the figures found in
     ``out_dir/figures`` (written by ``dssl-bounds figures --out out_dir/figures``)."""
@@ -73,6 +84,10 @@ def render_report(ledger: "Ledger", out_dir: pathlib.Path) -> str:
         "stated in the note); **holds-trivially** — it holds for a structural reason named in the note; "
         "**fails** — the computation contradicts it (counterexample or rejected test in the note); "
         "**inconclusive** — the computation cannot decide.",
+        "",
+        "## Summary by claim",
+        "",
+        summary_table(ledger.records),
         "",
         "## Claims",
         "",

@@ -53,6 +53,7 @@ def test_every_claim_is_in_the_ledger_at_each_level(ledger):
     mim = {r["reading"].get("mim") for r in data["records"] if r["claim"] == "thm4.2-local" and r["level"] == "simulation"}
     assert mim == {"paper-surrogate", "alignment-exact", "reconstruction"}
     assert "| claim | source | reading | level | bound | empirical | margin | verdict |" in report
+    assert "| claim | level | holds | holds-trivially | fails | inconclusive |" in report
 
 
 def test_structural_verdicts_are_reported(ledger):

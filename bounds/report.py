@@ -120,3 +120,12 @@ def save_figure(fig, out_dir, name: str) -> pathlib.Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def save_table(markdown: str, out_dir, name: str) -> pathlib.Path:
+    """Write a Markdown table as ``out_dir/name.md`` (folder created) and return the path."""
+    out = pathlib.Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{name}.md"
+    path.write_text(markdown, encoding="utf-8")
+    return path

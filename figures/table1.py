@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from bounds import downstream  # noqa: E402
+from bounds.report import save_figure, save_table  # noqa: E402
 
 
 def _pm(stat, scale: float = 100.0) -> str:
@@ -77,10 +78,7 @@ def markdown(exp: downstream.Experiment, records) -> str:
 def make(out_dir: pathlib.Path, *, suite: str = "default", seed: int = 0) -> list[pathlib.Path]:
     exp = downstream.run_experiment(suite, seed=seed)
     records = downstream.records(suite, seed=seed)
-    out_dir = pathlib.Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    md = out_dir / "table1.md"
-    md.write_text(markdown(exp, records))
+    md = save_table(markdown(exp, records), out_dir, "table1")
 
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(14, 4.8), constrained_layout=True,
                                   gridspec_kw={"width_ratios": [1, 2]})
@@ -107,10 +105,7 @@ def make(out_dir: pathlib.Path, *, suite: str = "default", seed: int = 0) -> lis
             ylabel="drop from IID (points)", title="reported (the paper's Table 1)")
     ax2.tick_params(axis="x", labelsize=7)
     ax2.legend()
-    png = out_dir / "table1.png"
-    fig.savefig(png, dpi=110)
-    plt.close(fig)
-    return [md, png]
+    return [md, save_figure(fig, out_dir, "table1")]
 
 
 if __name__ == "__main__":

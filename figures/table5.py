@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from bounds import downstream  # noqa: E402
+from bounds.report import save_figure, save_table  # noqa: E402
 
 
 def _pm(stat) -> str:
@@ -61,10 +62,7 @@ def markdown(exp: downstream.Experiment, records) -> str:
 def make(out_dir: pathlib.Path, *, suite: str = "default", seed: int = 0) -> list[pathlib.Path]:
     exp = downstream.run_experiment(suite, seed=seed)
     records = downstream.records(suite, seed=seed)
-    out_dir = pathlib.Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    md = out_dir / "table5.md"
-    md.write_text(markdown(exp, records))
+    md = save_table(markdown(exp, records), out_dir, "table5")
 
     rows = downstream.distance_table(exp)
     fig, axes = plt.subplots(1, len(downstream.DISTANCES), figsize=(12, 4.5), constrained_layout=True)
@@ -79,10 +77,7 @@ def make(out_dir: pathlib.Path, *, suite: str = "default", seed: int = 0) -> lis
                title=f"{kind} encoder distance")
         ax.tick_params(axis="x", labelsize=8)
         ax.legend()
-    png = out_dir / "table5.png"
-    fig.savefig(png, dpi=110)
-    plt.close(fig)
-    return [md, png]
+    return [md, save_figure(fig, out_dir, "table5")]
 
 
 if __name__ == "__main__":

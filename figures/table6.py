@@ -22,6 +22,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from bounds import distributed  # noqa: E402
+from bounds.report import save_figure, save_table  # noqa: E402
 
 
 def _fmt(values: np.ndarray) -> str:
@@ -55,10 +56,7 @@ def make(out_dir: pathlib.Path, *, suite: str = "default", seed: int = 0) -> lis
         lines.append(f"| {rule} | " + " | ".join(cells) + " |")
     fl = by[("fl", N)]
     lines.append("| FL (complete) | " + " | ".join([_fmt(fl.s_class), _fmt(fl.s_proof), "1.000", "52.72"] * len(levels)) + " |")
-    out_dir = pathlib.Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    md = out_dir / "table6.md"
-    md.write_text("\n".join(lines) + "\n")
+    md = save_table("\n".join(lines) + "\n", out_dir, "table6")
 
     fig, axes = plt.subplots(1, len(levels), figsize=(6 * len(levels), 4), constrained_layout=True, sharey=True)
     for ax, a in zip(np.atleast_1d(axes), levels):
@@ -68,10 +66,7 @@ def make(out_dir: pathlib.Path, *, suite: str = "default", seed: int = 0) -> lis
         ax.set_xticks(range(len(names)))
         ax.set_xticklabels(names, rotation=30, ha="right", fontsize=8)
         ax.set(title=f"|Ā| ≈ {a}", ylabel="s (class) of the global model")
-    png = out_dir / "table6.png"
-    fig.savefig(png, dpi=110)
-    plt.close(fig)
-    return [md, png]
+    return [md, save_figure(fig, out_dir, "table6")]
 
 
 if __name__ == "__main__":

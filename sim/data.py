@@ -1,12 +1,13 @@
-"""Samples of the SPEC 1.2 data model and their second moments (the sufficient statistic).
+"""Samples of the Section 3.2 data model and their second moments (the sufficient statistic).
 
-Every linear objective of SPEC 1.3 depends on a client's data only through its second moment
+Every linear objective of Section 3.3 depends on a client's data only through its second moment
 ``S = (1/n_total) sum_j x_j x_j^T``; the functions here draw samples, reduce them to ``S``, and
 give the analytic ``E[S]`` that the Monte-Carlo tests check against.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import jax
@@ -24,10 +25,10 @@ def _main_samples(cfg: DataConfig, labels: jax.Array, key: jax.Array) -> jax.Arr
     key_q, key_xi = jax.random.split(key)
     m = labels.shape[0]
     owner = labels // 2
-    sign = 1.0 - 2.0 * (labels % 2)
+    sign = 1.0 - 2.0 * (labels % 2).astype(jnp.result_type(float))
     q = jax.random.bernoulli(key_q, 0.5, (m, cfg.N))
     xi = jax.random.normal(key_xi, (m, cfg.d))
-    own = jnp.arange(cfg.N)[None, :] == owner[:, None]
+    own = jnp.arange(cfg.N, dtype=owner.dtype)[None, :] == owner[:, None]
     class_block = jnp.where(own, sign[:, None], jnp.where(q, -cfg.tau, 0.0))
     class_block = jnp.pad(class_block.astype(xi.dtype), ((0, 0), (0, cfg.d - cfg.N)))
     return class_block + cfg.mu * xi
@@ -123,3 +124,75 @@ def expected_second_moment(cfg: DataConfig, client) -> jax.Array:
         + (cfg.n / cfg.n_total) * main
         + (cfg.n_rare / cfg.n_total) * jnp.outer(e_h, e_h)
     )
+
+
+@jax.tree_util.register_pytree_node_class
+@dataclasses.dataclass(frozen=True, eq=False)
+class ClientData:
+    """Padded per-client samples, a pytree: ``x`` (N, n_max, ...), ``mask`` (N, n_max) with
+    True where a sample is real, and optional labels ``y`` (N, n_max), ``-1`` on padding.
+
+    Validation runs when a caller builds one; JAX's unflattening (inside ``jit``/``vmap``)
+    bypasses it, since traced arrays have no values to check.
+    """
+
+    x: jax.Array
+    mask: jax.Array
+    y: jax.Array | None = None
+
+    def __post_init__(self):
+        x = jnp.asarray(self.x)
+        mask = jnp.asarray(self.mask)
+        if x.ndim < 3:
+            raise ValueError(f"ClientData.x must have shape (N, n_max, ...) with ndim >= 3, got {x.shape}")
+        if mask.shape != x.shape[:2]:
+            raise ValueError(f"ClientData.mask shape {mask.shape} must equal x.shape[:2] = {x.shape[:2]}")
+        if mask.dtype != jnp.bool_:
+            raise ValueError(f"ClientData.mask must be boolean, got dtype {mask.dtype}")
+        counts = np.asarray(mask.sum(axis=1))
+        if np.any(counts < 1):
+            raise ValueError(f"ClientData.mask: client {int(np.argmin(counts))} has no real sample (mask all False)")
+        if self.y is not None:
+            y = jnp.asarray(self.y)
+            if y.shape != mask.shape or not jnp.issubdtype(y.dtype, jnp.integer):
+                raise ValueError(f"ClientData.y must be an integer array of shape {mask.shape}, got {y.dtype} {y.shape}")
+            object.__setattr__(self, "y", y)
+        object.__setattr__(self, "x", x)
+        object.__setattr__(self, "mask", mask)
+
+    def tree_flatten(self):
+        return (self.x, self.mask, self.y), None
+
+    @classmethod
+    def tree_unflatten(cls, aux, children):
+        obj = object.__new__(cls)
+        for name, value in zip(("x", "mask", "y"), children):
+            object.__setattr__(obj, name, value)
+        return obj
+
+    @classmethod
+    def from_arrays(cls, x) -> "ClientData":
+        """All samples real: ``x`` (N, n, ...)."""
+        x = jnp.asarray(x)
+        return cls(x, jnp.ones(x.shape[:2], dtype=bool))
+
+    @classmethod
+    def from_list(cls, arrays) -> "ClientData":
+        """Pad a list of per-client arrays (n_i, ...) with zeros to the largest ``n_i``."""
+        arrays = [np.asarray(a) for a in arrays]
+        n_max = max(a.shape[0] for a in arrays)
+        x = np.zeros((len(arrays), n_max) + arrays[0].shape[1:], dtype=np.result_type(*arrays))
+        mask = np.zeros((len(arrays), n_max), dtype=bool)
+        for i, a in enumerate(arrays):
+            x[i, : a.shape[0]] = a
+            mask[i, : a.shape[0]] = True
+        return cls(jnp.asarray(x), jnp.asarray(mask))
+
+    @property
+    def n_clients(self) -> int:
+        return int(self.x.shape[0])
+
+    @property
+    def sizes(self) -> jax.Array:
+        """Real samples per client ``n_i`` (N,)."""
+        return self.mask.sum(axis=1)

@@ -1,4 +1,4 @@
-"""Robustness measures of Definition 4.1 (SPEC 1.4) and the corrected eigen-bound (SPEC Readings 2)."""
+"""Robustness measures of Definition 4.1 (Definition 4.1) and the corrected eigen-bound (reading 2)."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def _sensitivity(r, client, *, variant, N, c):
 
 
 def sensitivity(r, variant: str, *, N: int, c: int, client=None) -> jax.Array:
-    """Sensitivity ``s`` of a representability vector ``r (d,)`` under one of SPEC 1.4's readings.
+    """Sensitivity ``s`` of a representability vector ``r (d,)`` under one of Definition 4.1's readings.
 
     * ``"paper-c"``: ``max_{k<c} r_k - min_{k<c} r_k`` (Theorem 4.4 as stated).
     * ``"class"``: ``max_{k<N} r_k - min_{k<N} r_k`` (over the class coordinates).
@@ -76,7 +76,7 @@ def _corrected_lower_bound(X, *, c):
 
 
 def corrected_lower_bound(X, c: int) -> jax.Array:
-    """Finite-``d`` lower bound on ``r_k`` for the top-``c`` eigenspace of the symmetric ``X`` (SPEC Readings 2).
+    """Finite-``d`` lower bound on ``r_k`` for the top-``c`` eigenspace of the symmetric ``X`` (reading 2).
 
     ``r_k >= (X_kk - lam_{c+1}) / (lam_1 - lam_{c+1})`` for every ``k``, with eigenvalues
     ``lam_1 >= lam_2 >= ...``, because ``X_kk = sum_j lam_j (e_k^T v_j)^2 <= lam_1 r_k +
@@ -97,3 +97,20 @@ def subspace_distance(V1, V2) -> jax.Array:
     V1, V2 = jnp.asarray(V1), jnp.asarray(V2)
     cross = V1.T @ V2
     return jnp.sqrt(jnp.sum((V2 - V1 @ cross) ** 2) + jnp.sum((V1 - V2 @ cross.T) ** 2))
+
+
+def class_minimum(r, N: int, *, exclude_own: bool) -> np.ndarray:
+    """The worst class coordinate of each model: ``min_{k in [N] \\ {i}} r_{i,k}`` for local
+    models (``r`` of shape ``(..., N, d)``, client ``i`` on the second-last axis) or
+    ``min_{k in [N]} r_k`` (``exclude_own=False``); the quantity Theorems 4.2 and 4.3 bound."""
+    block = np.asarray(r)[..., :N]
+    if exclude_own:
+        block = np.where(np.eye(N, dtype=bool), np.inf, block)
+    return block.min(axis=-1)
+
+
+def is_binary(r, *, tol: float = 1e-9) -> bool:
+    """Every ``r_k`` is 0 or 1: the row space is spanned by coordinate axes (as for the
+    diagonal MIM surrogate of Eq. 17), so a bound on ``r_k`` holds or fails for a structural reason."""
+    r = np.asarray(r)
+    return bool(np.max(np.abs(r * (1.0 - r))) < tol)

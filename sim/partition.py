@@ -1,4 +1,6 @@
-"""Heterogeneity: split the labelled global distribution of SPEC 1.2 over clients (SPEC 5).
+"""Heterogeneity: split the labelled global distribution of Section 3.2 over clients, with the
+heterogeneity conventions of federated SSL experiments (Dirichlet label skew, pathological
+splits, quantity and feature skew).
 
 The global distribution has ``C = 2N`` classes (class ``l`` is drawn from the main formula of
 its owner client ``l // 2``, ``sim.data.sample_labelled``). A partitioner decides how many
@@ -9,7 +11,7 @@ leading client axis for ``jax.vmap``.
 
 Partitioners are host-side NumPy functions (they decide array shapes, so they cannot be
 traced); their randomness comes only from the explicit ``key`` (a NumPy generator seeded with
-the key's bits, so a split costs no device compilation). Names follow SPEC 5:
+the key's bits, so a split costs no device compilation). Names follow the reference experiments:
 
 - ``iid``: every client holds every class in equal amounts (stratified split).
 - ``dirichlet``: class-wise Dirichlet label skew, for each class client shares
@@ -37,14 +39,14 @@ Example::
 from __future__ import annotations
 
 import dataclasses
-from typing import NamedTuple, Sequence
+from typing import Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import scipy.linalg
 
-from sim.data import sample_clients, sample_labelled
+from sim.data import ClientData, sample_clients, sample_labelled
 
 PARTITIONS: tuple[str, ...] = ("iid", "dirichlet", "pathological", "quantity", "feature", "paper")
 FEATURE_TRANSFORMS: tuple[str, ...] = ("scaling", "noise", "rotation")
@@ -111,18 +113,9 @@ class Partition:
         return self.counts.sum(axis=1)
 
 
-class Clients(NamedTuple):
-    """Padded client data: ``x (K, n_max, d)``, labels ``y (K, n_max)`` (``-1`` on padding),
-    ``mask (K, n_max)`` bool, True where a sample is real. Padded rows of ``x`` are zero."""
-
-    x: jax.Array
-    y: jax.Array
-    mask: jax.Array
-
-
 @dataclasses.dataclass(frozen=True, eq=False)
 class Heterogeneity:
-    """Measured heterogeneity of a split, one value per client (SPEC 5).
+    """Measured heterogeneity of a split, one value per client.
 
     ``classes_per_client``: number of classes with at least one sample;
     ``top2_mass``: fraction of the client's samples in its two largest classes;
@@ -201,7 +194,7 @@ def iid(n_classes: int, n_clients: int, samples_per_client: int, *, key: jax.Arr
 
 def dirichlet(n_classes: int, n_clients: int, samples_per_client: int, alpha: float, *,
               balanced: bool = False, key: jax.Array) -> Partition:
-    """Class-wise Dirichlet label skew (SPEC 5).
+    """Class-wise Dirichlet label skew (the paper's experiments).
 
     The pool holds ``K * samples_per_client`` samples, equally many per class. For each class
     ``c`` the client shares ``s[:, c] ~ Dir(alpha 1_K)``.
@@ -315,7 +308,7 @@ def feature_skew(n_classes: int, n_clients: int, samples_per_client: int, d: int
 
 
 def paper(cfg) -> Partition:
-    """The paper's construction (SPEC 1.2) as a count matrix: client ``i`` holds ``n/2``
+    """The paper's construction (Section 3.2) as a count matrix: client ``i`` holds ``n/2``
     samples of classes ``2i`` and ``2i+1`` and ``n_rare`` of its rare class ``h_i``. The rare
     samples are ``e_{h_i} + mu xi``, not class ``h_i``'s main distribution; ``client_data``
     draws them with ``sim.data.sample_clients``."""
@@ -360,25 +353,26 @@ def client_labels(counts: np.ndarray, *, key: jax.Array, n_max: int | None = Non
     return labels, labels >= 0
 
 
-def _paper_clients(cfg, key: jax.Array, width: int) -> Clients:
+def _paper_clients(cfg, key: jax.Array, width: int) -> ClientData:
     x, y = sample_clients(cfg, key=key)
     if width < x.shape[1]:
         raise ValueError(f"n_max={width} must be >= the client size {x.shape[1]}")
     pad = width - x.shape[1]
     mask = jnp.pad(jnp.ones(y.shape, dtype=bool), ((0, 0), (0, pad)))
-    return Clients(jnp.pad(x, ((0, 0), (0, pad), (0, 0))),
-                   jnp.pad(y.astype(jnp.int32), ((0, 0), (0, pad)), constant_values=-1), mask)
+    return ClientData(jnp.pad(x, ((0, 0), (0, pad), (0, 0))), mask,
+                      jnp.pad(y.astype(jnp.int32), ((0, 0), (0, pad)), constant_values=-1))
 
 
 def client_data(cfg, partition: Partition | Sequence[Partition], *, key: jax.Array,
-                n_max: int | None = None) -> Clients:
+                n_max: int | None = None) -> ClientData:
     """Draw the clients' samples for ``partition`` from the data model ``cfg`` (a
     ``sim.config.DataConfig`` with ``2N == partition.n_classes``), pad to ``n_max`` (default:
     the largest client) and apply the feature-skew transform if there is one.
 
     Given a sequence of partitions (same number of clients), returns them stacked along a new
     leading axis ``(R, K, n_max, d)`` — drawn with one call of the sampler, which is how
-    experiments over many splits and seeds stay cheap.
+    experiments over many splits and seeds stay cheap. The result is a
+    :class:`sim.data.ClientData` with labels ``y`` (``-1`` on padding).
     """
     single = isinstance(partition, Partition)
     parts = [partition] if single else list(partition)
@@ -408,13 +402,23 @@ def client_data(cfg, partition: Partition | Sequence[Partition], *, key: jax.Arr
                            for p in drawn])
         x = _transform_and_pad(x.reshape(labels.shape + (cfg.d,)), jnp.asarray(matrix), jnp.asarray(offset),
                                jnp.asarray(mask))
-        batch = Clients(x, jnp.asarray(labels), jnp.asarray(mask))
+        batch = _stacked(x, jnp.asarray(mask), jnp.asarray(labels))
     if len(drawn) == len(parts):
-        return Clients(*(field[0] for field in batch)) if single else batch
-    drawn_out = iter(Clients(*(field[i] for field in batch)) for i in range(len(drawn)))
+        return _index(batch, 0) if single else batch
+    drawn_out = iter(_index(batch, i) for i in range(len(drawn)))
     paper_keys = iter(jax.random.split(k_paper, len(parts)))
     out = [_paper_clients(cfg, next(paper_keys), width) if p.kind == "paper" else next(drawn_out) for p in parts]
-    return out[0] if single else Clients(*(jnp.stack(field) for field in zip(*out)))
+    return out[0] if single else jax.tree_util.tree_map(lambda *leaves: jnp.stack(leaves), *out)
+
+
+def _stacked(x, mask, y) -> ClientData:
+    """Several splits' ClientData stacked on a leading axis (R, K, n_max, ...): a pytree
+    built without ClientData's single-split shape checks."""
+    return ClientData.tree_unflatten(None, (x, mask, y))
+
+
+def _index(batch: ClientData, i: int) -> ClientData:
+    return ClientData(batch.x[i], batch.mask[i], batch.y[i])
 
 
 @jax.jit

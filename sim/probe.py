@@ -54,7 +54,9 @@ def _fit_logistic(f, y, *, n_classes, l2, steps, learning_rate):
 
     def step(carry, _):
         w, state = carry
-        updates, state = opt.update(jax.grad(loss)(w), state, w)
+        grads = jax.grad(loss)(w)
+        with jax.numpy_dtype_promotion("standard"):  # optax mixes float hyperparameters with its int32 step count
+            updates, state = opt.update(grads, state, w)
         return (optax.apply_updates(w, updates), state), None
 
     (w, _), _ = jax.lax.scan(step, (w0, opt.init(w0)), None, length=steps)
@@ -76,7 +78,7 @@ def _probe(train_f, train_y, test_f, test_y, *, n_classes, method, l2, steps, le
             w = _fit_logistic(tr, train_y, n_classes=n_classes, l2=l2, steps=steps, learning_rate=learning_rate)
         else:
             w = _fit_ridge(tr, train_y, n_classes=n_classes, l2=l2)
-        pred = jnp.argmax(_with_bias(te) @ w, axis=1)
+        pred = jnp.argmax(_with_bias(te) @ w, axis=1).astype(test_y.dtype)
         return jnp.mean((pred == test_y).astype(train_f.dtype))
 
     fn = one

@@ -15,7 +15,7 @@ objectives by gradient descent on small models, in the two families the paper co
   at temperature ``T``, the other samples of the batch as negatives.
 
 Views for CL come from vector augmentations: ``"noise"`` (``x + s xi`` twice, the similar
-augmentations of SPEC 1.3), ``"mask"`` (``x * m`` twice, ``P(m_k = 0) = s``) or ``"linear"``
+augmentations of Section 3.3), ``"mask"`` (``x * m`` twice, ``P(m_k = 0) = s``) or ``"linear"``
 (``x + s xi`` and ``H x``, the dissimilar augmentations of Lemma A.11).
 
 Models: ``"linear"`` encoder ``f(x) = W x`` (``W`` is ``c x d``, no bias; linear decoder /
@@ -215,7 +215,8 @@ def augment(x: jax.Array, kind: str, strength: float, *, key: jax.Array, H: jax.
         return x + noise(ka), x + noise(kb)
     if kind == "mask":
         keep = 1.0 - strength
-        return x * jax.random.bernoulli(ka, keep, x.shape), x * jax.random.bernoulli(kb, keep, x.shape)
+        return (x * jax.random.bernoulli(ka, keep, x.shape).astype(x.dtype),
+                x * jax.random.bernoulli(kb, keep, x.shape).astype(x.dtype))
     if H is None:
         raise ValueError("augmentation 'linear' needs the transform H (a (d, d) matrix)")
     return x + noise(ka), _affine(x, H.astype(x.dtype))

@@ -87,7 +87,8 @@ def _fit_reconstruction(x, p, key, *, c, steps, learning_rate, batch_size, masks
         # m_k = 1 (visible) with probability 1 - p: p is the fraction masked.
         masks = jax.random.bernoulli(key_mask, 1 - p, (masks_per_step,) + batch.shape).astype(x.dtype)
         value, grads = jax.value_and_grad(loss)(params, batch, masks)
-        updates, state = optimizer.update(grads, state, params)
+        with jax.numpy_dtype_promotion("standard"):  # optax mixes float hyperparameters with its int32 step count
+            updates, state = optimizer.update(grads, state, params)
         return (optax.apply_updates(params, updates), state), value
 
     (params, _), losses = jax.lax.scan(

@@ -46,6 +46,7 @@ import numpy as np
 import optax
 from jax import lax
 
+from sim.data import ClientData
 from sim.mixing import Mixing, mix, push_sum_step
 from sim.sharding import shard_clients
 
@@ -112,56 +113,7 @@ class TrainConfig:
             raise ValueError(f"weights={self.weights!r} must be one of {AGGREGATION_WEIGHTS}")
 
 
-@dataclasses.dataclass(frozen=True, eq=False)
-class ClientData:
-    """Padded per-client samples: ``x`` (N, n_max, ...) and ``mask`` (N, n_max), True = real."""
-
-    x: jax.Array
-    mask: jax.Array
-
-    def __post_init__(self):
-        x = jnp.asarray(self.x)
-        mask = jnp.asarray(self.mask)
-        if x.ndim < 3:
-            raise ValueError(f"x must have shape (N, n_max, ...) with ndim >= 3, got {x.shape}")
-        if mask.shape != x.shape[:2]:
-            raise ValueError(f"mask shape {mask.shape} must equal x.shape[:2] = {x.shape[:2]}")
-        if mask.dtype != jnp.bool_:
-            raise ValueError(f"mask must be boolean, got dtype {mask.dtype}")
-        counts = np.asarray(mask.sum(axis=1))
-        if np.any(counts < 1):
-            raise ValueError(f"client {int(np.argmin(counts))} has no real sample (mask all False)")
-        object.__setattr__(self, "x", x)
-        object.__setattr__(self, "mask", mask)
-
-    @classmethod
-    def from_arrays(cls, x) -> "ClientData":
-        """All samples real: ``x`` (N, n, ...)."""
-        x = jnp.asarray(x)
-        return cls(x, jnp.ones(x.shape[:2], dtype=bool))
-
-    @classmethod
-    def from_list(cls, arrays) -> "ClientData":
-        """Pad a list of per-client arrays (n_i, ...) with zeros to the largest ``n_i``."""
-        arrays = [np.asarray(a) for a in arrays]
-        n_max = max(a.shape[0] for a in arrays)
-        x = np.zeros((len(arrays), n_max) + arrays[0].shape[1:], dtype=np.result_type(*arrays))
-        mask = np.zeros((len(arrays), n_max), dtype=bool)
-        for i, a in enumerate(arrays):
-            x[i, : a.shape[0]] = a
-            mask[i, : a.shape[0]] = True
-        return cls(jnp.asarray(x), jnp.asarray(mask))
-
-    @property
-    def n_clients(self) -> int:
-        return int(self.x.shape[0])
-
-    @property
-    def sizes(self) -> jax.Array:
-        """Real samples per client ``n_i`` (N,)."""
-        return self.mask.sum(axis=1)
-
-
+@jax.tree_util.register_dataclass
 @dataclasses.dataclass(frozen=True)
 class TrainResult:
     """``global_params`` (pytree), ``client_params`` (same pytree, leading client axis N),
@@ -200,7 +152,8 @@ def local_training(params, opt_state, x, mask, key, *, loss_fn, cfg: TrainConfig
         kb, kl = jax.random.split(k)
         bx, bm = _sample_batch(kb, x, mask, cfg.batch_size)
         loss, grads = jax.value_and_grad(loss_fn)(p, bx, bm, kl)
-        updates, s = opt.update(grads, s, p)
+        with jax.numpy_dtype_promotion("standard"):  # optax mixes float hyperparameters with its int32 step count
+            updates, s = opt.update(grads, s, p)
         return (optax.apply_updates(p, updates), s), loss
 
     (params, opt_state), losses = lax.scan(step, (params, opt_state), jax.random.split(key, cfg.local_steps))
@@ -216,10 +169,6 @@ def _broadcast(params, n):
     return jax.tree_util.tree_map(lambda p: jnp.broadcast_to(p, (n,) + jnp.shape(p)), params)
 
 
-def _average(weights, stacked):
-    return jax.tree_util.tree_map(lambda p: jnp.tensordot(weights.astype(p.dtype), p, axes=1), stacked)
-
-
 def _aggregation_weights(cfg: TrainConfig, mask):
     sizes = mask.sum(axis=1).astype(jnp.result_type(float))
     return sizes if cfg.weights == "data-size" else jnp.ones_like(sizes)
@@ -227,7 +176,7 @@ def _aggregation_weights(cfg: TrainConfig, mask):
 
 def fedavg_program(init_params, x, mask, key, *, loss_fn: LossFn, cfg: TrainConfig):
     """The pure FedAvg program behind :func:`train_fedavg` (no validation, no divergence check;
-    jit- and vmap-able). Returns ``(global_params, client_params, losses, participation)``."""
+    jit- and vmap-able). Returns a :class:`TrainResult` (a pytree)."""
     n = x.shape[0]
     m = n if cfg.clients_per_round is None else cfg.clients_per_round
     base = _aggregation_weights(cfg, mask)
@@ -241,7 +190,7 @@ def fedavg_program(init_params, x, mask, key, *, loss_fn: LossFn, cfg: TrainConf
         start = _broadcast(gparams, m)
         new, _, losses = local(start, jax.vmap(opt.init)(start), x[idx], mask[idx], _client_keys(key, t, idx))
         w = base[idx] / jnp.sum(base[idx])
-        gparams = _average(w, new)
+        gparams = mix(w, new)  # a weight vector: the weighted mean over participants
         clients = jax.tree_util.tree_map(lambda c, p: c.at[idx].set(p), clients, new)
         loss_row = jnp.full((n,), jnp.nan, dtype=losses.dtype).at[idx].set(losses)
         part_row = jnp.zeros((n,), dtype=bool).at[idx].set(True)
@@ -250,14 +199,14 @@ def fedavg_program(init_params, x, mask, key, *, loss_fn: LossFn, cfg: TrainConf
     (gparams, clients), (losses, part) = lax.scan(
         round_fn, (init_params, _broadcast(init_params, n)), jnp.arange(cfg.rounds)
     )
-    return gparams, clients, losses, part
+    return TrainResult(gparams, clients, losses, part)
 
 
 def decl_program(init_params, x, mask, weights, key, *, loss_fn: LossFn, cfg: TrainConfig, push_sum: bool = False):
     """The pure D-PSGD program behind :func:`train_decl` (no validation, no divergence check;
     jit- and vmap-able, e.g. over seeds and mixing matrices). ``weights`` (N, N) is
-    row-stochastic, or column-stochastic with ``push_sum=True``. Returns
-    ``(global_params, client_params, losses, participation)``."""
+    row-stochastic, or column-stochastic with ``push_sum=True``. Returns a :class:`TrainResult`
+    (a pytree)."""
     n = x.shape[0]
     opt = optimizer(cfg)
     local = jax.vmap(lambda p, s, xi, mi, k: local_training(p, s, xi, mi, k, loss_fn=loss_fn, cfg=cfg))
@@ -272,8 +221,8 @@ def decl_program(init_params, x, mask, weights, key, *, loss_fn: LossFn, cfg: Tr
 
     (clients, _, _), losses = lax.scan(round_fn, (clients, jax.vmap(opt.init)(clients), y0), jnp.arange(cfg.rounds))
     base = _aggregation_weights(cfg, mask)
-    gparams = _average(base / jnp.sum(base), clients)
-    return gparams, clients, losses, jnp.ones(losses.shape, dtype=bool)
+    gparams = mix(base / jnp.sum(base), clients)
+    return TrainResult(gparams, clients, losses, jnp.ones(losses.shape, dtype=bool))
 
 
 _fedavg_jit = jax.jit(fedavg_program, static_argnames=("loss_fn", "cfg"))
@@ -318,10 +267,9 @@ def _check_run(data: ClientData, cfg: TrainConfig, *, fedavg: bool) -> None:
             raise ValueError(f"clients_per_round={cfg.clients_per_round} must be in [1, N={n}]")
 
 
-def _result(out) -> TrainResult:
-    gparams, clients, losses, part = out
-    check_finite(losses, part, clients)
-    return TrainResult(gparams, clients, losses, part)
+def _result(out: TrainResult) -> TrainResult:
+    check_finite(out.losses, out.participation, out.client_params)
+    return out
 
 
 def train_local(init_params, loss_fn: LossFn, data: ClientData, cfg: TrainConfig, *, key) -> TrainResult:

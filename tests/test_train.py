@@ -40,7 +40,7 @@ from sim.train import (
 def quadratic_loss(w, batch_x, batch_mask, key):
     """½ mean_j (a_jᵀ w - b_j)² over real rows; a row is [a, b]."""
     del key
-    weights = batch_mask / jnp.sum(batch_mask)
+    weights = batch_mask.astype(batch_x.dtype) / jnp.sum(batch_mask.astype(batch_x.dtype))
     resid = batch_x[:, :-1] @ w - batch_x[:, -1]
     return 0.5 * jnp.sum(weights * resid**2)
 
@@ -146,9 +146,9 @@ def test_divergence_names_round_and_client():
     x = data.x.at[2].multiply(30.0)  # client 2's curvature is ~900x larger: it blows up first
     data = ClientData(x, data.mask)
     cfg = TrainConfig(rounds=60, local_steps=3, batch_size=None, learning_rate=0.05)
-    _, _, losses, part = jax.jit(fedavg_program, static_argnames=("loss_fn", "cfg"))(
+    raw = jax.jit(fedavg_program, static_argnames=("loss_fn", "cfg"))(
         jnp.zeros(3), data.x, data.mask, jax.random.key(0), loss_fn=quadratic_loss, cfg=cfg)
-    bad = np.argwhere(~np.isfinite(np.asarray(losses)))
+    bad = np.argwhere(~np.isfinite(np.asarray(raw.losses)))
     assert bad.size, "the setup must diverge for this test to mean anything"
     with pytest.raises(DivergenceError, match=rf"round {bad[0][0]} .*client {bad[0][1]}") as err:
         train_fedavg(jnp.zeros(3), quadratic_loss, data, cfg, key=jax.random.key(0))

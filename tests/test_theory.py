@@ -26,7 +26,7 @@ DESIGN_IDS = (
     "thm4.2-local", "thm4.2-decl", "thm4.2-fl",
     "thm4.3-local-similar", "thm4.3-decl-similar", "thm4.3-fl-similar",
     "thm4.3-local-dissimilar", "thm4.3-decl-dissimilar", "thm4.3-fl-dissimilar",
-    "thm4.4-decl", "thm4.4-fl", "cor4.5", "thm4.6",
+    "thm4.4-local", "thm4.4-decl", "thm4.4-fl", "cor4.5", "thm4.6",
     "corrected-rv", "eq1-regular-equals-fl", "mim-alignment-zero-diagonal", "def4.1",
 )  # fmt: skip
 LOWER_BOUND_IDS = tuple(i for i in DESIGN_IDS if i.startswith(("thm4.2", "thm4.3")))

@@ -3,11 +3,18 @@
 Nothing numeric lives here (sympy only; JAX is imported lazily by `Claim.lambdify`).
 
 Public surface:
-  Claim            a claim: symbols, domains, hypotheses, statement, bounds, `lambdify()`.
+  Claim            a claim: symbols, domains, hypotheses, statement, bounds, family, scope,
+                   variant, order, stated probability, `lambdify()`, `order_exponent()`.
+  READINGS         the reading axes (keys of a ledger record's ``reading``).
+  VERDICTS         the verdict words.
   CLAIMS           read-only mapping id -> Claim (ids of DESIGN.md, plus toolkit-added ones).
   get_claim(id)    the claim, or ValueError naming the known ids.
+  find_claim(family=, scope=, variant=)
+                   the claim with these structured fields (no id is ever parsed).
+  threshold(id, augmentation)
+                   Theorem 4.4's d* as a sympy expression (solved from the claim).
   sensitivity_bound(id, variant="statement")
-                   s = 1 - (lower bound on r_k), the sensitivity the proofs use (SPEC 1.4).
+                   s = 1 - (lower bound on r_k), the sensitivity the proofs use (Definition 4.1).
   Derivation       one symbolic fact (threshold, sign, limit, identity) with a verdict.
   derivations()    every derivation, computed by sympy once per process.
 
@@ -24,8 +31,8 @@ Example:
     0.9987
 """
 
-from theory.claims import Claim
-from theory.derivations import Derivation, derivations
-from theory.registry import CLAIMS, get_claim, sensitivity_bound
+from theory.claims import READINGS, VERDICTS, Claim
+from theory.derivations import Derivation, derivations, threshold
+from theory.registry import CLAIMS, find_claim, get_claim, sensitivity_bound
 
-__all__ = ["Claim", "CLAIMS", "get_claim", "sensitivity_bound", "Derivation", "derivations"]
+__all__ = ["READINGS", "VERDICTS", "Claim", "CLAIMS", "get_claim", "find_claim", "sensitivity_bound", "threshold", "Derivation", "derivations"]

@@ -8,7 +8,7 @@ with ``signal = a * d^{2/5}`` (``a = 2p(1-p)`` for MIM, ``1`` for CL with simila
 augmentations, ``tr(H)`` for CL with dissimilar ones) and ``noise = C d^{-2/5}`` (MIM) or
 ``C d^{-1/5}`` (CL). The connectivity factor is ``1`` (local), ``1 - 1/|A|`` (DecL) and, for FL,
 ``signal - Theta(d^{7/20})`` with the Theta-term replaced by what it stands for in the proof,
-``signal / N`` (SPEC 2), so each FL formula equals its DecL formula at ``|A| = N``.
+``signal / N`` (Section 4), so each FL formula equals its DecL formula at ``|A| = N``.
 The sensitivity the proofs use is ``s = 1 - (lower bound) = noise / denominator``.
 """
 
@@ -34,6 +34,11 @@ C_M = sp.Symbol("C_M", positive=True)
 C_C = sp.Symbol("C_C", positive=True)
 tr_H = sp.Symbol("tr_H", positive=True)
 r_k = sp.Symbol("r_k", real=True)
+m = sp.Symbol("m", positive=True, integer=True)
+
+#: The proofs' success probability: the concentration step gives ``1 - 1/2 e^{-d^{1/10}}`` per
+#: client matrix; a model built from ``m`` client matrices holds by a union bound (Section 4).
+STATED_PROBABILITY = 1 - m / 2 * sp.exp(-(d ** sp.Rational(1, 10)))
 
 DOMAINS: dict[str, str] = {
     "d": "d > 0 (input dimension; the statements are asymptotic, d -> oo)",
@@ -45,6 +50,7 @@ DOMAINS: dict[str, str] = {
     "C_C": "C_C > 0 (hidden O()-constant of the CL bound; default 1)",
     "tr_H": "tr_H > 0 (tr(P H_sym P) of the augmentation transform H, Assumption A.9)",
     "r_k": "r_k in [0, 1] (representability of a class coordinate k in [N] minus {i})",
+    "m": "m >= 1 (client matrices the model is built from: the union bound's count)",
 }
 
 _HYPOTHESES: dict[str, tuple[sp.Basic, ...]] = {
@@ -57,9 +63,10 @@ _HYPOTHESES: dict[str, tuple[sp.Basic, ...]] = {
     "C_C": (sp.Gt(C_C, 0),),
     "tr_H": (sp.Gt(tr_H, 0),),
     "r_k": (sp.Ge(r_k, 0), sp.Le(r_k, 1)),
+    "m": (sp.Ge(m, 1),),
 }
 
-_SYMBOLS = {s.name: s for s in (d, p, N, A_bar, C, C_M, C_C, tr_H, r_k)}
+_SYMBOLS = {s.name: s for s in (d, p, N, A_bar, C, C_M, C_C, tr_H, r_k, m)}
 CONSTANTS: frozenset[str] = frozenset({"C", "C_M", "C_C"})
 
 
@@ -78,7 +85,7 @@ def hypotheses_for(*names: str) -> tuple[sp.Basic, ...]:
 
 
 def constant_defaults(*names: str) -> dict[str, float]:
-    """Default value 1 for every hidden constant among ``names`` (SPEC 2: unit constants)."""
+    """Default value 1 for every hidden constant among ``names`` (Section 4: unit constants)."""
     return {n: 1.0 for n in names if n in CONSTANTS}
 
 
@@ -97,7 +104,7 @@ def sensitivity(family: Family, level: Level, *, sign: int = 1, constant: sp.Sym
     """``s = noise / denominator`` = 1 - (representability lower bound), in the paper's form.
 
     ``sign`` is the sign of the noise term in the denominator; only the CL DecL bound has the
-    choice (the statement prints ``+C d^{-1/5}``, the proof ``-C d^{-1/5}``, SPEC 2).
+    choice (the statement prints ``+C d^{-1/5}``, the proof ``-C d^{-1/5}``, Section 4).
     """
     _check(level, LEVELS)
     if sign not in (1, -1):
@@ -113,6 +120,11 @@ def sensitivity(family: Family, level: Level, *, sign: int = 1, constant: sp.Sym
     else:  # FL: signal - Theta(d^{7/20}) + noise, the Theta-term being signal / N in the proof
         denominator = signal - signal / N + noise
     return noise / denominator
+
+
+def stated_order(family: Family) -> sp.Expr:
+    """Theorem 4.4's order of the sensitivity: ``s^M = Theta(d^{-4/5})``, ``s^C = Theta(d^{-3/5})``."""
+    return d ** (sp.Rational(-4, 5) if _check(family, FAMILIES) == "mim" else sp.Rational(-3, 5))
 
 
 def rv_lower_bound(family: Family, level: Level, *, sign: int = 1, constant: sp.Symbol = C) -> sp.Expr:
@@ -141,7 +153,7 @@ def representability_claim(claim_id: str, source: str, family: Family, level: Le
     """
     from theory.claims import Claim
 
-    names = (*free_names(family, level), "C", "r_k")
+    names = (*free_names(family, level), "C", "r_k", "m")
     bounds = {"statement": rv_lower_bound(family, level)}
     readings = ["mim" if family == "mim" else "cl", "sensitivity", "constants"]
     if level == "decl":
@@ -162,4 +174,9 @@ def representability_claim(claim_id: str, source: str, family: Family, level: Le
         terms={f"sensitivity_{k}": 1 - v for k, v in bounds.items()},
         defaults=constant_defaults(*names),
         note=note,
+        family="mim" if family == "mim" else "cl",
+        scope=level,
+        variant=None if family == "mim" else family.split("-")[1],
+        order=stated_order(family),
+        probability=STATED_PROBABILITY,
     )

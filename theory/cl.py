@@ -12,7 +12,7 @@ from theory._forms import representability_claim
 
 _NOTE = (
     "Hidden O()-constant C (default 1); FL's Theta(d^{{7/20}}) replaced by {signal} d^{{2/5}}/N "
-    "(SPEC 2).{extra} Holds with high probability as d -> oo under tau = d^{{1/5}}, mu = d^{{-1/5}}."
+    "(Section 4).{extra} Holds with high probability as d -> oo under tau = d^{{1/5}}, mu = d^{{-1/5}}."
 )
 _PROOF = (
     " bounds['statement'] has the printed +C d^{-1/5} in the denominator, bounds['proof'] the "

@@ -21,8 +21,18 @@ import sympy as sp
 
 Kind = Literal["lower-bound", "comparison", "monotone", "identity", "order"]
 KINDS: tuple[str, ...] = ("lower-bound", "comparison", "monotone", "identity", "order")
-#: The reading axes of SPEC 2 (the keys of a ledger record's ``reading``).
-READINGS: tuple[str, ...] = ("mim", "cl", "decl", "sensitivity", "constants", "variant")
+#: What a claim is about: a MIM or CL representability bound (Theorems 4.2, 4.3), the MIM vs CL
+#: comparison (Theorem 4.4), connectivity (Corollary 4.5, Theorem 4.6, Eq. 1), or
+#: representability itself (Definition 4.1 and the corrected bound).
+FAMILIES: tuple[str, ...] = ("mim", "cl", "comparison", "connectivity", "representability")
+#: Which model a claim is about: a client's own model, DecL's, or FL's.
+SCOPES: tuple[str, ...] = ("local", "decl", "fl")
+#: The reading axes of Section 4 (the keys of a ledger record's ``reading``).
+READINGS: tuple[str, ...] = ("mim", "cl", "decl", "sensitivity", "constants", "samples", "augmentation", "variant")
+#: The verdict words of derivations and ledger records. ``vacuous``: the claim asserts nothing
+#: there (a hypothesis fails, or its stated probability is <= 0); ``inconclusive``: the test
+#: ran and could not decide.
+VERDICTS: tuple[str, ...] = ("holds", "holds-trivially", "fails", "inconclusive", "vacuous")
 BACKENDS: tuple[str, ...] = ("jax", "numpy")
 
 # Unevaluated objects that have no numeric (lambdify-able) form.
@@ -49,13 +59,21 @@ class Claim:
       domains: name -> human-readable domain, e.g. ``"p in (0, 1) (mask ratio ...)"``.
       hypotheses: the domain hypotheses as sympy relations.
       statement: the claim as a sympy relation.
-      readings: the SPEC reading axes the claim is evaluated under.
+      readings: the reading axes the claim is evaluated under.
       bounds: for lower-bound claims, variant -> lower bound on ``r_k``; ``"statement"`` always,
         ``"proof"`` where the printed statement and its proof differ (CL DecL).
       terms: named sub-expressions the statement is built from (e.g. the sensitivities a
         comparison compares), so callers can evaluate each side or another variant.
       defaults: default values of the hidden O()-constants (``C``, ``C_M``, ``C_C``: 1).
       note: what the encoding assumes, in words.
+      family: one of `FAMILIES`.
+      scope: one of `SCOPES`, or None where the claim is not about one model.
+      variant: the CL augmentation (``"similar"`` / ``"dissimilar"``) of a Theorem 4.3 claim.
+      order: for lower-bound claims of Theorems 4.2/4.3, the stated ``Theta`` order of the
+        sensitivity ``s = 1 - bound`` as an expression in ``d`` (Theorem 4.4: ``d^{-4/5}`` for MIM,
+        ``d^{-3/5}`` for CL); its exponent is `order_exponent`.
+      probability: the stated success probability (the proofs' concentration step, a union bound
+        over the ``m`` client matrices the model is built from), or None.
     """
 
     id: str
@@ -70,10 +88,19 @@ class Claim:
     terms: Mapping[str, sp.Expr] = dataclasses.field(default_factory=dict)
     defaults: Mapping[str, float] = dataclasses.field(default_factory=dict)
     note: str = ""
+    family: str = "representability"
+    scope: str | None = None
+    variant: str | None = None
+    order: sp.Expr | None = None
+    probability: sp.Expr | None = None
 
     def __post_init__(self):
         if self.kind not in KINDS:
             raise ValueError(f"{self.id}: kind={self.kind!r} must be one of {KINDS}")
+        if self.family not in FAMILIES:
+            raise ValueError(f"{self.id}: family={self.family!r} must be one of {FAMILIES}")
+        if self.scope is not None and self.scope not in SCOPES:
+            raise ValueError(f"{self.id}: scope={self.scope!r} must be one of {SCOPES} or None")
         unknown = set(self.readings) - set(READINGS)
         if unknown:
             raise ValueError(f"{self.id}: readings {sorted(unknown)} must be among {READINGS}")
@@ -87,6 +114,7 @@ class Claim:
             _free(self.statement),
             *(_free(h) for h in self.hypotheses),
             *(_free(e) for e in (*self.bounds.values(), *self.terms.values())),
+            *(_free(e) for e in (self.order, self.probability) if e is not None),
         )
         # Compared as sympy symbols, so a same-named symbol with other assumptions is caught.
         stray = used - set(self.symbols.values())
@@ -121,6 +149,13 @@ class Claim:
         if isinstance(expr, sp.core.relational.Relational):
             expr = expr.lhs - expr.rhs
         return sp.sympify(expr).doit()
+
+    def order_exponent(self) -> sp.Expr:
+        """The exponent ``a`` of the stated order ``Theta(d^a)`` (sympy: ``lim log(order)/log d``)."""
+        if self.order is None:
+            raise ValueError(f"{self.id} states no order")
+        d = self.symbols["d"]
+        return sp.limit(sp.expand_log(sp.log(self.order), force=True) / sp.log(d), d, sp.oo)
 
     def lambdify(self, expr: str | sp.Basic | None = None, *, backend: str = "jax") -> Callable[..., Any]:
         """A pure function of keyword arguments named after the symbols ``expr`` involves.

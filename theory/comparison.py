@@ -34,7 +34,7 @@ def comparison_terms(level: str) -> dict[str, sp.Expr]:
 
 
 def _claim(level: str, source_level: str) -> Claim:
-    names = ("d", "p", "N", "tr_H", "C_M", "C_C") + (("A_bar",) if level == "decl" else ())
+    names = ("d", "p", "tr_H", "C_M", "C_C") + {"local": (), "fl": ("N",), "decl": ("N", "A_bar")}[level]
     terms = comparison_terms(level)
     domains = domain_table(*names)
     domains["d"] = "d -> oo (asymptotic claim: holds for every d above a threshold d*)"
@@ -50,9 +50,13 @@ def _claim(level: str, source_level: str) -> Claim:
         ("mim", "cl", "sensitivity", "constants"),
         terms=terms,
         defaults=constant_defaults(*names),
+        family="comparison",
+        scope=level,
         note=(
             "s^C > s^M for d large, any p in (0, 1)"
             + (", A_bar in [2, N]" if level == "decl" else "")
+            + (" (toolkit-added: the theorem compares DecL and FL; the local bounds of Theorems 4.2"
+               " and 4.3 give the same comparison for one client's model)" if level == "local" else "")
             + ". Orders: s^M = Theta(d^{-4/5}), s^C = Theta(d^{-3/5}). The statement relation uses "
             "similar augmentations; terms['s_C_dissimilar'] is the dissimilar side (tr_H treated "
             "as a constant by the paper)."
@@ -60,6 +64,7 @@ def _claim(level: str, source_level: str) -> Claim:
     )
 
 
+THM4_4_LOCAL = _claim("local", "local")
 THM4_4_DECL = _claim("decl", "DecL")
 THM4_4_FL = _claim("fl", "FL")
-CLAIMS = (THM4_4_DECL, THM4_4_FL)
+CLAIMS = (THM4_4_LOCAL, THM4_4_DECL, THM4_4_FL)

@@ -62,6 +62,8 @@ COR4_5 = Claim(
     hypotheses=hypotheses_for(*_NAMES),
     statement=sp.Lt(sp.Derivative(_DECL_TERMS["s_M"], A_bar), 0),
     readings=("mim", "cl", "decl", "sensitivity", "constants", "variant"),
+    family="connectivity",
+    scope="decl",
     terms=_DECL_TERMS,
     defaults=constant_defaults(*_NAMES),
     note=(
@@ -80,6 +82,7 @@ THM4_6 = Claim(
     hypotheses=hypotheses_for(*_NAMES),
     statement=sp.Ge(_DEC_FED_TERMS["s_M_decl"], _DEC_FED_TERMS["s_M_fl"]),
     readings=("mim", "cl", "decl", "sensitivity", "constants", "variant"),
+    family="connectivity",
     terms=_DEC_FED_TERMS,
     defaults=constant_defaults(*_NAMES),
     note=(
@@ -95,13 +98,15 @@ PI_REGULAR = sp.Sum(1 / a, (_i, 1, a)) / N
 
 EQ1_REGULAR_EQUALS_FL = Claim(
     id="eq1-regular-equals-fl",
-    source="Eq. 1 minimiser on a regular graph (toolkit-added; SPEC 2, reading 3)",
+    source="Eq. 1 minimiser on a regular graph (toolkit-added; reading 3)",
     kind="identity",
     symbols={"N": N, "a": a},
     domains={"N": "N >= 2 (number of clients)", "a": "a in [2, N] (common closed-neighbourhood size |A_i|)"},
     hypotheses=(sp.Ge(N, 2), sp.Ge(a, 2), sp.Le(a, N)),
     statement=sp.Eq(PI_REGULAR, 1 / N, evaluate=False),
     readings=("decl",),
+    family="connectivity",
+    scope="decl",
     terms={"pi_j": PI_REGULAR},
     note="pi_j = (1/N) sum over the a neighbourhoods containing j of 1/a = 1/N: Eq. 1 on a regular graph is FL.",
 )

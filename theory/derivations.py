@@ -25,12 +25,11 @@ from typing import Any, Literal, Mapping
 import sympy as sp
 
 from theory._forms import A_bar, C, C_C, C_M, LEVELS, N, d, p, sensitivity, tr_H
-from theory.claims import READINGS
+from theory.claims import READINGS, VERDICTS
 from theory.connectivity import stationary_weights
-from theory.registry import get_claim
+from theory.registry import find_claim, get_claim
 
-Verdict = Literal["holds", "holds-trivially", "fails", "inconclusive"]
-VERDICTS: tuple[str, ...] = ("holds", "holds-trivially", "fails", "inconclusive")
+Verdict = Literal["holds", "holds-trivially", "fails", "inconclusive", "vacuous"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,7 +45,7 @@ class Derivation:
       value: a representative number (e.g. ``d*`` at ``p = 0.75`` with unit constants), or None.
       params: the parameters ``value`` was evaluated at.
       note: the symbolic result in words and formula.
-      reading: the SPEC reading it was derived under, keys among `READINGS` (e.g.
+      reading: the reading it was derived under, keys among `READINGS` (e.g.
         ``{"cl": "dissimilar", "variant": "proof"}``); empty where no choice applies.
     """
 
@@ -72,7 +71,7 @@ t = sp.Symbol("t", positive=True)  # d = t**5
 _u, _w, _v = sp.symbols("u w v", positive=True)
 _UNIT = {C: 1, C_M: 1, C_C: 1}
 _FAMILY_NAME = {"mim": "MIM", "cl-similar": "CL similar", "cl-dissimilar": "CL dissimilar"}
-#: Where a representative value is evaluated (DecL connectivity 5 of 20 clients, SPEC 4).
+#: Where a representative value is evaluated (DecL connectivity 5 of 20 clients, Section 6).
 REPRESENTATIVE: dict[sp.Symbol, sp.Expr] = {
     p: sp.Rational(3, 4), A_bar: sp.Integer(5), N: sp.Integer(20), tr_H: sp.Integer(2), d: sp.Integer(1000), **_UNIT
 }
@@ -163,12 +162,26 @@ def _crossing(s_c: sp.Expr, s_m: sp.Expr) -> tuple[sp.Expr, int, _Signs]:
     return d_star, signs.sign * slope, signs
 
 
+def threshold(claim_id: str, augmentation: str) -> sp.Expr:
+    """Theorem 4.4's ``d*``: the dimension above which the bounds give ``s^C > s^M`` (CL with
+    ``augmentation``), solved by sympy from the claim's sensitivities.
+
+    >>> threshold("thm4.4-fl", "similar")
+    -C_M**5/(32*C_C**5*p**5*(p - 1)**5)
+    """
+    claim = get_claim(claim_id)
+    if claim.family != "comparison" or augmentation not in ("similar", "dissimilar"):
+        raise ValueError(f"threshold needs a Theorem 4.4 claim and augmentation 'similar' or 'dissimilar', "
+                         f"got {claim_id!r}, {augmentation!r}")
+    return _crossing(claim.terms[f"s_C_{augmentation}"], claim.terms["s_M"])[0]
+
+
 def _threshold(level: str, augmentation: str) -> Derivation:
     claim = get_claim(f"thm4.4-{level}")
     s_c, s_m = claim.terms[f"s_C_{augmentation}"], claim.terms["s_M"]
     d_star, above, signs = _crossing(s_c, s_m)
     trace = tr_H if augmentation == "dissimilar" else 1
-    base = C_M * trace / (2 * C_C * p * (1 - p))  # the form SPEC 2 quotes, checked below
+    base = C_M * trace / (2 * C_C * p * (1 - p))  # the form Section 4 quotes, checked below
     shown = f"({base})**5" if sp.simplify(d_star - base**5) == 0 else str(d_star)
     at = {p: sp.Rational(3, 4), tr_H: 2, **_UNIT} if augmentation == "dissimilar" else {p: sp.Rational(3, 4), **_UNIT}
     value = _num(d_star, at)
@@ -306,23 +319,22 @@ def _constant_trace(level: str) -> Derivation:
 
 
 def _order(family: str, level: str) -> Derivation:
-    exponent = 4 if family == "mim" else 3  # s = Theta(d^{-exponent/5})
+    claim = find_claim(family="mim" if family == "mim" else "cl", scope=level,
+                       variant=None if family == "mim" else family.split("-")[1])
+    a = claim.order_exponent()  # s = Theta(d^a), as the claim states it
     s = sensitivity(family, level)
-    limit = sp.simplify(sp.limit(sp.together(_in_t(s) * t**exponent), t, sp.oo))
+    limit = sp.simplify(sp.limit(sp.together(_in_t(s) * t ** (-5 * a)), t, sp.oo))
     finite = not limit.has(sp.oo, -sp.oo, sp.zoo, sp.nan)
     positive = _definite_sign(sp.together(limit.subs(_domain()))) == 1
-    claim = {"mim": "thm4.2", "cl-similar": "thm4.3", "cl-dissimilar": "thm4.3"}[family] + f"-{level}"
-    if family != "mim":
-        claim += "-" + family.split("-")[1]
     return Derivation(
-        claim=claim,
-        name=f"{claim} order s = Theta(d^(-{exponent}/5))",
-        statement=f"{_FAMILY_NAME[family]} {level} sensitivity s = 1 - bound is Theta(d^(-{exponent}/5))",
+        claim=claim.id,
+        name=f"{claim.id} order s = Theta(d^({a}))",
+        statement=f"{_FAMILY_NAME[family]} {level} sensitivity s = 1 - bound is Theta(d^({a}))",
         result=limit,
         verdict="holds" if finite and positive else "fails",
         value=_num(limit),
         params=_params(REPRESENTATIVE, "p", "A_bar", "N", "tr_H"),
-        note=f"lim_(d->oo) s * d^({exponent}/5) = {limit}, finite and positive on the domain.",
+        note=f"lim_(d->oo) s * d^({-a}) = {limit}, finite and positive on the domain.",
         reading={} if family == "mim" else {"cl": family.split("-")[1]},
     )
 

@@ -6,7 +6,7 @@ Thm 4.2: for a class coordinate ``k in [N] minus {i}`` (with ``a = 2p(1-p)``)
     DecL   r_k >= 1 - C d^{-2/5} / (a (1 - 1/|A|) d^{2/5} + C d^{-2/5})
     FL     r_k >= 1 - C d^{-2/5} / (a d^{2/5} - a d^{2/5}/N + C d^{-2/5})
 
-(``Theta(d^{7/20})`` of the FL statement replaced by ``a d^{2/5}/N``, SPEC 2).
+(``Theta(d^{7/20})`` of the FL statement replaced by ``a d^{2/5}/N``, Section 4).
 
 ``mim-alignment-zero-diagonal``: the paper's client matrix (Eq. 17) is ``2p(1-p) diag(S)``,
 but averaging the Eq. 4 alignment objective over Bernoulli masks gives
@@ -23,7 +23,7 @@ from theory.claims import Claim
 
 _NOTE = (
     "Hidden O()-constant C (default 1); FL's Theta(d^{7/20}) replaced by 2p(1-p) d^{2/5}/N "
-    "(SPEC 2). Holds with high probability as d -> oo under tau = d^{1/5}, mu = d^{-1/5}."
+    "(Section 4). Holds with high probability as d -> oo under tau = d^{1/5}, mu = d^{-1/5}."
 )
 
 THM4_2_LOCAL = representability_claim("thm4.2-local", "Theorem 4.2 (local)", "mim", "local", note=_NOTE)
@@ -45,13 +45,14 @@ def mask_expectation(f: sp.Expr) -> sp.Expr:
 
 MIM_ALIGNMENT_ZERO_DIAGONAL = Claim(
     id="mim-alignment-zero-diagonal",
-    source="Eq. 4 averaged over masks (toolkit-added; SPEC 1.3 vs Eq. 17)",
+    source="Eq. 4 averaged over masks (toolkit-added; Section 3.3 vs Eq. 17)",
     kind="identity",
     symbols={"p": p},
     domains={"p": "p in (0, 1) (mask ratio: probability that a mask entry is 0)"},
     hypotheses=(sp.Gt(p, 0), sp.Lt(p, 1)),
     statement=sp.Eq(mask_expectation(m_k * (1 - m_k)), 0, evaluate=False),
     readings=("mim",),
+    family="mim",
     terms={
         "diagonal": mask_expectation(m_k * (1 - m_k)),
         "off_diagonal": mask_expectation(m_k * (1 - m_l)),

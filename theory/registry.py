@@ -26,8 +26,18 @@ def get_claim(claim_id: str) -> Claim:
         raise ValueError(f"unknown claim id {claim_id!r}; known ids: {', '.join(CLAIMS)}") from None
 
 
+def find_claim(*, family: str, scope: str | None, variant: str | None = None) -> Claim:
+    """The one claim with these structured fields, e.g. ``find_claim(family="cl", scope="fl",
+    variant="similar")`` is Theorem 4.3's FL bound; ValueError if none matches."""
+    found = [c for c in CLAIMS.values() if (c.family, c.scope, c.variant) == (family, scope, variant)]
+    if len(found) != 1:
+        known = sorted({(c.family, c.scope, c.variant) for c in CLAIMS.values()}, key=str)
+        raise ValueError(f"(family, scope, variant) = {(family, scope, variant)!r} must name one claim; known: {known}")
+    return found[0]
+
+
 def sensitivity_bound(claim_id: str, variant: str = "statement") -> sp.Expr:
-    """``s = 1 - (lower bound on r_k)`` of a lower-bound claim, as the proofs use it (SPEC 1.4).
+    """``s = 1 - (lower bound on r_k)`` of a lower-bound claim, as the proofs use it (Definition 4.1).
 
     ``variant`` names an entry of the claim's ``bounds`` (``"statement"``, or ``"proof"`` for
     the CL DecL claims).

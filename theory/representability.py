@@ -3,7 +3,7 @@
 Def. 4.1: ``r_k = ||Pi_{row W}(e_k)||^2 = sum_{j<=c} (e_k^T v_j)^2`` for an orthonormal basis
 ``v_1..v_c`` of ``row(W)``; each ``r_k in [0, 1]`` and ``sum_k r_k = c``.
 
-``corrected-rv`` (SPEC 2, reading 2): the proofs bound ``sum_{j<=d} (e_k^T v_j)^2``, which is
+``corrected-rv`` (reading 2): the proofs bound ``sum_{j<=d} (e_k^T v_j)^2``, which is
 identically 1. A valid replacement for the top-``c`` eigenspace of a symmetric ``X`` with
 eigenvalues ``lam_1 >= ... >= lam_d``, ``lam_1 > lam_{c+1}``: from
 ``X_kk = sum_j lam_j (e_k^T v_j)^2 <= lam_1 r_k + lam_{c+1} (1 - r_k)``,
@@ -48,7 +48,7 @@ CORRECTED_BOUND = (X_kk - lam_c1) / (lam_1 - lam_c1)
 
 CORRECTED_RV = Claim(
     id="corrected-rv",
-    source="SPEC 2, reading 2 (toolkit-added replacement for the proofs' eigen step)",
+    source="reading 2 (toolkit-added replacement for the proofs' eigen step)",
     kind="lower-bound",
     symbols={"X_kk": X_kk, "lam_1": lam_1, "lam_c1": lam_c1, "r_k": r_k},
     domains={

@@ -1,15 +1,15 @@
-"""JAX simulations of the paper's linear models (SPEC 1.2-1.4).
+"""JAX simulations of the paper's linear models (Sections 3.2-3.3, Definition 4.1).
 
 Public surface of the simulation core (written for one client; lift with ``jax.vmap`` over
 clients and seeds, every function jits):
 
-Data (SPEC 1.2)
+Data (Section 3.2)
     DataConfig            data-model configuration; ``None`` fields take the theorem scalings
     sample_labelled       one main-distribution sample per class label
     sample_clients        the paper's non-IID construction, ``(N, n_total, d)`` plus labels
     second_moment         ``S = mean x x^T``, the sufficient statistic of every linear objective
     expected_second_moment  analytic ``E[S]`` of one client
-Objectives and stationary points (SPEC 1.3)
+Objectives and stationary points (Section 3.3)
     OBJECTIVES            "mim-surrogate", "mim-alignment", "mim-reconstruction",
                           "cl-similar", "cl-dissimilar"
     client_matrix         alignment matrix ``X`` of an objective
@@ -19,16 +19,18 @@ Objectives and stationary points (SPEC 1.3)
     make_transform, transform_trace, check_transform   the CL transform ``H`` (Assumption A.9)
     top_eigenspace        top-``c`` eigenvectors and the descending spectrum
     fit_reconstruction, ReconstructionFit   Adam on Eq. 3 with sampled masks
-Metrics (SPEC 1.4, Readings 2)
+Metrics (Definition 4.1, the corrected bound)
     representability, sensitivity, SENSITIVITY_VARIANTS, corrected_lower_bound,
-    subspace_distance
+    subspace_distance, class_minimum, is_binary
+Studies (sim.studies: linear, connectivity, downstream)
+    measurement programs with explicit sizes and ``*, key``
 
 sim never calls ``jax.config``: enable float64 in the application (``bounds`` does) — the
 representabilities are compared at the 1e-6 scale.
 """
 
 from sim.config import DataConfig
-from sim.data import expected_second_moment, sample_clients, sample_labelled, second_moment
+from sim.data import ClientData, expected_second_moment, sample_clients, sample_labelled, second_moment
 from sim.matrices import (
     OBJECTIVES,
     check_transform,
@@ -41,6 +43,8 @@ from sim.matrices import (
 )
 from sim.metrics import (
     SENSITIVITY_VARIANTS,
+    class_minimum,
+    is_binary,
     corrected_lower_bound,
     representability,
     sensitivity,
@@ -70,6 +74,8 @@ __all__ = [
     "SENSITIVITY_VARIANTS",
     "corrected_lower_bound",
     "subspace_distance",
+    "class_minimum",
+    "is_binary",
 ]
 
 # Blocks appended below by other modules' owners (one import block each, extending __all__).
@@ -77,7 +83,6 @@ __all__ = [
 # downstream
 from sim import partition, probe, shallow  # noqa: E402  (partitioners live in sim.partition)
 from sim.partition import (  # noqa: E402
-    Clients,
     FeatureTransform,
     Heterogeneity,
     Partition,
@@ -89,7 +94,7 @@ from sim.probe import PROBES, linear_probe  # noqa: E402
 from sim.shallow import ShallowConfig, ShallowLoss  # noqa: E402
 
 __all__ += [
-    "partition", "probe", "shallow", "Partition", "Clients", "FeatureTransform", "Heterogeneity", "client_data",
+    "partition", "probe", "shallow", "Partition", "FeatureTransform", "Heterogeneity", "client_data",
     "global_sample", "heterogeneity", "PROBES", "linear_probe", "ShallowConfig", "ShallowLoss",
 ]
 
@@ -99,7 +104,6 @@ from sim.mixing import MIXING_RULES, Mixing, consensus_distance, custom_mixing, 
 from sim.objectives import LinearObjective, encoder_row_space, init_linear_params, linear_objective  # noqa: E402
 from sim.topology import Topology, from_adjacency, make_topology  # noqa: E402
 from sim.train import (  # noqa: E402
-    ClientData,
     DivergenceError,
     TrainConfig,
     TrainResult,

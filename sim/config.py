@@ -1,4 +1,4 @@
-"""The data-model configuration of SPEC 1.2 (the paper's Section 3.2 construction).
+"""The data-model configuration of Section 3.2 (the paper's Section 3.2 construction).
 
 `DataConfig` fixes the dimension `d`, the number of clients `N`, the per-client sample
 counts, the scales `tau`, `mu` and the rare class of every client. Fields left as `None`
@@ -60,7 +60,7 @@ def _positive_real(field: str, value) -> float:
 
 @dataclasses.dataclass(frozen=True)
 class DataConfig:
-    """Data model of SPEC 1.2 for one simulation (hashable: usable as a static jit argument).
+    """Data model of Section 3.2 for one simulation (hashable: usable as a static jit argument).
 
     Client ``i`` (0-indexed, ``0 <= i < N``) holds ``n`` main samples, half of class ``2i``
     (``x = +e_i - sum_{k<N, k!=i} q_k tau e_k + mu xi``) and half of class ``2i+1``

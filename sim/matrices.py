@@ -1,4 +1,4 @@
-"""Client matrices of the linear objectives (SPEC 1.3) and the encoder row spaces they determine.
+"""Client matrices of the linear objectives (Section 3.3) and the encoder row spaces they determine.
 
 Every objective is a function of a client's second moment ``S = E_j[x_j x_j^T]``:
 

@@ -186,7 +186,7 @@ def consensus_distance(stacked) -> jax.Array:
 
 
 def eq1_weights(weights: jax.Array) -> jax.Array:
-    """Eq. 1 weights ``π_j = (1/N) Σ_i W_ij`` (SPEC Readings 3, ``objective-eq1``).
+    """Eq. 1 weights ``π_j = (1/N) Σ_i W_ij`` (reading 3, ``objective-eq1``).
 
     Eq. 1 sums every client's neighbourhood objective, ``(1/N) Σ_i Σ_{j∈A_i} W_ij L_j``, i.e.
     ``Σ_j π_j L_j``; with uniform weights ``W_ij = 1/|A_i|`` this is the paper's

@@ -1,4 +1,4 @@
-"""Losses of the linear models of SPEC 1.3 in the engine's shape ``loss_fn(params, x, mask, key)``.
+"""Losses of the linear models of Section 3.3 in the engine's shape ``loss_fn(params, x, mask, key)``.
 
 Parameters: ``{"encoder": W (c, d)}`` for the alignment-type objectives, plus
 ``"decoder": W_d (d, c)`` for ``"mim-reconstruction"`` (:func:`init_linear_params`). ``p`` is the
@@ -53,7 +53,7 @@ def _gram_penalty(W):
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class LinearObjective:
-    """One SPEC 1.3 objective as an engine loss (see the module docstring).
+    """One Section 3.3 objective as an engine loss (see the module docstring).
 
     ``mask_ratio`` is ``p`` (MIM objectives), ``transform`` is ``H`` (d, d) (``"cl-dissimilar"``).
     """

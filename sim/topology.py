@@ -1,4 +1,4 @@
-"""Communication graphs of decentralised learning (SPEC 1.1), built with networkx and seeded.
+"""Communication graphs of decentralised learning (Section 3.1), built with networkx and seeded.
 
 A :class:`Topology` is a connected undirected graph on the ``N`` clients. The quantity the
 paper's DecL bounds depend on is the *closed* neighbourhood ``A_i`` (neighbours plus the client

@@ -1,23 +1,25 @@
 """Test configuration: make numerical mistakes loud and exercise multi-device code on a CPU.
 
-Set before any JAX computation: float64 (bounds are compared at 1e-6 scale), implicit rank
-promotion raises (a silent broadcast is the most common shape bug), and two CPU devices so the
-sharded client axis is exercised without an accelerator.
+Set before any JAX computation: float64 (bounds are compared at the 1e-6 scale), implicit rank
+promotion and implicit dtype promotion raise (a silent broadcast or a silent float32/float64
+mix are the commonest numerical bugs), warnings are errors (pyproject), and two CPU devices so
+the sharded client axis is exercised without an accelerator — asserted, so a failure to set
+them cannot silently skip the sharding tests.
 """
 
 import os
 
-# Before numpy/jax load OpenBLAS: its threads oversubscribe 2 cores (see bounds/__init__.py).
+# Before numpy/jax load OpenBLAS: its threads oversubscribe 2 cores (as the CLI does).
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-import jax
+import jax  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
 jax.config.update("jax_numpy_rank_promotion", "raise")
-try:
-    jax.config.update("jax_num_cpu_devices", 2)
-except (AttributeError, RuntimeError):  # older jax, or backend already initialised
-    pass
+jax.config.update("jax_numpy_dtype_promotion", "strict")
+jax.config.update("jax_num_cpu_devices", 2)
 
-import matplotlib
+import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
+
+assert jax.device_count() == 2, f"tests need 2 CPU devices, got {jax.devices()}"

@@ -24,15 +24,15 @@ import time
 
 import jax
 
-jax.config.update("jax_enable_x64", True)  # the toolkit's precision (bounds enables it too)
+jax.config.update("jax_enable_x64", True)  # the toolkit's precision (the CLI enables it too)
 
 import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
 
 from sim.mixing import mix, mixing_matrix  # noqa: E402
 from sim.objectives import init_linear_params, linear_objective  # noqa: E402
 from sim.topology import make_topology  # noqa: E402
-from sim.train import ClientData, TrainConfig, decl_program, fedavg_program, local_training, optimizer  # noqa: E402
+from sim.data import ClientData  # noqa: E402
+from sim.train import TrainConfig, decl_program, fedavg_program, local_training, optimizer  # noqa: E402
 
 
 def _best(fn, repeats: int) -> float:
@@ -68,8 +68,8 @@ def main(argv=None) -> dict:
     fed = jax.jit(functools.partial(fedavg_program, loss_fn=loss, cfg=cfg))
     dec = jax.jit(functools.partial(decl_program, loss_fn=loss, cfg=cfg))
     vmapped = {
-        "fedavg": lambda: fed(params, data.x, data.mask, key)[0],
-        "decl": lambda: dec(params, data.x, data.mask, W, key)[0],
+        "fedavg": lambda: fed(params, data.x, data.mask, key).global_params,
+        "decl": lambda: dec(params, data.x, data.mask, W, key).global_params,
     }
 
     local = jax.jit(functools.partial(local_training, loss_fn=loss, cfg=cfg))

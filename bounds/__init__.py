@@ -1,18 +1,45 @@
-"""dssl-bounds: evaluate the paper's bounds, compare them with simulations, write the ledger."""
+"""dssl-bounds: evaluate the paper's bounds, judge the simulations against them, write the ledger.
 
-import os
+Public surface (imported on first use, so that the CLI's ``--help`` needs no JAX):
 
-# JAX's CPU eigh runs on OpenBLAS; its threads oversubscribe small machines (batched 256x256
-# eigendecompositions measured 12-62 s with default threads vs 0.4-1.7 s with one). Only a
-# default: a user's setting wins, and it has no effect if numpy was imported first.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    run_suite(suite, *, seed, only, progress) -> (Ledger, measurements)
+    measure(producer, suite, *, seed)   a producer's measurement (what the figures plot)
+    write_ledger(ledger, out_dir)       ledger.json (schema 2)
+    render_report(ledger, out_dir, figures), claims_table(records)
+    Record, VERDICTS, LEVELS            the ledger's row type and vocabularies
+    rules                               the statistical rules (binomial, sign test, slope, ...)
+    formula, linear, distributed, downstream
+                                        the producers (modules: measure(suite, *, key), judge(m, suite))
+    Suite, SUITES, get_suite            every producer's sizes
+    PRODUCER_NAMES, producer_key        the producers and the run's key derivation
+    evaluate, sensitivity_bound         a claim's bound at parameters (NumPy, vectorised)
 
-import jax  # noqa: E402
+The library sets no process-wide state: float64 must be enabled by the caller
+(``jax.config.update("jax_enable_x64", True)``; the CLI and the tests do), and running a suite
+without it raises.
+"""
 
-# Bounds and representabilities are compared at the 1e-6 scale (r_k close to 1 for large d),
-# which float32 eigen-solvers cannot resolve: the application layer runs in float64.
-jax.config.update("jax_enable_x64", True)
+from __future__ import annotations
 
-from bounds.records import ALPHA, Record  # noqa: E402
+import importlib
+from typing import Any
 
-__all__ = ["ALPHA", "Record"]
+_NAMES = {
+    "run_suite": "bounds.ledger", "measure": "bounds.ledger", "write_ledger": "bounds.ledger",
+    "Ledger": "bounds.ledger", "PRODUCER_NAMES": "bounds.producers", "producer_key": "bounds.ledger",
+    "render_report": "bounds.report", "claims_table": "bounds.report",
+    "Record": "bounds.records", "VERDICTS": "bounds.records", "LEVELS": "bounds.records",
+    "ALPHA": "bounds.rules",
+    "Suite": "bounds.suite", "SUITES": "bounds.suite", "get_suite": "bounds.suite",
+    "evaluate": "bounds.evaluation", "sensitivity_bound": "bounds.evaluation",
+}
+_MODULES = ("rules", "formula", "linear", "distributed", "downstream")
+__all__ = sorted([*_NAMES, *_MODULES])
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MODULES:
+        return importlib.import_module(f"bounds.{name}")
+    if name in _NAMES:
+        return getattr(importlib.import_module(_NAMES[name]), name)
+    raise AttributeError(f"module 'bounds' has no attribute {name!r}")

@@ -1,17 +1,26 @@
-"""Command line: ``dssl-bounds verify | figures | sweep`` (also ``python -m bounds``)."""
+"""Command line: ``dssl-bounds verify | figures | sweep`` (also ``python -m bounds``).
+
+Imports are lazy so that ``--help`` answers at once; the process-wide settings the library
+leaves to its caller are made here: float64 (representabilities are compared at the 1e-6
+scale), OpenBLAS threads, the matplotlib backend.
+"""
 
 from __future__ import annotations
 
-import argparse
-import importlib.util
-import pathlib
-import sys
-import time
-from typing import Sequence
+import os
 
-from bounds.suites import SUITE_NAMES
+# JAX's CPU eigensolver runs on OpenBLAS, whose threads oversubscribe small machines (batched
+# 256x256 eigendecompositions: 12-62 s with default threads, 0.4-1.7 s with one). Set before
+# numpy loads OpenBLAS; only a default, a user's setting wins.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-FIGURES_DIR = pathlib.Path(__file__).resolve().parent.parent / "figures"
+import argparse  # noqa: E402
+import pathlib  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from typing import Sequence  # noqa: E402
+
+SUITE_NAMES = ("smoke", "default", "full")  # checked against bounds.suite when a suite runs
 
 
 def _progress(stream=sys.stderr):
@@ -23,69 +32,91 @@ def _progress(stream=sys.stderr):
     return say
 
 
-def figure_scripts() -> dict[str, pathlib.Path]:
-    """Every figure script: ``figures/NAME.py`` defining ``make(out_dir, *, suite, seed)``."""
-    if not FIGURES_DIR.is_dir():
-        raise RuntimeError(f"no figures/ folder next to the bounds package ({FIGURES_DIR}): install from a source checkout")
-    return {p.stem: p for p in sorted(FIGURES_DIR.glob("*.py")) if not p.stem.startswith("_")}
+def _configure() -> None:
+    import jax
+    import matplotlib
+
+    jax.config.update("jax_enable_x64", True)
+    matplotlib.use("Agg")
 
 
-def run_figures(out_dir: pathlib.Path, *, only: Sequence[str] | None = None, suite: str = "default",
-                seed: int = 0, progress=None) -> list[pathlib.Path]:
-    """Regenerate the figure analogues (all, or those named in ``only``) into ``out_dir``."""
-    scripts = figure_scripts()
-    names = list(scripts) if not only else list(only)
-    unknown = sorted(set(names) - set(scripts))
-    if unknown:
-        raise ValueError(f"figure names {unknown} must be among {sorted(scripts)}")
-    say = progress or (lambda message: None)
-    written: list[pathlib.Path] = []
-    for name in names:
-        spec = importlib.util.spec_from_file_location(f"dssl_figures_{name}", scripts[name])
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        say(f"figure {name}")
-        written.extend(module.make(out_dir, suite=suite, seed=seed))
-    return written
+def _check_out(path: pathlib.Path) -> pathlib.Path:
+    """An output folder that can be written, checked before any computation."""
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"--out={str(path)!r} is a file; it must be a folder (created if missing)")
+    parent = next((p for p in (path, *path.parents) if p.exists()), pathlib.Path("."))
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"--out={str(path)!r} cannot be created: {str(parent)!r} is not a writable folder")
+    return path
+
+
+def _verify(args, say) -> None:
+    from bounds.ledger import run_suite, write_ledger
+    from bounds.report import claims_table, render_report, verdict_counts
+    from bounds.ledger import write_atomic
+    from figures import make_figures
+
+    out = _check_out(args.out)
+    ledger, measurements = run_suite(args.suite, seed=args.seed, only=args.only, progress=say)
+    figures = [] if args.no_figures else make_figures(measurements, out / "figures", progress=say)
+    json_path = write_ledger(ledger, out)
+    report_path = out / "report.md"
+    write_atomic(report_path, render_report(ledger, out, figures))
+    print(claims_table(ledger.records, fmt="text"))
+    print()
+    print("verdicts:", ", ".join(f"{k} {v}" for k, v in verdict_counts(ledger.records).items()))
+    print(f"wrote {json_path} and {report_path}" + (f" ({len(figures)} figures in {out / 'figures'})" if figures else ""))
+
+
+def _figures(args, say) -> None:
+    from bounds.ledger import measure
+    from bounds.suite import get_suite
+    from figures import make_figures, producers_for
+
+    out = _check_out(args.out)
+    suite = get_suite(args.suite)
+    needed = producers_for(args.only)
+    measurements = {}
+    for name in needed:
+        say(f"{name}: measuring")
+        measurements[name] = measure(name, suite, seed=args.seed)
+    for path in make_figures(measurements, out, only=args.only, progress=say):
+        print(f"wrote {path}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="dssl-bounds", description=__doc__)
+    from bounds.producers import PRODUCER_NAMES
+
+    parser = argparse.ArgumentParser(prog="dssl-bounds", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    verify = sub.add_parser("verify", help="run a suite of claims; write ledger.json and report.md")
-    verify.add_argument("--suite", default="default", choices=SUITE_NAMES)
-    verify.add_argument("--out", default="results", type=pathlib.Path, help="output folder (default: results)")
-    verify.add_argument("--seed", default=0, type=int)
-    verify.add_argument("--only", nargs="+", metavar="PRODUCER", help="run only these record producers")
+    verify = sub.add_parser("verify", help="run a suite of claims; write ledger.json, report.md and the figures")
+    verify.add_argument("--suite", default="default", choices=SUITE_NAMES, help="sizes (default: default)")
+    verify.add_argument("--out", default=pathlib.Path("results"), type=pathlib.Path, help="output folder (default: results)")
+    verify.add_argument("--seed", default=0, type=int, help="root seed of the run, in [0, 2**32) (default: 0)")
+    verify.add_argument("--only", nargs="+", metavar="PRODUCER", choices=PRODUCER_NAMES,
+                        help=f"run only these record producers: {', '.join(PRODUCER_NAMES)}")
+    verify.add_argument("--no-figures", action="store_true", help="do not draw the figures")
     figures = sub.add_parser("figures", help="regenerate the figure and table analogues")
-    figures.add_argument("--only", nargs="+", metavar="NAME")
-    figures.add_argument("--out", default=pathlib.Path("results") / "figures", type=pathlib.Path)
-    figures.add_argument("--suite", default="default", choices=SUITE_NAMES)
-    figures.add_argument("--seed", default=0, type=int)
+    figures.add_argument("--only", nargs="+", metavar="NAME", help="draw only these figures")
+    figures.add_argument("--out", default=pathlib.Path("results") / "figures", type=pathlib.Path,
+                         help="output folder (default: results/figures)")
+    figures.add_argument("--suite", default="default", choices=SUITE_NAMES, help="sizes (default: default)")
+    figures.add_argument("--seed", default=0, type=int, help="root seed, as for verify (default: 0)")
     sweep = sub.add_parser("sweep", help="run a parameter sweep from a TOML config (resumable)")
-    sweep.add_argument("config", type=pathlib.Path)
+    sweep.add_argument("config", type=pathlib.Path, help="TOML file with a [sweep] table")
     args = parser.parse_args(argv)
 
+    _configure()
     say = _progress()
     try:
         if args.command == "verify":
-            from bounds.ledger import run_suite, write_ledger
-            from bounds.report import claims_table, verdict_counts
-
-            ledger = run_suite(args.suite, seed=args.seed, only=args.only, progress=say)
-            json_path, report_path = write_ledger(ledger, args.out)
-            print(claims_table(ledger.records, fmt="text"))
-            print()
-            print("verdicts:", ", ".join(f"{k} {v}" for k, v in verdict_counts(ledger.records).items()))
-            print(f"wrote {json_path} and {report_path}")
+            _verify(args, say)
         elif args.command == "figures":
-            for path in run_figures(args.out, only=args.only, suite=args.suite, seed=args.seed, progress=say):
-                print(f"wrote {path}")
+            _figures(args, say)
         elif args.command == "sweep":
             from bounds.sweep import run_sweep
 
-            out = run_sweep(args.config, progress=say)
-            print(f"wrote {out}")
+            print(f"wrote {run_sweep(args.config, progress=say)}")
     except ValueError as err:
         print(f"dssl-bounds: error: {err}", file=sys.stderr)
         return 2

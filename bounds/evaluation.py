@@ -45,5 +45,5 @@ def evaluate(claim_id: str, variant: str = "statement", /, **params: Any) -> np.
 
 
 def sensitivity_bound(claim_id: str, variant: str = "statement", /, **params: Any) -> np.ndarray:
-    """The proofs' sensitivity ``s = 1 - (lower bound on r_k)`` (SPEC 1.4, variant ``proof``)."""
+    """The proofs' sensitivity ``s = 1 - (lower bound on r_k)`` (Definition 4.1, variant ``proof``)."""
     return 1.0 - evaluate(claim_id, variant, **params)

@@ -1,17 +1,39 @@
-"""The reading names of SPEC "Readings", and the sim objective each reading computes."""
+"""The reading names of the paper's ambiguous steps (see the README's "Readings"), and the
+simulation objective each reading computes. The objective and sensitivity names themselves
+are the simulation's (``sim.OBJECTIVES``, ``sim.SENSITIVITY_VARIANTS``)."""
 
 from typing import Mapping
 
-#: MIM objective readings (SPEC Readings 1) -> sim objective.
+from sim import OBJECTIVES, SENSITIVITY_VARIANTS
+
+#: MIM objective readings -> sim objective: the paper's diagonal surrogate (Eq. 17), Eq. 4
+#: averaged exactly over masks, and the reconstruction loss of Eq. 3.
 MIM_READINGS: Mapping[str, str] = {
     "paper-surrogate": "mim-surrogate",
     "alignment-exact": "mim-alignment",
     "reconstruction": "mim-reconstruction",
 }
-#: CL augmentations -> sim objective.
+#: CL augmentations (Theorem 4.3, Lemma A.11) -> sim objective.
 CL_VARIANTS: Mapping[str, str] = {"similar": "cl-similar", "dissimilar": "cl-dissimilar"}
-OBJECTIVES: tuple[str, ...] = (*MIM_READINGS.values(), *CL_VARIANTS.values())
-#: Sensitivity variants (SPEC Readings 4).
-SENSITIVITIES: tuple[str, ...] = ("paper-c", "class", "proof")
-#: DecL readings (SPEC Readings 3).
+#: Sensitivity variants (Definition 4.1 and Theorem 4.4's ``s``).
+SENSITIVITIES: tuple[str, ...] = SENSITIVITY_VARIANTS
+#: DecL readings: the minimiser of Eq. 1, each client's neighbourhood objective, trained D-PSGD.
 DECL_READINGS: tuple[str, ...] = ("objective-eq1", "per-neighbourhood", "gossip")
+
+
+def reading_of(objective: str) -> dict[str, str]:
+    """The ledger reading of a sim objective: ``{"mim": ...}`` or ``{"cl": ...}``."""
+    for axis, table in (("mim", MIM_READINGS), ("cl", CL_VARIANTS)):
+        for name, obj in table.items():
+            if obj == objective:
+                return {axis: name}
+    raise ValueError(f"objective={objective!r} must be one of {OBJECTIVES}")
+
+
+def family_of(objective: str) -> tuple[str, str | None]:
+    """The claim family and CL variant of a sim objective: ``("mim", None)`` or ``("cl", "similar")``."""
+    (axis, name), = reading_of(objective).items()
+    return (axis, None) if axis == "mim" else (axis, name)
+
+
+__all__ = ["MIM_READINGS", "CL_VARIANTS", "OBJECTIVES", "SENSITIVITIES", "DECL_READINGS", "reading_of", "family_of"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import os
 import pathlib
 from typing import TYPE_CHECKING, Iterable
 
@@ -68,9 +69,10 @@ def summary_table(records: Iterable[Record]) -> str:
     return "\n".join(lines)
 
 
-def render_report(ledger: "Ledger", out_dir: pathlib.Path) -> str:
-    """``report.md``: summary, claims table, every record's note, and the figures found in
-    ``out_dir/figures`` (written by ``dssl-bounds figures --out out_dir/figures``)."""
+def render_report(ledger: "Ledger", out_dir: pathlib.Path, figures: Iterable[pathlib.Path] = ()) -> str:
+    """``report.md``: summary, claims table, every record's note, and the ``figures`` drawn from
+    this run's measurements (paths; tables ``.md`` are inlined, images linked relative to
+    ``out_dir``)."""
     counts = verdict_counts(ledger.records)
     timing = ", ".join(f"{k} {v:.1f}s" for k, v in ledger.seconds.items())
     parts = [
@@ -83,7 +85,8 @@ def render_report(ledger: "Ledger", out_dir: pathlib.Path) -> str:
         "Verdicts: **holds** — the computation supports the claim under this reading (statistical rule "
         "stated in the note); **holds-trivially** — it holds for a structural reason named in the note; "
         "**fails** — the computation contradicts it (counterexample or rejected test in the note); "
-        "**inconclusive** — the computation cannot decide.",
+        "**inconclusive** — the test ran and could not decide; **vacuous** — the claim asserts nothing "
+        "here (a hypothesis fails or the stated probability is <= 0; the note names which).",
         "",
         "## Summary by claim",
         "",
@@ -99,33 +102,13 @@ def render_report(ledger: "Ledger", out_dir: pathlib.Path) -> str:
     for i, r in enumerate(ledger.records, 1):
         ci = f" CI [{_number(r.ci[0])}, {_number(r.ci[1])}]." if r.ci else ""
         parts.append(f"{i}. `{r.claim}` ({r.source}; {_reading(r)}; {r.level}) **{r.verdict}**.{ci} {r.note}")
-    figures = sorted((out_dir / "figures").glob("*.png")) if (out_dir / "figures").is_dir() else []
-    tables = sorted((out_dir / "figures").glob("*.md")) if (out_dir / "figures").is_dir() else []
-    if figures or tables:
+    figures = [pathlib.Path(f) for f in figures]
+    images = sorted(f for f in figures if f.suffix == ".png")
+    tables = sorted(f for f in figures if f.suffix == ".md")
+    if images or tables:
         parts += ["", "## Figures", ""]
         for t in tables:
             parts += [f"### {t.stem}", "", t.read_text(encoding="utf-8").strip(), ""]
-        for f in figures:
-            parts += [f"![{f.stem}](figures/{f.name})", ""]
+        for f in images:
+            parts += [f"![{f.stem}]({os.path.relpath(f, out_dir)})", ""]
     return "\n".join(parts).rstrip() + "\n"
-
-
-def save_figure(fig, out_dir, name: str) -> pathlib.Path:
-    """Write a matplotlib figure as ``out_dir/name.png`` (folder created), close it, return the path."""
-    import matplotlib.pyplot as plt
-
-    out = pathlib.Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"{name}.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
-
-
-def save_table(markdown: str, out_dir, name: str) -> pathlib.Path:
-    """Write a Markdown table as ``out_dir/name.md`` (folder created) and return the path."""
-    out = pathlib.Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"{name}.md"
-    path.write_text(markdown, encoding="utf-8")
-    return path

@@ -11,8 +11,9 @@ Config (every list is a grid axis; scalars are fixed)::
     # optional, default to the theorem scalings at each d: N, n, n_rare, tau, mu, c (default 2N)
     transform = "subspace-rotation"
 
-Each finished point is written atomically (``point-<hash>.json``); a rerun skips points that
-are already on disk, so an interrupted sweep resumes where it stopped.
+Each finished point is written atomically (``point-<hash>.json``, the hash of the point's own
+parameters and the seed); a rerun skips points that are already on disk, so an interrupted
+sweep resumes where it stopped, and a point's numbers do not depend on its place in the grid.
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ from typing import Any, Callable
 
 import jax
 
-import sim
-from bounds import compare
-from bounds.ledger import write_atomic
+from bounds.ledger import root_key, write_atomic
+from bounds.linear import point_records
+from sim.config import DataConfig
+from sim.studies import linear
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -62,10 +64,10 @@ def grid_points(table: dict[str, Any]) -> list[dict[str, Any]]:
     return [dict(zip(names, values)) for values in itertools.product(*(axes[n] for n in names))]
 
 
-def study_at(point: dict[str, Any]) -> compare.LinearStudy:
+def study_at(point: dict[str, Any]) -> linear.LinearStudy:
     """Build (and so validate) the study of one grid point, before any computation."""
-    data = sim.DataConfig(**{k: point[k] for k in DATA_FIELDS if k in point})
-    return compare.LinearStudy(
+    data = DataConfig(**{k: point[k] for k in DATA_FIELDS if k in point})
+    return linear.LinearStudy(
         data=data, c=point.get("c", 2 * data.N), p=point.get("p", 0.75),
         transform=point.get("transform", "subspace-rotation"), transform_dim=point.get("c", 2 * data.N),
         n_seeds=point.get("n_seeds", 32),
@@ -76,21 +78,22 @@ def run_sweep(config: pathlib.Path, *, progress: Callable[[str], None] | None = 
     table = load_config(config)
     say = progress or (lambda message: None)
     out = pathlib.Path(table.get("out", "results/sweep"))
-    seed = int(table.get("seed", 0))
+    seed = table.get("seed", 0)
+    root_key(seed)  # validates the seed
     points = grid_points(table)
     studies = [study_at(p) for p in points]  # validate the whole grid first
     finished = []
     for i, (point, study) in enumerate(zip(points, studies)):
-        tag = hashlib.sha1(json.dumps(point, sort_keys=True).encode()).hexdigest()[:12]
-        path = out / f"point-{tag}.json"
+        digest = hashlib.sha1(json.dumps({"point": point, "seed": seed}, sort_keys=True).encode()).hexdigest()
+        path = out / f"point-{digest[:12]}.json"
         if path.exists():
             say(f"point {i + 1}/{len(points)} {point}: on disk, skipped")
         else:
-            m = compare.measure(study, key=jax.random.fold_in(jax.random.key(seed, impl="rbg"), i))
-            recs = compare.point_records(m)
+            m = linear.measure(study, key=jax.random.fold_in(root_key(seed), int(digest[:7], 16)))
+            recs = point_records(m)
             write_atomic(path, json.dumps({"point": point, "records": [r.to_json() for r in recs]}, indent=1) + "\n")
             say(f"point {i + 1}/{len(points)} {point}: {len(recs)} records")
         finished.append(json.loads(path.read_text(encoding="utf-8")))
     summary = out / "sweep.json"
-    write_atomic(summary, json.dumps({"schema": 1, "seed": seed, "points": finished}, indent=1) + "\n")
+    write_atomic(summary, json.dumps({"schema": 2, "seed": seed, "points": finished}, indent=1) + "\n")
     return summary

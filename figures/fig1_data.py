@@ -1,30 +1,26 @@
-"""Fig. 1 analogue: the constructed non-IID data of SPEC 1.2.
+"""Fig. 1 analogue: the constructed non-IID data of the paper's data model.
 
 Left: which client holds what in the paper's construction (two classes per client plus a rare
-class). Middle: the same classes split by the balanced Dirichlet label skew the downstream
-experiment uses, with its measured heterogeneity. Right: what samples look like — one draw
-per class (rows) over the coordinates, plus each client's rare sample ``e_{h_i} + mu xi``.
-Data model and label skew at the downstream experiment's size for ``suite``.
+class). Middle: the balanced Dirichlet label skew of the downstream measurement's first seed,
+with its measured heterogeneity. Right: what samples look like — one sample per class (rows)
+over the coordinates, taken from the measurement's IID test set, plus each client's rare
+sample ``e_{h_i} + mu xi``. Sizes are the downstream study's.
 """
 
 from __future__ import annotations
 
 import pathlib
-import sys
 
-import matplotlib
+import jax
+import matplotlib.pyplot as plt
+import numpy as np
 
-matplotlib.use("Agg")
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from figures._io import save_figure
+from sim import partition
+from sim.data import sample_clients
+from sim.studies.downstream import SKEWS, Experiment
 
-from bounds.downstream import SETTINGS  # noqa: E402
-from bounds.suites import check_suite  # noqa: E402
-from sim import partition  # noqa: E402
-from sim.data import sample_clients, sample_labelled  # noqa: E402
-from bounds.report import save_figure  # noqa: E402
+PRODUCER = "downstream"
 
 
 def _counts_panel(ax, counts, title):
@@ -36,25 +32,26 @@ def _counts_panel(ax, counts, title):
     ax.set(xlabel="class", ylabel="client", title=title, xticks=range(counts.shape[1]), yticks=range(counts.shape[0]))
 
 
-def make(out_dir: pathlib.Path, *, suite: str = "default", seed: int = 0) -> list[pathlib.Path]:
-    st = SETTINGS[check_suite(suite)]
+def make(measurement: Experiment, out_dir: pathlib.Path) -> list[pathlib.Path]:
+    """``fig1_data.png`` of the downstream measurement."""
+    exp = measurement
+    st = exp.study
     cfg = st.data_config()
-    key = jax.random.key(seed)
-    k_split, k_main, k_rare = jax.random.split(key, 3)
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.8), constrained_layout=True,
                              gridspec_kw={"width_ratios": [1, 1.3, 2.2]})
     paper = partition.paper(cfg)
     h = partition.heterogeneity(paper.counts).summary()
     _counts_panel(axes[0], paper.counts, f"paper construction\nN = {cfg.N}, n = {cfg.n}, n_rare = {cfg.n_rare}, "
                                          f"TV = {h['tv_distance']:.2f}")
-    label = partition.dirichlet(2 * cfg.N, st.n_clients, st.samples_per_client, st.alpha, balanced=True, key=k_split)
-    h = partition.heterogeneity(label.counts).summary()
-    _counts_panel(axes[1], label.counts,
-                  f"Dirichlet label skew (alpha = {st.alpha:g}, balanced)\nclasses/client = "
+    label = exp.counts[0, SKEWS.index("label")]
+    h = partition.heterogeneity(label).summary()
+    _counts_panel(axes[1], label,
+                  f"Dirichlet label skew (alpha = {st.alpha:g}, balanced), seed 0\nclasses/client = "
                   f"{h['classes_per_client']:.2f}, top-2 mass = {h['top2_mass']:.2f}, TV = {h['tv_distance']:.2f}")
-    labels = jnp.arange(2 * cfg.N, dtype=jnp.int32)
-    main = np.asarray(sample_labelled(cfg, labels, key=k_main))
-    x, y = sample_clients(cfg, key=k_rare)
+    main = np.stack([exp.probe_x[np.flatnonzero(exp.probe_y == c)[0]] for c in range(2 * cfg.N)])
+    # The downstream study never samples the paper's construction; its rare samples are drawn
+    # from a stream of the measurement's key that the study itself does not use.
+    x, y = sample_clients(cfg, key=jax.random.fold_in(exp.key, 1))
     rare = np.stack([np.asarray(x[i])[np.asarray(y[i]) == cfg.rare_class[i]][0] for i in range(cfg.N)])
     rows = np.concatenate([main, rare])
     names = [f"class {c}" for c in range(2 * cfg.N)] + [f"rare h_{i} = {cfg.rare_class[i]}" for i in range(cfg.N)]
@@ -67,7 +64,3 @@ def make(out_dir: pathlib.Path, *, suite: str = "default", seed: int = 0) -> lis
                       f"class coordinates left of the line")
     fig.colorbar(im, ax=axes[2], shrink=0.8)
     return [save_figure(fig, out_dir, "fig1_data")]
-
-
-if __name__ == "__main__":
-    print(*make(pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else "results/figures")), sep="\n")

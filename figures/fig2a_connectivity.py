@@ -1,46 +1,50 @@
 """Fig. 2a analogue: sensitivity against average connectivity |Ā| (Corollary 4.5, Theorem 4.6).
 
 Rows: the DecL readings (``per-neighbourhood`` and ``objective-eq1`` in closed form on the
-suite's N-client study; ``gossip``, D-PSGD-trained on the smaller training study). Columns: MIM
-(reconstruction, alignment-exact) and CL (similar). Each panel: DecL on "uniform" (random
+suite's connectivity study; ``gossip``, D-PSGD-trained on the smaller training study). Columns:
+MIM (reconstruction, alignment-exact) and CL (similar). Each panel: DecL on "uniform" (random
 regular) and "general" (reference-code generator) graphs at the realised |Ā|, median over
 seeds with a 10-90% band; FL (|A_i| = N) as the horizontal reference; and the paper's bound
-curve ``s = 1 - (DecL lower bound)`` over |Ā| (unit constants), FL's bound dotted. Sensitivity
-variant ``proof`` (``1 - min_k r_k`` over the class coordinates, the quantity the bounds
-control). The numbers come from ``bounds.distributed.measure``, the function the ledger uses.
+curve ``s = 1 - (DecL lower bound)`` of Theorems 4.2 / 4.3 over |Ā| (unit constants), FL's
+bound dotted. Sensitivity variant ``proof`` (``1 - min_k r_k`` over the class coordinates, the
+quantity the bounds control). The numbers are the ``distributed`` producer's measurement, the
+one its records were judged on.
 """
 
 from __future__ import annotations
 
 import pathlib
-import sys
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import theory
+from bounds.distributed import Measurement, bound_value
+from bounds.readings import family_of
+from figures._io import save_figure
+from sim.studies.connectivity import Sweep
 
-from bounds import distributed  # noqa: E402
-from bounds.report import save_figure  # noqa: E402
-
+PRODUCER = "distributed"
 OBJECTIVES = ("mim-reconstruction", "mim-alignment", "cl-similar")
-CLAIMS = {"mim-reconstruction": "thm4.2", "mim-alignment": "thm4.2", "cl-similar": "thm4.3"}
 VARIANT = "proof"
 
 
-def _claim(objective: str, level: str) -> str:
-    return f"{CLAIMS[objective]}-{level}" + ("-similar" if objective.startswith("cl") else "")
+def _bound_sensitivity(objective: str, scope: str, sw: Sweep, **at) -> np.ndarray:
+    """``1 - bound`` of the Theorem 4.2 / 4.3 claim of ``objective`` at ``scope`` (unit constants)."""
+    family, variant = family_of(objective)
+    claim = theory.find_claim(family=family, scope=scope, variant=variant)
+    st = sw.study
+    return 1 - bound_value(claim, d=st.d, p=st.p, N=st.N, tr_H=sw.tr_H, **at)
 
 
-def _panel(ax, sw: distributed.Sweep, reading: str, objective: str) -> None:
+def _panel(ax, sw: Sweep, reading: str, objective: str) -> None:
     st = sw.study
     if objective not in sw.s.get(reading, {}):
         ax.text(0.5, 0.5, f"{objective}\nnot trained in this suite", ha="center", va="center", transform=ax.transAxes)
         ax.set_axis_off()
         return
-    s = distributed.reading_sensitivity(sw, reading, objective, VARIANT)
-    s_fl = distributed.fl_sensitivity(sw, reading, objective, VARIANT)
+    s = sw.sensitivity(reading, objective, VARIANT)
+    s_fl = sw.fl_sensitivity(reading, objective, VARIANT)
     for kind, color in (("uniform", "C0"), ("general", "C1")):
         idx = sw.graphs.index(kind)
         x = sw.graphs.avg[:, idx].mean(axis=0)
@@ -50,11 +54,8 @@ def _panel(ax, sw: distributed.Sweep, reading: str, objective: str) -> None:
     ax.axhline(np.median(s_fl), color="k", lw=1.2, label="FL")
     ax.axhspan(np.quantile(s_fl, 0.1), np.quantile(s_fl, 0.9), color="k", alpha=0.08)
     dense = np.linspace(2, st.N, 64)
-    params = {"d": st.d, "p": st.p, "N": st.N, "tr_H": sw.tr_H}
-    ax.plot(dense, 1 - distributed.bound_value(_claim(objective, "decl"), **params, A_bar=dense), ":", color="C3",
-            label="bound, DecL")
-    ax.axhline(float(1 - distributed.bound_value(_claim(objective, "fl"), **params)), ls=":", color="k", lw=0.8,
-               label="bound, FL")
+    ax.plot(dense, _bound_sensitivity(objective, "decl", sw, A_bar=dense), ":", color="C3", label="bound, DecL")
+    ax.axhline(float(_bound_sensitivity(objective, "fl", sw)), ls=":", color="k", lw=0.8, label="bound, FL")
     ax.set(xscale="log", yscale="log", xlabel="average connectivity |Ā|", ylabel=f"s ({VARIANT})",
            title=f"{objective}, {reading} (N={st.N}, d={st.d})")
     ax.set_xticks(list(st.levels))
@@ -63,19 +64,13 @@ def _panel(ax, sw: distributed.Sweep, reading: str, objective: str) -> None:
     ax.legend(fontsize=7)
 
 
-def make(out_dir: pathlib.Path, *, suite: str = "default", seed: int = 0) -> list[pathlib.Path]:
-    closed_study, trained_study = distributed.SIZES[suite]
-    closed = distributed.measure(closed_study, seed=seed, train=False)
-    trained = distributed.measure(trained_study, seed=seed, train=True)
+def make(measurement: Measurement, out_dir: pathlib.Path) -> list[pathlib.Path]:
+    closed, trained = measurement.connectivity, measurement.gossip
     rows = (("per-neighbourhood", closed), ("objective-eq1", closed), ("gossip", trained))
     fig, axes = plt.subplots(len(rows), len(OBJECTIVES), figsize=(15, 12), constrained_layout=True)
     for (reading, sw), row in zip(rows, axes):
         for ax, objective in zip(row, OBJECTIVES):
             _panel(ax, sw, reading, objective)
     fig.suptitle("Sensitivity vs average connectivity (Fig. 2a analogue): median and 10-90% band over "
-                 f"{closed_study.n_seeds} / {trained_study.n_seeds} seeds")
+                 f"{closed.study.n_seeds} / {trained.study.n_seeds} seeds")
     return [save_figure(fig, out_dir, "fig2a_connectivity")]
-
-
-if __name__ == "__main__":
-    print(*make(pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else "results/figures")), sep="\n")

@@ -1,8 +1,8 @@
 """Fig. 3 analogue: 2-D PCA of encoder features, MIM vs CL, local vs global.
 
 Rows: MIM (MAE) and CL (SimSiam). Columns: the final local encoder of client 1, of client K
-(the last client) and the FedAvg global encoder, all from the downstream experiment's first
-seed under label skew (the two-layer encoder when the suite trains it, else the linear one).
+(the last client) and the FedAvg global encoder, all from the downstream measurement's first
+seed under label skew (the two-layer encoder when the study trains it, else the linear one).
 Each panel projects the features of the IID test set on their own top-2 principal components
 (the paper uses PCA then UMAP; PCA alone keeps the picture deterministic) and colours them by
 class; each title gives the fraction of the features' variance the two components hold.
@@ -11,18 +11,16 @@ class; each title gives the fraction of the features' variance the two component
 from __future__ import annotations
 
 import pathlib
-import sys
 
-import matplotlib
+import jax
+import matplotlib.pyplot as plt
+import numpy as np
 
-matplotlib.use("Agg")
-import jax  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from figures._io import save_figure
+from sim.shallow import encode
+from sim.studies.downstream import METHODS, Experiment
 
-from bounds import downstream  # noqa: E402
-from sim.shallow import encode  # noqa: E402
-from bounds.report import save_figure  # noqa: E402
+PRODUCER = "downstream"
 
 
 def pca2(features: np.ndarray) -> tuple[np.ndarray, float]:
@@ -32,14 +30,15 @@ def pca2(features: np.ndarray) -> tuple[np.ndarray, float]:
     return centred @ vt[:2].T, float((s[:2] ** 2).sum() / max((s**2).sum(), 1e-300))
 
 
-def make(out_dir: pathlib.Path, *, suite: str = "default", seed: int = 0) -> list[pathlib.Path]:
-    exp = downstream.run_experiment(suite, seed=seed)
-    st = exp.settings
+def make(measurement: Experiment, out_dir: pathlib.Path) -> list[pathlib.Path]:
+    """``fig3_features.png`` of the downstream measurement."""
+    exp = measurement
+    st = exp.study
     model = st.models[-1]
     run = exp.run_index(0, "label")
     K, n_classes = st.n_clients, 2 * st.N
     fig, axes = plt.subplots(2, 3, figsize=(13, 8.5), constrained_layout=True)
-    for row, method in enumerate(downstream.METHODS):
+    for row, method in enumerate(METHODS):
         cfg = st.shallow(method, model)
         global_params, client_params = exp.models[(method, model)]
         encoders = [("client 1 (local)", jax.tree_util.tree_map(lambda a: a[run, 0], client_params["encoder"])),
@@ -53,9 +52,5 @@ def make(out_dir: pathlib.Path, *, suite: str = "default", seed: int = 0) -> lis
             ax.set(title=f"{method} ({cfg.loss}), {name}\nPC1+PC2 hold {100 * share:.0f}% of the variance",
                    xlabel="PC 1", ylabel="PC 2")
     fig.colorbar(scatter, ax=axes, shrink=0.6, label="class", ticks=range(n_classes))
-    fig.suptitle(f"{model} encoder, label skew (Dirichlet alpha = {st.alpha:g}), seed 0 of suite {suite!r}")
+    fig.suptitle(f"{model} encoder, label skew (Dirichlet alpha = {st.alpha:g}), seed 0")
     return [save_figure(fig, out_dir, "fig3_features")]
-
-
-if __name__ == "__main__":
-    print(*make(pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else "results/figures")), sep="\n")

@@ -29,31 +29,40 @@
 import os
 
 import jax
-import matplotlib.pyplot as plt
-import numpy as np
 
-import sim
-import theory
-from bounds import compare
-from bounds.evaluate import evaluate, sensitivity_bound
-from bounds.formula import threshold_d_star
-from bounds.report import claims_table
+jax.config.update("jax_enable_x64", True)  # representabilities are compared at the 1e-6 scale
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+import bounds  # noqa: E402
+import sim  # noqa: E402
+import theory  # noqa: E402
 
 SIZE = os.environ.get("DSSL_SIZE", "default")  # "smoke" | "default" | "full"
-sizes = compare.SIZES[SIZE]
-key = jax.random.key(0, impl="rbg")  # rbg: compiles faster on CPU (see compare.measure)
+# One run of the linear producer: the ledger's records and the measurements they were judged
+# on, from the run's one root key (seed 0) — every number below is the ledger's.
+ledger, measurements = bounds.run_suite(SIZE, seed=0, only=["linear"])
+ms = measurements["linear"]
+m = ms.main
 
 # %% [markdown]
 # ## 1. The statement
 # Every hidden constant is an explicit symbol `C` (unit by default), and the FL term
 # `Θ(d^{7/20})` is the quantity it replaces in the proof, so FL equals DecL at `|Ā| = N`.
+# The order of the sensitivity and the stated probability are fields of the claim.
 
 # %%
-claim = theory.get_claim("thm4.2-local")
-print(claim.source, "—", claim.statement)
-for name in ("thm4.2-local", "thm4.3-local-similar"):
-    print(name, "bound at d = 10^3, p = 0.75:", float(evaluate(name, d=1e3, p=0.75, C=1.0)))
-print("d* (s^C > s^M for d > d*) at p = 0.75:", threshold_d_star("similar", p=0.75, tr_H=1.0))
+mim_local = theory.find_claim(family="mim", scope="local")
+cl_local = theory.find_claim(family="cl", scope="local", variant="similar")
+print(mim_local.source, "—", mim_local.statement)
+for claim in (mim_local, cl_local):
+    print(claim.source, "bound at d = 10^3, p = 0.75:", float(bounds.evaluate(claim.id, d=1e3, p=0.75, C=1.0)),
+          "| order of s: d^", claim.order_exponent(), "| stated probability:", claim.probability)
+comparison = theory.find_claim(family="comparison", scope="local")
+d_star = theory.threshold(comparison.id, "similar")
+print("d* (s^C > s^M for d > d*):", d_star, "=", float(comparison.lambdify(d_star, backend="numpy")(p=0.75)),
+      "at p = 0.75 with unit constants")
 
 # %% [markdown]
 # ## 2. The data
@@ -62,12 +71,9 @@ print("d* (s^C > s^M for d > d*) at p = 0.75:", threshold_d_star("similar", p=0.
 # model needs. Note `E[x_k²] = τ²/2 + μ²` on the other clients' coordinates (the paper writes `τ²`).
 
 # %%
-study = compare.default_study(sizes.d, n_seeds=sizes.n_seeds)
-x, y = sim.sample_clients(study.data, key=key)
-S = sim.second_moment(x)
+study = m.study
 E = sim.expected_second_moment(study.data, 0)
 print(study.data, "\nscalings:", study.data.scalings())
-print("S[0] top-left block:\n", np.round(np.asarray(S[0][:4, :4]), 2))
 print("E[S] top-left block:\n", np.round(np.asarray(E[:4, :4]), 2))
 
 # %% [markdown]
@@ -76,34 +82,33 @@ print("E[S] top-left block:\n", np.round(np.asarray(E[:4, :4]), 2))
 # Eq. 4 has a zero diagonal; the reconstruction loss (Eq. 3) is a reduced-rank regression.
 
 # %%
-m = compare.measure(study, key=key)
-for objective in compare.OBJECTIVES:
-    r = m.local[objective][0, 0]
+for objective, r_all in m.local.items():
+    r = r_all[0, 0]
     print(f"{objective:20s} client 0: r on class coordinates {np.round(r[: study.data.N], 4)}, "
           f"sum r = {r.sum():.3f} (= c = {study.c})")
 
 # %% [markdown]
-# ## 4. Verdicts at this `d`
-# One-sided binomial tests of the high-probability bounds, sign tests of `s^C > s^M`, and the
-# corrected bound on every sample.
+# ## 4. Verdicts
+# One-sided binomial tests of the high-probability bounds, sign tests of `s^C > s^M`, the
+# corrected bound on every sample, and the orders over `d`.
 
 # %%
-recs = compare.point_records(m)
-print(claims_table(recs, fmt="text"))
+print(bounds.claims_table(ledger.records, fmt="text"))
 
 # %% [markdown]
 # ## 5. Over `d`
 # The bound's sensitivity `1 − bound` against the measured one, for the exact MIM reading and
-# CL with similar augmentations.
+# CL with similar augmentations: the order sweep the ledger's order records were fitted on.
 
 # %%
-sweep = compare.sweep_measurements(sizes.sweep_d, n_seeds=sizes.sweep_seeds, key=key)
+sweep = sorted(ms.sweep, key=lambda mm: mm.study.data.d)
 d = np.array([mm.study.data.d for mm in sweep], dtype=float)
 fig, ax = plt.subplots(figsize=(6, 4))
-for objective, claim_id, color in (("mim-alignment", "thm4.2-local", "C0"), ("cl-similar", "thm4.3-local-similar", "C3")):
-    s = [np.median(compare.sensitivities(mm, objective, "proof", "local")) for mm in sweep]
+for objective, claim, color in (("mim-alignment", mim_local, "C0"), ("cl-similar", cl_local, "C3")):
+    s = [np.median(mm.sensitivities(objective, "proof", "local")) for mm in sweep]
     ax.plot(d, s, "o-", color=color, label=f"empirical {objective}")
-    ax.plot(d, sensitivity_bound(claim_id, d=d, p=study.p, C=1.0), "--", color=color, label=f"1 − bound ({claim_id})")
+    ax.plot(d, bounds.sensitivity_bound(claim.id, d=d, p=study.p, C=1.0), "--", color=color,
+            label=f"1 − bound ({claim.source})")
 ax.set(xscale="log", yscale="log", xlabel="d", ylabel="s = 1 − min_k r_k")
 ax.legend(fontsize=7)
 plt.show()

@@ -5,10 +5,11 @@ import numpy as np
 import pytest
 
 import sim
-from bounds import compare
-from bounds.evaluate import evaluate, sensitivity_bound
-from bounds.formula import threshold_d_star
+import theory
+from bounds.evaluation import evaluate, sensitivity_bound
 from bounds.ledger import run_suite
+from bounds.linear import threshold_d_star
+from sim.studies.linear import LinearStudy
 
 
 @pytest.mark.parametrize("kwargs, field", [
@@ -21,7 +22,7 @@ from bounds.ledger import run_suite
 def test_linear_study_validates(kwargs, field):
     args = dict(data=sim.DataConfig(d=32), c=4, p=0.75, n_seeds=4) | kwargs
     with pytest.raises(ValueError, match=field):
-        compare.LinearStudy(**args)
+        LinearStudy(**args)
 
 
 def test_run_suite_validates_before_running():
@@ -29,6 +30,8 @@ def test_run_suite_validates_before_running():
         run_suite("huge")
     with pytest.raises(ValueError, match="seed"):
         run_suite("smoke", seed=-1)
+    with pytest.raises(ValueError, match="seed"):
+        run_suite("smoke", seed=2**63)
     with pytest.raises(ValueError, match="only"):
         run_suite("smoke", only=["nope"])
 
@@ -46,8 +49,10 @@ def test_evaluate_matches_the_closed_form_and_rejects_bad_input():
         evaluate("thm4.2-local", d=0.0, p=p, C=1.0)  # d^(-2/5) at d = 0: outside the domain
 
 
-def test_threshold_matches_the_printed_value():
-    assert threshold_d_star("similar", p=0.5) == pytest.approx(32.0)
-    assert threshold_d_star("similar", p=0.75) == pytest.approx((1 / (2 * 0.75 * 0.25)) ** 5)
-    with pytest.raises(ValueError, match="cl_variant"):
-        threshold_d_star("opposite", p=0.5)
+@pytest.mark.parametrize("scope", ["local", "decl", "fl"])
+def test_threshold_matches_the_printed_value(scope):
+    claim = theory.find_claim(family="comparison", scope=scope)
+    assert threshold_d_star(claim, "similar", p=0.5) == pytest.approx(32.0)
+    assert threshold_d_star(claim, "similar", p=0.75) == pytest.approx((1 / (2 * 0.75 * 0.25)) ** 5)
+    with pytest.raises(ValueError, match="augmentation"):
+        threshold_d_star(claim, "opposite", p=0.5)

@@ -1,20 +1,20 @@
 """Linear probe, the downstream records (Table 1 / Table 5 analogues) and their figures."""
 
-import importlib.util
+import importlib
 import math
-import pathlib
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from bounds import downstream
+from bounds import downstream, ledger, rules, suite
 from bounds.records import VERDICTS
 from sim.probe import linear_probe
+from sim.studies import downstream as study
 
 KEY = jax.random.key(0)
-FIGURES = pathlib.Path(__file__).resolve().parent.parent / "figures"
+SMOKE = suite.get_suite("smoke")
 
 
 def _clusters(key, n, n_classes, d, spread):
@@ -66,10 +66,10 @@ def test_probe_rejects_bad_input():
 
 
 def test_difference_rule():
-    assert downstream.difference_verdict([0.10, 0.12, 0.09, 0.11])[0] == "holds"
-    assert downstream.difference_verdict([-0.10, -0.12, -0.09, -0.11])[0] == "fails"
-    assert downstream.difference_verdict([0.10, -0.12, 0.09, -0.11])[0] == "inconclusive"
-    mean, (lo, hi) = downstream.mean_ci([1.0, 3.0])
+    assert rules.mean_difference([0.10, 0.12, 0.09, 0.11]).verdict == "holds"
+    assert rules.mean_difference([-0.10, -0.12, -0.09, -0.11]).verdict == "fails"
+    assert rules.mean_difference([0.10, -0.12, 0.09, -0.11]).verdict == "inconclusive"
+    mean, (lo, hi) = rules.mean_ci([1.0, 3.0])
     half = 63.65674116287399 * math.sqrt(2.0) / math.sqrt(2)  # t_{0.995, 1} * sd / sqrt(n)
     assert mean == 2.0 and lo == pytest.approx(2.0 - half) and hi == pytest.approx(2.0 + half)
 
@@ -84,55 +84,70 @@ def test_reported_table1_records_by_hand():
 
 
 @pytest.fixture(scope="module")
-def smoke_records():
-    return downstream.records("smoke", seed=0)
+def smoke_experiment():
+    return downstream.measure(SMOKE, key=ledger.producer_key(0, "downstream"))
+
+
+@pytest.fixture(scope="module")
+def smoke_records(smoke_experiment):
+    return downstream.judge(smoke_experiment, SMOKE)
 
 
 def test_records_cover_both_levels(smoke_records):
-    st = downstream.SETTINGS["smoke"]
+    st = SMOKE.downstream
     by = {}
     for r in smoke_records:
-        assert r.verdict in VERDICTS
+        assert r.verdict in VERDICTS and r.statistic
         by.setdefault((r.claim, r.level), []).append(r)
-    assert len(by[("table1-mim-drop-le-cl-drop", "simulation")]) == 2 * len(st.models)
-    assert len(by[("table1-mim-drop-le-cl-drop", "reported")]) == 12
-    assert len(by[("table5-mim-divergence-le-cl-divergence", "simulation")]) == 4 * len(st.models)
-    assert len(by[("table5-mim-divergence-le-cl-divergence", "reported")]) == 3
-    assert len(by[("sensitivity-predicts-accuracy", "simulation")]) == 3
-    # The paper's own numbers: MAE's drop is below SimSiam's in all 12 cells, and its Table 5
-    # distances are below SimSiam's in all 3 columns.
-    assert all(r.verdict == "holds" for r in by[("table1-mim-drop-le-cl-drop", "reported")])
-    assert all(r.verdict == "holds" for r in by[("table5-mim-divergence-le-cl-divergence", "reported")])
-    for r in by[("table1-mim-drop-le-cl-drop", "simulation")]:
-        assert r.n_seeds == st.n_seeds and r.margin == pytest.approx(r.bound - r.empirical)
-        assert r.params["suite"] == "smoke" and r.to_json()["reading"] == {"mim": "mae", "cl": "simsiam"}
+    assert len(by[(downstream.TABLE1, "simulation")]) == 2 * len(st.models)
+    assert len(by[(downstream.TABLE1, "reported")]) == 12
+    assert len(by[(downstream.TABLE5, "simulation")]) == 4 * len(st.models)
+    assert len(by[(downstream.TABLE5, "reported")]) == 3
+    assert len(by[(downstream.SENSITIVITY, "simulation")]) == 3
+    # The paper's own numbers: MAE's drop is below SimSiam's in all 12 cells of Table 1, and its
+    # Table 5 distances are below SimSiam's in all 3 columns.
+    assert all(r.verdict == "holds" for r in by[(downstream.TABLE1, "reported")])
+    assert all(r.verdict == "holds" for r in by[(downstream.TABLE5, "reported")])
+    for r in by[(downstream.TABLE1, "simulation")]:
+        assert r.n_seeds == st.n_seeds and r.params["suite"] == "smoke"
+        assert r.to_json()["reading"] == {"mim": "mae", "cl": "simsiam"}
 
 
-def test_experiment_is_consistent_and_does_not_recompile(smoke_records):
-    exp = downstream.run_experiment("smoke", seed=0)
-    st = exp.settings
+def test_experiment_is_consistent_and_does_not_recompile(smoke_experiment):
+    exp = smoke_experiment
+    st = exp.study
     for cell, acc in exp.accuracy.items():
         assert acc.shape == (st.n_seeds,) and np.all((acc >= 0) & (acc <= 1))
         assert exp.distances[cell].shape == (st.n_seeds, 3) and np.all(exp.distances[cell] >= 0)
     assert exp.heterogeneity["iid"]["tv_distance"] == 0.0 and exp.heterogeneity["label"]["tv_distance"] > 0.3
-    other = downstream.run_experiment("smoke", seed=1)
+    other = study.measure(st, key=ledger.producer_key(1, "downstream"))
     assert not np.array_equal(other.accuracy[("MIM", "linear", "iid")], exp.accuracy[("MIM", "linear", "iid")])
-    assert downstream._experiment_program(st)._cache_size() == 1
+    assert study._experiment_program(st)._cache_size() == 1
 
 
-def test_bad_suite_and_seed():
+def test_same_key_same_experiment(smoke_experiment):
+    again = study.measure(SMOKE.downstream, key=smoke_experiment.key)
+    leaves, tree = jax.tree_util.tree_flatten(smoke_experiment)
+    leaves_again, tree_again = jax.tree_util.tree_flatten(again)
+    assert tree == tree_again
+    for a, b in zip(leaves, leaves_again):
+        a, b = (jax.random.key_data(v) if jax.dtypes.issubdtype(getattr(v, "dtype", None), jax.dtypes.prng_key)
+                else v for v in (a, b))
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_bad_key_and_mismatched_suite(smoke_experiment):
+    with pytest.raises(ValueError, match="key"):
+        study.measure(SMOKE.downstream, key=0)
     with pytest.raises(ValueError, match="suite"):
-        downstream.records("huge", seed=0)
-    with pytest.raises(ValueError, match="seed"):
-        downstream.run_experiment("smoke", seed=-1)
+        downstream.judge(smoke_experiment, suite.get_suite("default"))
 
 
 @pytest.mark.parametrize("name", ["fig1_data", "fig3_features", "table1", "table5"])
-def test_figures_write_their_files(name, tmp_path, smoke_records):
-    spec = importlib.util.spec_from_file_location(f"fig_{name}", FIGURES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    paths = module.make(tmp_path, suite="smoke", seed=0)
+def test_figures_write_their_files(name, tmp_path, smoke_experiment):
+    module = importlib.import_module(f"figures.{name}")
+    assert module.PRODUCER == "downstream"
+    paths = module.make(smoke_experiment, tmp_path)
     assert paths and all(p.exists() and p.stat().st_size > 0 for p in paths)
     for p in paths:
         if p.suffix == ".md":

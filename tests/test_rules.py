@@ -6,56 +6,62 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from bounds.records import ALPHA, Record, binomial_verdict, sign_test_verdict, slope_verdict
+from bounds import rules
+from bounds.records import Record
+from bounds.rules import ALPHA
 
 
 @pytest.mark.parametrize("n,p0", [(64, 0.9), (128, 0.83), (200, 0.99)])
 def test_binomial_false_alarm_rate_is_at_most_alpha(n, p0):
     # Exact: the probability, under a true claim at the boundary P = p0, that the rule says "fails".
-    rejects = [k for k in range(n + 1) if binomial_verdict(k, n, p0).verdict == "fails"]
+    rejects = [k for k in range(n + 1) if rules.binomial(k, n, p0).verdict == "fails"]
     assert stats.binom.pmf(rejects, n, p0).sum() <= ALPHA
 
 
 def test_binomial_verdicts():
-    assert binomial_verdict(64, 64, 0.9).verdict == "holds"
-    assert binomial_verdict(0, 64, 0.9).verdict == "fails"
-    assert binomial_verdict(12, 12, 0.78).verdict == "holds"
+    assert rules.binomial(64, 64, 0.9).verdict == "holds"
+    assert rules.binomial(0, 64, 0.9).verdict == "fails"
+    assert rules.binomial(12, 12, 0.78).verdict == "holds"
     # 3 trials at p0 = 0.3 can never reject (P(0 successes) = 0.7^3 = 0.34 > alpha): not "holds".
-    assert binomial_verdict(3, 3, 0.3).verdict == "inconclusive"
-    assert binomial_verdict(0, 3, 0.3).verdict == "inconclusive"
-    j = binomial_verdict(50, 64, 0.9)
+    assert rules.binomial(3, 3, 0.3).verdict == "inconclusive"
+    assert rules.binomial(0, 3, 0.3).verdict == "inconclusive"
+    j = rules.binomial(50, 64, 0.9)
     assert j.p_value == pytest.approx(stats.binomtest(50, 64, 0.9, alternative="less").pvalue)
     assert j.ci[0] < 50 / 64 < j.ci[1]
+    # The CI is the two-sided Clopper-Pearson interval, not the one-sided bound of the test.
+    two_sided = stats.binomtest(50, 64).proportion_ci(confidence_level=1 - ALPHA, method="exact")
+    assert j.ci == pytest.approx((two_sided.low, two_sided.high))
+    assert rules.binomial(64, 64, 0.9).ci[0] > 0.9
 
 
 @pytest.mark.parametrize("bad", [dict(successes=3, trials=2, p0=0.5), dict(successes=0, trials=0, p0=0.5),
                                  dict(successes=1, trials=2, p0=0.0)])
 def test_binomial_rejects_bad_input(bad):
     with pytest.raises(ValueError):
-        binomial_verdict(bad["successes"], bad["trials"], bad["p0"])
+        rules.binomial(bad["successes"], bad["trials"], bad["p0"])
 
 
 def test_slope_verdict_recovers_a_known_exponent():
     rng = np.random.default_rng(0)
     x = np.repeat([32.0, 64, 128, 256, 512], 16)
     y = 3.0 * x**-0.8 * np.exp(0.1 * rng.standard_normal(x.size))
-    assert slope_verdict(x, y, -0.8, tolerance=0.1).verdict == "holds"
-    assert slope_verdict(x, y, -0.4, tolerance=0.1).verdict == "fails"
+    assert rules.slope(x, y, -0.8, tolerance=0.1).verdict == "holds"
+    assert rules.slope(x, y, -0.4, tolerance=0.1).verdict == "fails"
     noisy = 3.0 * x**-0.8 * np.exp(3.0 * rng.standard_normal(x.size))
-    assert slope_verdict(x, noisy, -0.8, tolerance=0.1).verdict == "inconclusive"
+    assert rules.slope(x, noisy, -0.8, tolerance=0.1).verdict == "inconclusive"
 
 
 def test_slope_verdict_needs_positive_points():
-    j = slope_verdict([1.0, 2.0, 3.0], [0.0, 0.0, 0.0], -1.0, tolerance=0.1)
-    assert j.verdict == "inconclusive" and math.isnan(j.slope)
+    j = rules.slope([1.0, 2.0, 3.0], [0.0, 0.0, 0.0], -1.0, tolerance=0.1)
+    assert j.verdict == "inconclusive" and math.isnan(j.statistic)
 
 
 def test_sign_test():
-    assert sign_test_verdict(np.full(20, 0.3)).verdict == "holds"
-    assert sign_test_verdict(np.full(20, -0.3)).verdict == "fails"
-    assert sign_test_verdict(np.array([1.0, -1.0] * 10)).verdict == "inconclusive"
+    assert rules.sign_test(np.full(20, 0.3)).verdict == "holds"
+    assert rules.sign_test(np.full(20, -0.3)).verdict == "fails"
+    assert rules.sign_test(np.array([1.0, -1.0] * 10)).verdict == "inconclusive"
     with pytest.raises(ValueError):
-        sign_test_verdict(np.array([np.nan, 1.0]))
+        rules.sign_test(np.array([np.nan, 1.0]))
 
 
 def test_record_validates_and_never_stores_non_finite_numbers():
@@ -68,3 +74,30 @@ def test_record_validates_and_never_stores_non_finite_numbers():
         Record(claim="x", source="s", level="guess", verdict="holds")
     with pytest.raises(ValueError, match="reading"):
         Record(claim="x", source="s", level="formula", verdict="holds", reading={"colour": "red"})
+
+
+def test_identity_rule_names_the_counterexample():
+    assert rules.identity(np.array([0.0, 1e-12, 0.5]), tolerance=1e-9, what="x").verdict == "holds"
+    j = rules.identity(np.array([0.1, -0.2, 0.3]), tolerance=1e-9, what="x")
+    assert j.verdict == "fails" and j.statistic == pytest.approx(-0.2) and j.successes == 2
+
+
+def test_all_positive_is_bonferroni_corrected():
+    # 8/8 positive: p = 0.0039 < 0.01 alone, but not < 0.01 / 3 = 0.0033 with three tests.
+    assert rules.sign_test(np.full(8, 1.0)).verdict == "holds"
+    assert rules.all_positive([np.full(8, 1.0)] * 3, ["a", "b", "c"]).verdict == "inconclusive"
+    assert rules.all_positive([np.full(9, 1.0)] * 3, ["a", "b", "c"]).verdict == "holds"
+    assert rules.all_positive([np.full(9, 1.0), np.full(9, -1.0)], ["a", "b"]).verdict == "fails"
+    # Differences within rounding are ties: never evidence that the difference is positive.
+    assert rules.all_positive([np.full(12, 1e-12)], ["tie"]).verdict == "inconclusive"
+    assert rules.sign_test(np.full(12, 1e-12)).verdict == "holds"  # the same numbers, untied
+
+
+def test_mean_difference_interval():
+    rng = np.random.default_rng(1)
+    assert rules.mean_difference(1.0 + 0.1 * rng.standard_normal(10)).verdict == "holds"
+    assert rules.mean_difference(-1.0 + 0.1 * rng.standard_normal(10)).verdict == "fails"
+    assert rules.mean_difference(rng.standard_normal(4)).verdict in ("inconclusive", "holds", "fails")
+    mean, (lo, hi) = rules.mean_ci([1.0, 2.0, 3.0])
+    half = stats.t.ppf(1 - ALPHA / 2, 2) * 1.0 / math.sqrt(3)
+    assert mean == 2.0 and (lo, hi) == pytest.approx((2.0 - half, 2.0 + half))

@@ -1,0 +1,232 @@
+"""The statistical rules that turn measurements into verdicts, in one place.
+
+Every rule returns a `Judgement`: the statistic it computed, its confidence interval, a
+p-value where one exists, the verdict, and the rule in words (what a ledger note quotes). The
+false-alarm rate of every rule is ``ALPHA``: a true claim is reported "fails" with probability
+at most ``ALPHA``.
+
+- `binomial`: "the event holds with probability at least p0" (the high-probability bounds of
+  Theorems 4.2 and 4.3), one-sided exact binomial test;
+- `sign_test`: "the paired difference is positive" (Theorem 4.4, Corollary 4.5, Theorem 4.6),
+  exact sign test;
+- `slope`: "y = Theta(x^a)" (the orders of Theorem 4.4), OLS log-log slope with a t interval;
+- `identity`: a deterministic equality or inequality checked on every sample;
+- `mean_difference`: the t interval of a mean paired difference (downstream accuracies);
+- `all_positive`: several sign tests at once, Bonferroni-corrected;
+- `negative_rank_correlation`: "lower x goes with higher y" (Spearman's rho);
+- `untie`: differences within rounding are ties, not signs.
+
+    >>> binomial(64, 64, 0.96).verdict
+    'holds'
+    >>> sign_test([0.1] * 12).verdict
+    'holds'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Literal, Sequence
+
+import numpy as np
+from scipy import stats
+
+Verdict = Literal["holds", "holds-trivially", "fails", "inconclusive", "vacuous"]
+
+#: False-alarm rate of every rule.
+ALPHA = 0.01
+#: Differences below this are ties (identities up to eigen-solver rounding), not effects: the
+#: sensitivities lie in [0, 1] and the effects the claims concern are >= 1e-4.
+TIE = 1e-9
+
+
+@dataclasses.dataclass(frozen=True)
+class Judgement:
+    """What a rule found: ``statistic`` (success rate, slope, mean difference, worst margin),
+    its two-sided ``ci``, ``p_value`` (None for deterministic rules), the counts behind a
+    counting rule, and the ``verdict`` with the ``rule`` in words."""
+
+    verdict: Verdict
+    statistic: float
+    ci: tuple[float, float] | None
+    p_value: float | None
+    rule: str
+    successes: int | None = None
+    trials: int | None = None
+
+
+def binomial(successes: int, trials: int, p0: float, *, alpha: float = ALPHA) -> Judgement:
+    """Judge "the event holds with probability at least ``p0``".
+
+    One-sided exact binomial test of H0: P(success) >= p0 against P < p0. Reject at ``alpha``
+    -> "fails" (false-alarm rate <= alpha when the claim is true). Otherwise "holds" if zero
+    successes would have been significant (the experiment could contradict the claim at all),
+    else "inconclusive": too few trials to ever reject. The CI is the two-sided 1-alpha
+    Clopper-Pearson interval of the success rate.
+    """
+    if trials < 1:
+        raise ValueError(f"trials={trials} must be >= 1")
+    if not 0 <= successes <= trials:
+        raise ValueError(f"successes={successes} must be in [0, trials={trials}]")
+    if not 0 < p0 <= 1:
+        raise ValueError(f"p0={p0} must be in (0, 1]")
+    test = stats.binomtest(successes, trials, p0, alternative="less")
+    ci = stats.binomtest(successes, trials).proportion_ci(confidence_level=1 - alpha, method="exact")
+    can_reject = (1 - p0) ** trials < alpha  # P(0 successes | p0)
+    if test.pvalue < alpha:
+        verdict: Verdict = "fails"
+    elif can_reject:
+        verdict = "holds"
+    else:
+        verdict = "inconclusive"
+    rule = (
+        f"one-sided exact binomial test, H0: P(success) >= {p0:.4g}, alpha={alpha}; "
+        f"{successes}/{trials} successes, p={test.pvalue:.3g}"
+    )
+    return Judgement(verdict, successes / trials, (float(ci.low), float(ci.high)), float(test.pvalue), rule,
+                     successes, trials)
+
+
+def sign_test(differences: Sequence[float] | np.ndarray, *, alpha: float = ALPHA) -> Judgement:
+    """Judge "the difference is positive" over paired trials (e.g. ``s^C - s^M`` per seed).
+
+    Exact one-sided sign test, H0: P(difference > 0) <= 1/2. Reject at ``alpha`` -> "holds";
+    if instead the mirrored test rejects (negative more often) -> "fails"; else
+    "inconclusive". Ties count against the claim. The CI is of P(difference > 0).
+    """
+    diff = np.asarray(differences, dtype=float).ravel()
+    if diff.size == 0 or not np.all(np.isfinite(diff)):
+        raise ValueError("differences must be a non-empty array of finite values")
+    pos, neg, n = int(np.sum(diff > 0)), int(np.sum(diff < 0)), diff.size
+    p_pos = stats.binomtest(pos, n, 0.5, alternative="greater").pvalue
+    p_neg = stats.binomtest(neg, n, 0.5, alternative="greater").pvalue
+    ci = stats.binomtest(pos, n).proportion_ci(confidence_level=1 - alpha, method="exact")
+    if p_pos < alpha:
+        verdict: Verdict = "holds"
+    elif p_neg < alpha:
+        verdict = "fails"
+    else:
+        verdict = "inconclusive"
+    rule = f"exact one-sided sign test, alpha={alpha}: {pos}/{n} positive (p={p_pos:.3g}), {neg}/{n} negative (p={p_neg:.3g})"
+    return Judgement(verdict, pos / n, (float(ci.low), float(ci.high)), float(min(p_pos, p_neg)), rule, pos, n)
+
+
+def untie(differences) -> np.ndarray:
+    """Differences within rounding (``|diff| <= TIE``) become exact ties (0)."""
+    diff = np.asarray(differences, dtype=float)
+    return np.where(np.abs(diff) <= TIE, 0.0, diff)
+
+
+def all_positive(differences: Sequence[np.ndarray], labels: Sequence[str], *, alpha: float = ALPHA) -> Judgement:
+    """Sign tests that every one of several paired differences is positive, each at
+    ``alpha / len(differences)`` (Bonferroni), ties within rounding counting against the claim.
+    "holds" when every test holds, "fails" when any mirrored test rejects. The CI is the
+    elementwise minimum of the tests' CIs (the least supported difference)."""
+    if len(differences) != len(labels) or not differences:
+        raise ValueError(f"differences and labels must be non-empty and of equal length, got {len(differences)} and {len(labels)}")
+    each = alpha / len(differences)
+    judged = [sign_test(untie(diff), alpha=each) for diff in differences]
+    verdicts = [j.verdict for j in judged]
+    if "fails" in verdicts:
+        verdict: Verdict = "fails"
+    elif all(v == "holds" for v in verdicts):
+        verdict = "holds"
+    else:
+        verdict = "inconclusive"
+    ci = (min(j.ci[0] for j in judged), min(j.ci[1] for j in judged))
+    parts = [f"{label}: {j.successes}/{j.trials} positive, p={j.p_value:.3g} -> {j.verdict}" for label, j in zip(labels, judged)]
+    rule = f"exact one-sided sign tests over seeds at alpha={alpha}/{len(differences)} each (Bonferroni): " + "; ".join(parts)
+    return Judgement(verdict, min(j.statistic for j in judged), ci, min(j.p_value for j in judged), rule)
+
+
+def slope(x, y, expected: float, *, tolerance: float, alpha: float = ALPHA) -> Judgement:
+    """Judge an order claim ``y = Theta(x^expected)`` by the fitted log-log slope.
+
+    Several ``y`` per ``x`` (seeds) are allowed; non-positive or non-finite points are left
+    out. OLS of log y on log x with a two-sided (1-alpha) t interval of the slope: "holds" if
+    the CI lies inside ``expected +- tolerance``, "fails" if entirely outside, else
+    "inconclusive".
+    """
+    x = np.asarray(x, dtype=float).ravel()
+    y = np.asarray(y, dtype=float).ravel()
+    if x.shape != y.shape:
+        raise ValueError(f"x and y must have the same size, got {x.size} and {y.size}")
+    if tolerance <= 0:
+        raise ValueError(f"tolerance={tolerance} must be > 0")
+    ok = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
+    lx, ly = np.log(x[ok]), np.log(y[ok])
+    if lx.size < 3 or np.unique(lx).size < 2:
+        return Judgement("inconclusive", math.nan, None, None,
+                         f"log-log slope needs >= 3 positive finite points at >= 2 x values, got {lx.size}")
+    fit = stats.linregress(lx, ly)
+    dof = lx.size - 2
+    half = stats.t.ppf(1 - alpha / 2, dof) * fit.stderr if dof > 0 else math.inf
+    lo, hi = fit.slope - half, fit.slope + half
+    if expected - tolerance <= lo and hi <= expected + tolerance:
+        verdict: Verdict = "holds"
+    elif hi < expected - tolerance or lo > expected + tolerance:
+        verdict = "fails"
+    else:
+        verdict = "inconclusive"
+    rule = (
+        f"OLS log-log slope {fit.slope:.3f} with {100 * (1 - alpha):.0f}% CI [{lo:.3f}, {hi:.3f}] "
+        f"against {expected:.3f} +- {tolerance}"
+    )
+    return Judgement(verdict, float(fit.slope), (float(lo), float(hi)), float(fit.pvalue), rule)
+
+
+def identity(margins, *, tolerance: float, what: str) -> Judgement:
+    """A deterministic claim checked on every sample: "holds" when every margin is
+    ``>= -tolerance`` (an inequality) — pass ``-abs(gap)`` for an equality — else "fails",
+    the worst sample being the counterexample. The statistic is the worst margin."""
+    margins = np.asarray(margins, dtype=float).ravel()
+    if margins.size == 0 or not np.all(np.isfinite(margins)):
+        raise ValueError("margins must be a non-empty array of finite values")
+    violations = int(np.sum(margins < -tolerance))
+    worst = float(np.min(margins))
+    rule = (f"exact check of {what} on each of {margins.size} samples: {violations} beyond {tolerance:g} "
+            f"(worst margin {worst:.3g}); one violation is a counterexample")
+    return Judgement("holds" if violations == 0 else "fails", worst, None, None, rule,
+                     margins.size - violations, margins.size)
+
+
+def mean_ci(values, *, alpha: float = ALPHA) -> tuple[float, tuple[float, float]]:
+    """Mean and two-sided ``1 - alpha`` Student-t interval of the finite ``values`` (NaNs
+    dropped; the interval is infinite with fewer than two values)."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return math.nan, (math.nan, math.nan)
+    mean = float(v.mean())
+    if v.size < 2:
+        return mean, (-math.inf, math.inf)
+    half = float(stats.t.ppf(1 - alpha / 2, v.size - 1) * v.std(ddof=1) / math.sqrt(v.size))
+    return mean, (mean - half, mean + half)
+
+
+def mean_difference(differences, *, alpha: float = ALPHA) -> Judgement:
+    """Judge "the mean paired difference is >= 0" by its two-sided t interval: "holds" if the
+    interval lies above 0, "fails" if below, else "inconclusive"."""
+    diff = np.asarray(differences, dtype=float)
+    mean, (lo, hi) = mean_ci(diff, alpha=alpha)
+    verdict: Verdict = "holds" if lo > 0 else "fails" if hi < 0 else "inconclusive"
+    rule = (f"two-sided {100 * (1 - alpha):.0f}% t-interval of the mean paired difference over "
+            f"{int(np.sum(np.isfinite(diff)))} seeds: [{lo:.4g}, {hi:.4g}]; holds if above 0, fails if below 0")
+    return Judgement(verdict, mean, (lo, hi), None, rule)
+
+
+def negative_rank_correlation(x, y, *, alpha: float = ALPHA) -> Judgement:
+    """Judge "lower ``x`` goes with higher ``y``" by Spearman's rho: "holds" if negative at
+    one-sided level ``alpha``, "fails" if positive at that level, else "inconclusive"."""
+    x, y = np.asarray(x, dtype=float).ravel(), np.asarray(y, dtype=float).ravel()
+    if x.shape != y.shape:
+        raise ValueError(f"x and y must have the same size, got {x.size} and {y.size}")
+    if x.size < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return Judgement("inconclusive", math.nan, None, None, "too few runs or a constant variable: no rank correlation")
+    rho = float(stats.spearmanr(x, y).statistic)
+    p_neg = float(stats.spearmanr(x, y, alternative="less").pvalue)
+    p_pos = float(stats.spearmanr(x, y, alternative="greater").pvalue)
+    verdict: Verdict = "holds" if p_neg < alpha else "fails" if p_pos < alpha else "inconclusive"
+    rule = (f"Spearman rho = {rho:.3f} over {x.size} runs; one-sided p (negative) = {p_neg:.3g}, "
+            f"p (positive) = {p_pos:.3g}, alpha = {alpha}")
+    return Judgement(verdict, rho, None, min(p_neg, p_pos), rule, trials=int(x.size))

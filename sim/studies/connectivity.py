@@ -1,0 +1,510 @@
+"""Connectivity studies: how the DecL and FL models' representability depends on the graph
+(Corollary 4.5, Theorem 4.6, the DecL bounds of Theorems 4.2 and 4.3, and the Table 6
+analogue).
+
+Measurement only: sizes, graphs, the jitted programs and the arrays they return; the verdicts
+are the ledger's business. Every draw (data, graphs, the dissimilar augmentation ``H``,
+initialisations, FedAvg's client selection) comes from the explicit ``key``, split by purpose,
+so a study is reproducible from its sizes and its key.
+
+DecL readings measured (every linear objective's expected loss is linear in the second moment
+``S``, so the closed forms need only ``S``):
+
+- ``objective-eq1``: the stationary point of Eq. 1, ``Σ_j π_j S_j`` (closed form);
+- ``per-neighbourhood``: client ``i``'s stationary point of ``(1/|A_i|) Σ_{j∈A_i} S_j``
+  (closed form);
+- ``gossip``: D-PSGD trained on each client's exact expected loss (its client matrix ``X_i``,
+  normalised by the largest eigenvalue of the clients' mean so that one learning rate fits
+  every objective; the stationary row space is scale-free), uniform mixing ``1/|A_i|``
+  (Assumption A.3), then the global average. FL for this reading is the same dynamics on the
+  complete graph; FedAvg with partial participation is trained alongside.
+
+Topology kinds: ``uniform`` (random regular graphs) and ``general`` (the reference code's
+spanning-tree generator), at the study's target ``|Ā|``; every seed draws new data, graphs and
+initialisations, and all readings of one seed share the data (paired comparisons).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import zlib
+from typing import Callable, Mapping
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import sim
+from sim.mixing import MIXING_RULES, eq1_moment, mixing_matrix, neighbourhood_moments
+from sim.objectives import alignment_matrix_loss, encoder_row_space, init_linear_params
+from sim.topology import make_topology
+from sim.train import TrainConfig, check_finite, decl_program, fedavg_program
+
+#: Objectives whose expected loss is an alignment loss (trainable by gradient on the exact
+#: client matrix); Eq. 3's reconstruction has its own solver.
+ALIGNMENT_OBJECTIVES: tuple[str, ...] = tuple(o for o in sim.OBJECTIVES if o != "mim-reconstruction")
+#: Topology kind -> :func:`sim.make_topology` family.
+TOPOLOGY_KINDS: Mapping[str, str] = {"uniform": "regular", "general": "reference"}
+SENSITIVITIES: tuple[str, ...] = sim.SENSITIVITY_VARIANTS
+
+Progress = Callable[[str], None]
+
+
+@dataclasses.dataclass(frozen=True)
+class ConnectivityStudy:
+    """One sweep over average connectivity: data model at ``(N, d)``, encoder width ``c``
+    (default ``2N``), mask ratio ``p``, target ``|Ā|`` levels (the last one ``N`` = FL),
+    seeds, and the gossip training schedule (``train_objectives`` are trained; the
+    closed-form readings cover every objective)."""
+
+    N: int
+    d: int
+    levels: tuple[int, ...]
+    n_seeds: int
+    c: int | None = None
+    p: float = 0.75
+    transform: str = "subspace-rotation"
+    rounds: int = 20
+    local_steps: int = 5
+    learning_rate: float = 0.1
+    train_objectives: tuple[str, ...] = ALIGNMENT_OBJECTIVES
+    fl_clients_per_round: int | None = None
+
+    def __post_init__(self):
+        if self.c is None:
+            object.__setattr__(self, "c", 2 * self.N)
+        if not 2 * self.N <= self.c <= self.d:
+            raise ValueError(f"c={self.c} must satisfy 2N <= c <= d, i.e. [{2 * self.N}, {self.d}]")
+        if not 0 < self.p < 1:
+            raise ValueError(f"p={self.p} (mask ratio) must be in (0, 1)")
+        levels = tuple(int(a) for a in self.levels)
+        if sorted(set(levels)) != list(levels) or levels[0] < 2 or levels[-1] != self.N:
+            raise ValueError(f"levels={self.levels} must increase strictly from >= 2 and end at N={self.N} (FL)")
+        object.__setattr__(self, "levels", levels)
+        if self.n_seeds < 2:
+            raise ValueError(f"n_seeds={self.n_seeds} must be >= 2")
+        unknown = set(self.train_objectives) - set(ALIGNMENT_OBJECTIVES)
+        if unknown:
+            raise ValueError(f"train_objectives {sorted(unknown)} must be among {ALIGNMENT_OBJECTIVES}")
+
+    def data(self) -> sim.DataConfig:
+        return sim.DataConfig(d=self.d, N=self.N)
+
+    def train_config(self, clients_per_round: int | None = None) -> TrainConfig:
+        return TrainConfig(rounds=self.rounds, local_steps=self.local_steps, batch_size=None,
+                           learning_rate=self.learning_rate, clients_per_round=clients_per_round)
+
+
+def _subkey(key: jax.Array, purpose: str) -> jax.Array:
+    """The key of one purpose (data, graphs, ...): derived from its name, not from the order of
+    the draws, so adding a purpose leaves the others' draws unchanged."""
+    return jax.random.fold_in(key, zlib.crc32(purpose.encode()))
+
+
+def _graph_key(key: jax.Array, *indices: int) -> jax.Array:
+    """The key of one graph, from its seed and its (kind, level): not its position in a grid."""
+    for i in indices:
+        key = jax.random.fold_in(key, i)
+    return key
+
+
+# ----------------------------------------------------------------------------- graphs
+
+
+@dataclasses.dataclass(frozen=True)
+class Graphs:
+    """The graphs of one sweep: ``kinds[g]``, ``levels[g]`` (target ``|Ā|``), and per seed the
+    realised ``|Ā|`` (seeds, G), ``|A_i|`` (seeds, G, N) and uniform mixing (seeds, G, N, N)."""
+
+    kinds: tuple[str, ...]
+    levels: tuple[int, ...]
+    avg: np.ndarray
+    sizes: np.ndarray
+    weights: np.ndarray
+
+    def index(self, kind: str) -> list[int]:
+        """Graph indices of ``kind`` in increasing ``|Ā|`` (the complete graph included)."""
+        return [g for g, k in enumerate(self.kinds) if k in (kind, "complete")]
+
+
+def build_graphs(study: ConnectivityStudy, *, key: jax.Array) -> Graphs:
+    """Per seed: one graph per (kind, level < N), plus the complete graph (level N, FL)."""
+    kinds = [kind for kind in TOPOLOGY_KINDS for _ in study.levels[:-1]] + ["complete"]
+    levels = [a for _ in TOPOLOGY_KINDS for a in study.levels[:-1]] + [study.N]
+    kind_no = {kind: i for i, kind in enumerate([*TOPOLOGY_KINDS, "complete"])}
+    tops = [[make_topology(TOPOLOGY_KINDS.get(kind, kind), study.N, avg_connectivity=a,
+                           key=_graph_key(key, s, kind_no[kind], a))
+             for kind, a in zip(kinds, levels)] for s in range(study.n_seeds)]
+    return Graphs(tuple(kinds), tuple(levels),
+                  np.array([[t.avg_connectivity for t in row] for row in tops]),
+                  np.array([[t.neighbourhood_sizes for t in row] for row in tops]),
+                  np.array([[mixing_matrix(t, "uniform").weights for t in row] for row in tops]))
+
+
+# ----------------------------------------------------------------------------- jitted programs
+
+
+@functools.partial(jax.jit, static_argnames=("data",))
+def _second_moments(keys, *, data):
+    return jax.vmap(lambda k: sim.second_moment(sim.sample_clients(data, key=k)[0]))(keys)
+
+
+@functools.partial(jax.jit, static_argnames=("objective", "c", "p"))
+def _closed_form(S, W, H, *, objective, c, p):
+    """Representability of FL (seeds, d), Eq. 1 (seeds, G, d), per-neighbourhood (seeds, G, N, d).
+
+    All moments go through ONE batched solver call: jaxlib 0.10's CPU LAPACK kernels split a
+    batch over the intra-op thread pool and wait for it, so two independent LAPACK calls in
+    flight at once can take every pool thread and deadlock (seen on 2 cores). One objective per
+    program, one batch per program, keeps a single chain of LAPACK calls.
+    """
+    n_seed, n_graph, n = W.shape[0], W.shape[1], W.shape[2]
+    d = S.shape[-1]
+    S_fl = jnp.mean(S, axis=1)[:, None]
+    S_eq1 = jax.vmap(jax.vmap(eq1_moment, (None, 0)))(S, W)
+    S_nb = jax.vmap(jax.vmap(neighbourhood_moments, (None, 0)))(S, W).reshape(n_seed, n_graph * n, d, d)
+    batch = jnp.concatenate([S_fl, S_eq1, S_nb], axis=1).reshape(-1, d, d)
+    V = jax.vmap(lambda M: sim.encoder_subspace(M, objective, c, p=p, H=H))(batch)
+    r = sim.representability(V).reshape(n_seed, 1 + n_graph + n_graph * n, d)
+    return r[:, 0], r[:, 1:1 + n_graph], r[:, 1 + n_graph:].reshape(n_seed, n_graph, n, d)
+
+
+def _client_matrices(S, H, *, objective, p):
+    """Client matrices ``X_i`` (..., N, d, d) of ``objective`` from second moments (..., N, d, d)."""
+    per_client = lambda m: sim.client_matrix(m, objective, p=p, H=H)  # noqa: E731
+    return jax.vmap(jax.vmap(per_client))(S)
+
+
+def _init(key, d, c):
+    # One linear encoder shape serves every alignment objective (its loss is X-quadratic).
+    return init_linear_params("cl-similar", d, c, key=key)
+
+
+def _gossip(X, W, key, *, cfg, c, push_sum=False):
+    """One D-PSGD run on the expected alignment losses ``X`` (N, d, d) with mixing ``W``:
+    the global encoder and the losses (rounds, N)."""
+    n, d = X.shape[0], X.shape[1]
+    run = decl_program(_init(key, d, c), X, jnp.ones((n, d), dtype=bool), W, key, loss_fn=alignment_matrix_loss,
+                       cfg=cfg, push_sum=push_sum)
+    return run.global_params["encoder"], run.losses
+
+
+@functools.partial(jax.jit, static_argnames=("objectives", "cfg", "fl_cfg", "c", "p"))
+def _train_measure(S, W, H, key, *, objectives, cfg, fl_cfg, c, p):
+    """Gossip (every graph) and FedAvg (once per seed) on the expected losses of ``objectives``.
+
+    Returns representabilities ``r_dec`` (objs, seeds, G, d), ``r_fl`` (objs, seeds, d), the
+    closed-form FL model's ``r_ref`` (objs, seeds, d), the subspace distances of the
+    complete-graph run and of FedAvg to the closed-form FL subspace (objs, seeds), and the
+    loss / participation arrays for the divergence check. LAPACK calls form one chain (one
+    batched eigh before training, one batched SVD after): see `_closed_form` for why.
+    """
+    n_obj, (n_seed, n, d) = len(objectives), S.shape[:3]
+    n_graph = W.shape[1]
+    X = jnp.stack([_client_matrices(S, H, objective=o, p=p) for o in objectives])
+    lam, vecs = jnp.linalg.eigh(jnp.mean(X, axis=2))  # (objs, seeds, d), ascending
+    V_ref = vecs[..., ::-1][..., :c]  # closed-form FL row space: top-c eigenspace of the mean X
+    X = X / lam[..., -1][:, :, None, None, None]
+
+    def fed(Xs, k_init, k_select):
+        run = fedavg_program(_init(k_init, d, c), Xs, jnp.ones((n, d), dtype=bool), k_select,
+                             loss_fn=alignment_matrix_loss, cfg=fl_cfg)
+        return run.global_params["encoder"], run.losses, run.participation
+
+    # Common random numbers: one initialisation per (objective, seed), shared by every graph and
+    # by FedAvg, so that differences between graphs are the topology's, not the init's.
+    k_init, k_select = jax.random.split(key)
+    init_keys = jax.random.split(k_init, n_obj * n_seed)
+    X_dec = jnp.broadcast_to(X[:, :, None], (n_obj, n_seed, n_graph, n, d, d)).reshape(-1, n, d, d)
+    W_dec = jnp.broadcast_to(W[None], (n_obj,) + W.shape).reshape(-1, n, n)
+    g_dec, loss_dec = jax.vmap(functools.partial(_gossip, cfg=cfg, c=c))(X_dec, W_dec, jnp.repeat(init_keys, n_graph, axis=0))
+    g_fl, loss_fl, part_fl = jax.vmap(fed)(X.reshape(-1, n, d, d), init_keys, jax.random.split(k_select, n_obj * n_seed))
+    # Row spaces of every trained encoder in one batched SVD.
+    V = jax.vmap(encoder_row_space)(jnp.concatenate([g_dec, g_fl]))
+    V_dec = V[: g_dec.shape[0]].reshape(n_obj, n_seed, n_graph, d, c)
+    V_fl = V[g_dec.shape[0]:].reshape(n_obj, n_seed, d, c)
+    dist = jax.vmap(jax.vmap(sim.subspace_distance))
+    return (sim.representability(V_dec), sim.representability(V_fl), sim.representability(V_ref),
+            dist(V_dec[:, :, -1], V_ref), dist(V_fl, V_ref), loss_dec, loss_fl, part_fl)
+
+
+@functools.partial(jax.jit, static_argnames=("objective", "cfg", "c", "p", "push_sum"))
+def _consensus_train(S, W, H, keys, *, objective, cfg, c, p, push_sum):
+    """Gossip runs (runs, N, d, d) x (runs, N, N) on the normalised expected loss; returns the
+    global models' representability and the losses."""
+    X = _client_matrices(S, H, objective=objective, p=p)
+    X = X / jnp.linalg.eigvalsh(jnp.mean(X, axis=1))[:, -1][:, None, None, None]
+    enc, losses = jax.vmap(functools.partial(_gossip, cfg=cfg, c=c, push_sum=push_sum))(X, W, keys)
+    return sim.representability(jax.vmap(encoder_row_space)(enc)), losses
+
+
+def _check_runs(losses, participation) -> None:
+    """Divergence check of a batch of runs (runs, rounds, N): the first bad run raises."""
+    losses, participation = np.asarray(losses), np.asarray(participation, dtype=bool)
+    bad = (~np.isfinite(losses) & participation).any(axis=(1, 2))
+    if bad.any():
+        check_finite(losses[int(np.argmax(bad))], participation[int(np.argmax(bad))])
+
+
+@functools.partial(jax.jit, static_argnames=("N", "c"))
+def _sensitivities(r, clients, *, N, c):
+    """Every sensitivity variant of every representability vector: r (M, d), clients (M,)
+    (-1 for a global model) -> (variants, M)."""
+    return jnp.stack([
+        jax.vmap(lambda v, i, var=var: sim.sensitivity(v, var, N=N, c=c, client=i))(r, clients)
+        for var in SENSITIVITIES
+    ])
+
+
+def _transform(study: ConnectivityStudy, key):
+    """The dissimilar-augmentation ``H``: the first draw that satisfies Assumption A.9
+    (``tr(P H_sym P) > 0``; a Haar rotation violates it about half the time)."""
+    for attempt in range(100):
+        H = sim.make_transform(study.transform, study.d, key=jax.random.fold_in(key, attempt), dim=study.c)
+        if float(sim.transform_trace(H, study.c)) > 0:
+            return H
+    sim.check_transform(H, study.c)  # raises with the library's message
+    return H
+
+
+# ----------------------------------------------------------------------------- the sweep
+
+
+@dataclasses.dataclass(frozen=True)
+class Sweep:
+    """Everything measured on one connectivity study (arrays; the leading axis is the seed).
+
+    ``r[reading][objective]``: representability vectors — ``objective-eq1`` and ``gossip``
+    (seeds, G, d) global models, ``per-neighbourhood`` (seeds, G, N, d); ``r_fl[objective]``
+    (seeds, d) the closed-form FL model (closed-form sweeps).
+    ``s[reading][objective][variant]``: the reading's sensitivity (seeds, G) (mean over clients
+    for ``per-neighbourhood``). ``s_fl[reading][objective][variant]`` (seeds,): FL's — the
+    closed-form FL model for the closed-form readings, the complete-graph run for ``gossip``.
+    ``r_fedavg[objective]`` (seeds, d): FedAvg-trained (partial participation);
+    ``fedavg_distance`` / ``gossip_distance``: (subspace distance, max class-coordinate
+    ``|r - r_FL|``), each (seeds,), of FedAvg / of the complete-graph gossip run to the
+    closed-form FL model. ``tr_H = tr(P H_sym P)`` (Assumption A.9); ``pi_deviation``
+    (seeds, G): ``max_j |π_j - 1/N|`` of Eq. 1's weights; ``eq1_fl_difference[objective]``
+    (seeds, G): ``max_k |r_k(Eq. 1) - r_k(FL)|``. ``trial_priority`` (seeds, G, N): a uniform
+    draw per (graph, client), the order in which equally eligible trials are chosen when one
+    trial per seed is tested.
+    """
+
+    study: ConnectivityStudy
+    graphs: Graphs
+    r: Mapping[str, Mapping[str, np.ndarray]]
+    r_fl: Mapping[str, np.ndarray]
+    s: Mapping[str, Mapping[str, Mapping[str, np.ndarray]]]
+    s_fl: Mapping[str, Mapping[str, Mapping[str, np.ndarray]]]
+    r_fedavg: Mapping[str, np.ndarray]
+    fedavg_distance: Mapping[str, tuple[np.ndarray, np.ndarray]]
+    gossip_distance: Mapping[str, tuple[np.ndarray, np.ndarray]]
+    tr_H: float
+    pi_deviation: np.ndarray
+    eq1_fl_difference: Mapping[str, np.ndarray]
+    trial_priority: np.ndarray
+
+    def sensitivity(self, reading: str, objective: str, variant: str) -> np.ndarray:
+        """Sensitivity (seeds, G) of the DecL model under ``reading`` (mean over clients for
+        ``per-neighbourhood``)."""
+        return self.s[reading][objective][variant]
+
+    def fl_sensitivity(self, reading: str, objective: str, variant: str) -> np.ndarray:
+        """FL's sensitivity (seeds,) as ``reading`` sees it (see the class docstring)."""
+        return self.s_fl[reading][objective][variant]
+
+
+def _all_sensitivities(study: ConnectivityStudy, r: dict, r_fl: dict):
+    """Sensitivities of every model in one jitted call (one compile per sweep)."""
+    N, d = study.N, study.d
+    s: dict = {}
+    s_fl: dict = {}
+    parts, index = [], []
+
+    def add(target, reading, obj, arr, local):
+        clients = np.broadcast_to(np.arange(N), arr.shape[:-1]) if local else np.full(arr.shape[:-1], -1)
+        parts.append((arr.reshape(-1, d), clients.reshape(-1)))
+        index.append((target, reading, obj, arr.shape[:-1], local))
+
+    for reading, by_obj in r.items():
+        for obj, arr in by_obj.items():
+            add(s, reading, obj, arr, reading == "per-neighbourhood")
+    for obj, arr in r_fl.items():
+        # FL as seen by the readings: a global model for objective-eq1; for per-neighbourhood the
+        # same per-client sensitivity (own coordinate excluded under "proof"), averaged over clients.
+        add(s_fl, "objective-eq1", obj, arr, False)
+        add(s_fl, "per-neighbourhood", obj, np.broadcast_to(arr[:, None, :], (arr.shape[0], N, d)), True)
+    if not parts:
+        return s, s_fl
+    flat = np.asarray(_sensitivities(jnp.asarray(np.concatenate([p[0] for p in parts])),
+                                     jnp.asarray(np.concatenate([p[1] for p in parts]), dtype=int),
+                                     N=N, c=study.c))
+    start = 0
+    for target, reading, obj, shape, local in index:
+        size = int(np.prod(shape))
+        block = flat[:, start:start + size].reshape((len(SENSITIVITIES),) + tuple(shape))
+        start += size
+        if local:
+            block = block.mean(axis=-1)  # per-neighbourhood: mean over clients
+        target.setdefault(reading, {})[obj] = {var: block[v] for v, var in enumerate(SENSITIVITIES)}
+    if "gossip" in s:  # the complete-graph run is the gossip reading's FL
+        s_fl["gossip"] = {obj: {var: val[:, -1] for var, val in by_var.items()} for obj, by_var in s["gossip"].items()}
+    return s, s_fl
+
+
+def measure(study: ConnectivityStudy, *, key: jax.Array, train: bool, progress: Progress | None = None) -> Sweep:
+    """Closed-form readings (``objective-eq1``, ``per-neighbourhood``) for every objective, or,
+    with ``train``, the ``gossip`` reading and FedAvg for ``study.train_objectives``.
+
+    >>> import jax
+    >>> sw = measure(ConnectivityStudy(N=4, d=12, levels=(3, 4), n_seeds=2),
+    ...              key=jax.random.key(0), train=False)
+    >>> sw.sensitivity("objective-eq1", "mim-alignment", "class").shape
+    (2, 3)
+    """
+    say = progress or (lambda message: None)
+    graphs = build_graphs(study, key=_subkey(key, "graphs"))
+    H = _transform(study, _subkey(key, "transform"))
+    S = _second_moments(jax.random.split(_subkey(key, "data"), study.n_seeds), data=study.data())
+    W = jnp.asarray(graphs.weights)
+    pi = graphs.weights.mean(axis=-2)  # Eq. 1 weights pi_j = (1/N) sum_i W_ij
+    pi_dev = np.max(np.abs(pi - 1.0 / study.N), axis=-1)  # (seeds, G)
+    priority = np.asarray(jax.random.uniform(_subkey(key, "trial-order"), graphs.sizes.shape))
+    r: dict = {}
+    r_fl, eq1_fl, r_fedavg, fed_dist, gos_dist = {}, {}, {}, {}, {}
+    if not train:
+        r = {"objective-eq1": {}, "per-neighbourhood": {}}
+        for obj in sim.OBJECTIVES:
+            fl, eq1, nb = (np.asarray(v) for v in _closed_form(S, W, H, objective=obj, c=study.c, p=study.p))
+            r_fl[obj], r["objective-eq1"][obj], r["per-neighbourhood"][obj] = fl, eq1, nb
+            eq1_fl[obj] = np.max(np.abs(eq1 - fl[:, None, :]), axis=-1)  # (seeds, G)
+        say(f"connectivity: closed-form readings N={study.N} d={study.d}, {study.n_seeds} seeds, "
+            f"{len(graphs.kinds)} graphs")
+    else:
+        objectives = tuple(study.train_objectives)
+        out = _train_measure(S, W, H, _subkey(key, "train"), objectives=objectives, cfg=study.train_config(),
+                             fl_cfg=study.train_config(study.fl_clients_per_round), c=study.c, p=study.p)
+        r_dec, r_fed, r_ref, d_gos, d_fed, loss_dec, loss_fl, part_fl = (np.asarray(v) for v in out)
+        _check_runs(loss_dec, np.ones(loss_dec.shape, bool))
+        _check_runs(loss_fl, part_fl)
+        N = study.N
+        for o, obj in enumerate(objectives):
+            r.setdefault("gossip", {})[obj] = r_dec[o]
+            r_fedavg[obj] = r_fed[o]
+            fed_dist[obj] = (d_fed[o], np.max(np.abs(r_fed[o] - r_ref[o])[:, :N], axis=-1))
+            gos_dist[obj] = (d_gos[o], np.max(np.abs(r_dec[o][:, -1] - r_ref[o])[:, :N], axis=-1))
+        say(f"connectivity: gossip ({r_dec.shape[0] * r_dec.shape[1] * r_dec.shape[2]} runs) and FedAvg "
+            f"({r_fed.shape[0] * r_fed.shape[1]} runs) trained, N={study.N} d={study.d}")
+    s, s_fl = _all_sensitivities(study, r, r_fl)
+    return Sweep(study, graphs, r, r_fl, s, s_fl, r_fedavg, fed_dist, gos_dist, float(sim.transform_trace(H, study.c)),
+                 pi_dev, eq1_fl, priority)
+
+
+# ----------------------------------------------------------------------------- Table 6 analogue
+
+
+@dataclasses.dataclass(frozen=True)
+class ConsensusRow:
+    """One consensus rule at one connectivity: sensitivities (seeds,) of the gossip-trained global
+    model (``class`` and ``proof`` variants), the spectral gap of each seed's matrix and the
+    realised ``|Ā|``."""
+
+    rule: str
+    level: int
+    s_class: np.ndarray
+    s_proof: np.ndarray
+    spectral_gap: np.ndarray
+    avg_connectivity: np.ndarray
+
+
+def _unequal_moments(study: ConnectivityStudy, key):
+    """Second moments (seeds, N, d, d) and sample counts (seeds, N) of clients holding unequal
+    amounts of data: each keeps a uniform fraction in [0.25, 1] of each of its two classes (and
+    all its rare samples), so the data-size rule differs from the uniform one."""
+    data, N, n_seeds = study.data(), study.N, study.n_seeds
+    x, _ = jax.vmap(lambda k: sim.sample_clients(data, key=k))(jax.random.split(_subkey(key, "data"), n_seeds))
+    half = data.n // 2
+    keep = np.asarray(jnp.round(half * jax.random.uniform(_subkey(key, "keep"), (n_seeds, N), minval=0.25,
+                                                          maxval=1.0))).astype(int)
+    pos = np.arange(data.n_total)[None, None, :]
+    kept = keep[..., None]
+    mask = (pos < kept) | ((pos >= half) & (pos < half + kept)) | (pos >= data.n)
+    sizes = mask.sum(axis=-1)
+    xm = (np.asarray(x) * mask[..., None]).reshape(-1, data.n_total, study.d)
+    S = np.einsum("snj,snk->sjk", xm, xm) / sizes.reshape(-1)[:, None, None]
+    return jnp.asarray(S.reshape(n_seeds, N, study.d, study.d)), sizes
+
+
+@dataclasses.dataclass(frozen=True)
+class Consensus:
+    """The Table 6 analogue: the study it was measured on and one row per (rule, |Ā|), FL
+    (``rule="fl"``) last."""
+
+    study: ConnectivityStudy
+    rows: tuple[ConsensusRow, ...]
+
+
+def consensus(study: ConnectivityStudy, *, key: jax.Array, objective: str = "mim-alignment") -> Consensus:
+    """Table 6 analogue: D-PSGD under each mixing rule of :data:`sim.MIXING_RULES` at the target
+    ``|Ā|`` of ``study.levels[:-1]`` ("general" graphs), plus FL (``rule="fl"``, complete graph).
+    Clients hold unequal amounts of data (see `_unequal_moments`). Trained on the exact expected
+    loss of ``objective`` (normalised as in the gossip reading). Common random numbers: one
+    graph per (seed, level) and one initialisation per seed, shared by all rules."""
+    if objective not in ALIGNMENT_OBJECTIVES:
+        raise ValueError(f"objective={objective!r} must be one of {ALIGNMENT_OBJECTIVES}")
+    N, d, n_seeds, levels = study.N, study.d, study.n_seeds, study.levels[:-1]
+    S, sizes = _unequal_moments(study, key)
+    H = _transform(study, _subkey(key, "transform"))
+    k_graphs = _subkey(key, "graphs")
+    tops = {(s, a): make_topology(TOPOLOGY_KINDS["general"], N, avg_connectivity=a, key=_graph_key(k_graphs, s, a))
+            for s in range(n_seeds) for a in levels}
+    rows_meta, weights, push = [], [], []
+    for rule in MIXING_RULES:
+        for a in levels:
+            for s in range(n_seeds):
+                mixing = mixing_matrix(tops[s, a], rule, data_sizes=sizes[s])
+                rows_meta.append((rule, a, s, mixing.spectral_gap, tops[s, a].avg_connectivity))
+                weights.append(mixing.weights)
+                push.append(mixing.push_sum)
+    for s in range(n_seeds):
+        rows_meta.append(("fl", N, s, 1.0, float(N)))
+        weights.append(np.full((N, N), 1.0 / N))
+        push.append(False)
+    seeds = np.array([m[2] for m in rows_meta])
+    push = np.array(push)
+    init_keys = jax.random.split(_subkey(key, "init"), n_seeds)[seeds]
+    r = np.zeros((len(rows_meta), d))
+    for flag in (False, True):  # push-sum is a different (static) program
+        sel = np.flatnonzero(push == flag)
+        if sel.size == 0:
+            continue
+        r_sel, loss_sel = _consensus_train(S[seeds[sel]], jnp.asarray(np.stack(weights)[sel]), H, init_keys[sel],
+                                           objective=objective, cfg=study.train_config(), c=study.c, p=study.p,
+                                           push_sum=bool(flag))
+        _check_runs(loss_sel, np.ones(loss_sel.shape, bool))
+        r[sel] = np.asarray(r_sel)
+    sens = np.asarray(_sensitivities(jnp.asarray(r), jnp.full(r.shape[0], -1, dtype=int), N=N, c=study.c))
+    table = []
+    for rule in (*MIXING_RULES, "fl"):
+        for a in (levels if rule != "fl" else (N,)):
+            idx = [i for i, m in enumerate(rows_meta) if m[0] == rule and m[1] == a]
+            table.append(ConsensusRow(rule, a, sens[SENSITIVITIES.index("class"), idx],
+                                      sens[SENSITIVITIES.index("proof"), idx],
+                                      np.array([rows_meta[i][3] for i in idx]), np.array([rows_meta[i][4] for i in idx])))
+    return Consensus(study, tuple(table))
+
+
+__all__ = [
+    "ALIGNMENT_OBJECTIVES",
+    "ConnectivityStudy",
+    "Consensus",
+    "ConsensusRow",
+    "Graphs",
+    "SENSITIVITIES",
+    "Sweep",
+    "TOPOLOGY_KINDS",
+    "build_graphs",
+    "consensus",
+    "measure",
+]

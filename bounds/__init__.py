@@ -15,7 +15,7 @@ Public surface (imported on first use, so that the CLI's ``--help`` needs no JAX
     evaluate, sensitivity_bound         a claim's bound at parameters (NumPy, vectorised)
 
 The library sets no process-wide state: float64 must be enabled by the caller
-(``jax.config.update("jax_enable_x64", True)``; the CLI and the tests do), and running a suite
+(switch ``jax_enable_x64`` on in ``jax.config``; the CLI and the tests do), and running a suite
 without it raises.
 """
 

@@ -69,7 +69,7 @@ def require_x64() -> None:
     """The measurements compare representabilities at the 1e-6 scale (``r_k`` near 1 for large
     ``d``), which float32 eigensolvers cannot resolve: refuse to run without float64."""
     if not jax.config.jax_enable_x64:
-        raise RuntimeError("dssl-bounds needs float64: call jax.config.update('jax_enable_x64', True) before "
+        raise RuntimeError("dssl-bounds needs float64: switch jax_enable_x64 on in jax.config before "
                            "running a suite (the CLI does)")
 
 

@@ -41,9 +41,10 @@ import numpy as np
 
 import theory
 from bounds import rules
-from bounds.readings import CL_VARIANTS, MIM_READINGS, family_of, reading_of
+from bounds.readings import CL_VARIANTS, MIM_READINGS, bound_claim, reading_of
 from bounds.records import Record
 from bounds.suite import Suite
+from sim import class_minimum, is_binary
 from sim.studies import connectivity as study
 from sim.studies.connectivity import SENSITIVITIES, TOPOLOGY_KINDS, Consensus, Sweep
 
@@ -94,21 +95,11 @@ def records(suite: Suite, *, key: jax.Array) -> list[Record]:
 # ----------------------------------------------------------------------------- helpers
 
 
-def _is_binary(r: np.ndarray) -> bool:
-    """Every ``r_k`` is 0 or 1 (a coordinate-aligned row space, e.g. the diagonal surrogate)."""
-    return bool(np.max(np.abs(r * (1.0 - r))) < 1e-9)
-
-
 def _claim(kind: str) -> theory.Claim:
     """The DecL connectivity claim of ``kind``: Corollary 4.5 (``monotone``) or the Eq. 1
     minimiser's identity on a regular graph (``identity``), which share family and scope."""
     (claim,) = [c for c in theory.CLAIMS.values() if (c.family, c.scope, c.kind) == ("connectivity", "decl", kind)]
     return claim
-
-
-def _bound_claim(objective: str, scope: str) -> theory.Claim:
-    family, variant = family_of(objective)
-    return theory.find_claim(family=family, scope=scope, variant=variant)
 
 
 @functools.lru_cache(maxsize=None)
@@ -155,13 +146,6 @@ def _source(claim: theory.Claim, kind: str | None, detail: str | None = None) ->
     """The claim's source, the bound variant where it has several, and the topology kind (part
     of what a row states: named where a reader of the table looks)."""
     return claim.source + (f", {detail}" if detail else "") + (f", {kind} topology" if kind else "")
-
-
-def _class_min(r: np.ndarray, N: int, exclude_own: bool) -> np.ndarray:
-    block = r[..., :N]
-    if exclude_own:
-        block = np.where(np.eye(N, dtype=bool), np.inf, block)
-    return block.min(axis=-1)
 
 
 # ----------------------------------------------------------------------------- lower bounds
@@ -234,15 +218,15 @@ def decl_bound_records(sw: Sweep, readings: tuple[str, ...]) -> list[Record]:
     for reading in readings:
         local = reading == "per-neighbourhood"
         for objective in sw.r[reading]:
-            claim = _bound_claim(objective, "decl")
+            claim = bound_claim(objective, "decl")
             for kind in TOPOLOGY_KINDS:
                 idx = sw.graphs.index(kind)
                 r = sw.r[reading][objective][:, idx]
                 if local:
-                    trials = _Trials(_class_min(r, st.N, exclude_own=True), sw.graphs.sizes[:, idx].astype(float),
+                    trials = _Trials(class_minimum(r, st.N, exclude_own=True), sw.graphs.sizes[:, idx].astype(float),
                                      sw.graphs.sizes[:, idx], sw.trial_priority[:, idx])
                 else:
-                    worst = _class_min(r, st.N, exclude_own=False)
+                    worst = class_minimum(r, st.N, exclude_own=False)
                     trials = _Trials(worst, sw.graphs.avg[:, idx], np.full(worst.shape, st.N),
                                      sw.trial_priority[:, idx, 0])
                 for variant in claim.bounds:
@@ -251,7 +235,7 @@ def decl_bound_records(sw: Sweep, readings: tuple[str, ...]) -> list[Record]:
                         sw, claim, variant, trials,
                         reading={**_reading(objective, reading), **({"variant": variant} if several else {})},
                         source=_source(claim, kind, variant if variant != "statement" else None),
-                        params=_base_params(sw, kind), trivial=_is_binary(r) and objective == MIM_READINGS["paper-surrogate"],
+                        params=_base_params(sw, kind), trivial=is_binary(r) and objective == MIM_READINGS["paper-surrogate"],
                         local=local))
     return out
 
@@ -261,8 +245,8 @@ def fedavg_bound_records(sw: Sweep) -> list[Record]:
     st = sw.study
     out = []
     for objective, r in sw.r_fedavg.items():
-        claim = _bound_claim(objective, "fl")
-        worst = _class_min(r, st.N, exclude_own=False)
+        claim = bound_claim(objective, "fl")
+        worst = class_minimum(r, st.N, exclude_own=False)
         dist, rdiff = sw.fedavg_distance[objective]
         note = (f"FedAvg trained on the exact expected losses: {st.rounds} rounds x {st.local_steps} local GD steps, "
                 f"{st.fl_clients_per_round or st.N} of {st.N} clients per round, uniform weights. Against the closed-form "

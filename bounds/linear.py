@@ -24,7 +24,7 @@ import numpy as np
 import theory
 from bounds import rules
 from bounds.evaluation import evaluate
-from bounds.readings import CL_VARIANTS, MIM_READINGS, OBJECTIVES, SENSITIVITIES, family_of, reading_of
+from bounds.readings import CL_VARIANTS, MIM_READINGS, OBJECTIVES, SENSITIVITIES, bound_claim, family_of, reading_of
 from bounds.records import Record
 from bounds.suite import Suite
 from sim import class_minimum, is_binary
@@ -81,11 +81,6 @@ def point_records(m: study.LinearMeasurement) -> list[Record]:
     for objective in OBJECTIVES:
         out += _lower_bound_records(m, objective)
     return out + _comparison_records(m) + _corrected_records(m)
-
-
-def bound_claim(objective: str, scope: str) -> "theory.Claim":
-    family, variant = family_of(objective)
-    return theory.find_claim(family=family, scope=scope, variant=variant)
 
 
 @functools.lru_cache(maxsize=None)

@@ -4,6 +4,7 @@ are the simulation's (``sim.OBJECTIVES``, ``sim.SENSITIVITY_VARIANTS``)."""
 
 from typing import Mapping
 
+import theory
 from sim import OBJECTIVES, SENSITIVITY_VARIANTS
 
 #: MIM objective readings -> sim objective: the paper's diagonal surrogate (Eq. 17), Eq. 4
@@ -36,4 +37,10 @@ def family_of(objective: str) -> tuple[str, str | None]:
     return (axis, None) if axis == "mim" else (axis, name)
 
 
-__all__ = ["MIM_READINGS", "CL_VARIANTS", "OBJECTIVES", "SENSITIVITIES", "DECL_READINGS", "reading_of", "family_of"]
+def bound_claim(objective: str, scope: str) -> "theory.Claim":
+    """The Theorem 4.2 / 4.3 lower-bound claim that the objective's model at ``scope`` is judged on."""
+    family, variant = family_of(objective)
+    return theory.find_claim(family=family, scope=scope, variant=variant)
+
+
+__all__ = ["MIM_READINGS", "CL_VARIANTS", "OBJECTIVES", "SENSITIVITIES", "DECL_READINGS", "reading_of", "family_of", "bound_claim"]

@@ -17,8 +17,8 @@ import numpy as np
 
 import theory
 from bounds.evaluation import sensitivity_bound
-from bounds.linear import Measurements, bound_claim, threshold_d_star
-from bounds.readings import OBJECTIVES
+from bounds.linear import Measurements, threshold_d_star
+from bounds.readings import OBJECTIVES, bound_claim
 from figures._io import save_figure
 
 PRODUCER = "linear"

@@ -22,4 +22,7 @@ import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
 
-assert jax.device_count() == 2, f"tests need 2 CPU devices, got {jax.devices()}"
+# On an accelerator host (benchmarks/gpu_check.sh) the default backend has its own device count;
+# the two-device assertion guards the CPU run that CI does.
+if jax.default_backend() == "cpu":
+    assert jax.device_count() == 2, f"tests need 2 CPU devices, got {jax.devices()}"

@@ -15,14 +15,18 @@ Variants, timed interleaved in one process (so machine load hits them alike):
   (float32 uniforms) — what drawing masks on device costs with the stock sampler.
 - ``packed-masks``: the same, masks drawn inside the step by ``sim.masks.bernoulli_mask``
   (8 random bits per entry) from per-client keys ``sim.masks.client_keys``.
-- ``fedjax``, ``pytorch``: only if importable (never installed by this script).
+- ``fedjax``: ``fedjax.for_each_client`` (its default backend: one jitted step, a Python loop
+  over clients and batches), batches and masks pre-drawn; only if fedjax is importable.
+- ``pytorch``: the reference code's structure — one thread, a Python loop over clients and
+  steps, autograd per step, batches and masks pre-drawn; only if torch is importable.
+  Neither is installed by this script or by the toolkit (optional benchmark peers).
 
 Reported: median ms/round over ``--reps`` interleaved repetitions after warm-up, compile time
 (``lower().compile()``), GFLOP/s from the analytic count ``N E (8 B d c + 4 c^2 d)`` (forward
 and backward of the two ``B x d x c`` products and the ``c x c`` Gram penalty), and its share of
 a measured float32 GEMM rate (1024^3 ``jnp.dot``). ``--json``: the last stdout line is one JSON
-object of median ms/round per variant. ``--scaling``: the same table for N in (10, 100, 1000)
-and d in (128 ... 2048). Not a test: timings depend on the machine and its load.
+object of median ms/round per variant. ``--scaling``: the engine (f32, f64) and naive-vmap
+table for N in (10, 100, 1000) and d in (128 ... 2048). Not a test: timings depend on the machine and its load.
 
     python benchmarks/w1.py [--clients 100] [--d 128] [--reps 10] [--json] [--scaling]
 """
@@ -83,8 +87,8 @@ def _hand_round(W, xb, draw_masks, mask_inputs):
     return jnp.mean(jax.vmap(client)(xb, mask_inputs), axis=0)
 
 
-def _variants(n: int, d: int, c: int, E: int, B: int):
-    """Name -> (jitted function, args) for every variant available here."""
+def _variants(n: int, d: int, c: int, E: int, B: int, only=None):
+    """Name -> (jitted function, args) for every variant available here (or those in ``only``)."""
     from sim.masks import bernoulli_mask, client_keys
     from sim.objectives import init_linear_params, linear_objective
     from sim.train import TrainConfig, fedavg_program
@@ -114,31 +118,61 @@ def _variants(n: int, d: int, c: int, E: int, B: int):
         "inline-bernoulli": (hand(inline), (W32, xb, step_keys)),
         "packed-masks": (hand(packed), (W32, xb, step_keys)),
     }
+    if only is not None:
+        return {name: out[name] for name in only}
+    if importlib.util.find_spec("fedjax") is not None:
+        out["fedjax"] = _fedjax_variant(W32, xb, masks)
     if importlib.util.find_spec("torch") is not None:
-        out["pytorch"] = _torch_variant(n, d, c, E, B)
-    # fedjax: no comparable FedAvg-with-custom-loss entry point is wired up here; skipped unless
-    # someone adds one (it is not installed on the benchmark machine either).
+        out["pytorch"] = _torch_variant(xb, masks, W32)
     return out
 
 
-def _torch_variant(n, d, c, E, B):  # pragma: no cover - only where torch is installed
-    import torch
+def _fedjax_variant(W, xb, masks):  # pragma: no cover - only where fedjax is installed
+    """FedJAX's ``for_each_client`` (its default backend: a jitted step, a Python loop over the
+    clients and their batches), batches and masks pre-drawn."""
+    import fedjax
+    import numpy as np
 
-    x = torch.randn(n, E, B, d)
-    m = (torch.rand(n, E, B, d) >= P).float()
-    W0 = torch.randn(c, d) / d**0.5
+    def client_init(shared, client_input):
+        del client_input
+        return shared
+
+    def client_step(W, batch):
+        return W - LR * jax.grad(_alignment_loss)(W, batch["x"], batch["m"])
+
+    run = fedjax.for_each_client(client_init, client_step, lambda shared, W: W)
+    xs, ms = np.asarray(xb), np.asarray(masks)
+    clients = [(str(i).encode(), [{"x": xs[i, e], "m": ms[i, e]} for e in range(xs.shape[1])], None)
+               for i in range(xs.shape[0])]
 
     def round_():
-        W = W0.expand(n, c, d).clone().requires_grad_(True)
-        for e in range(E):
-            xe, me = x[:, e], m[:, e]
-            a = torch.einsum("nbd,ncd->nbc", xe * me, W)
-            b = torch.einsum("nbd,ncd->nbc", xe * (1 - me), W)
-            g = W @ W.transpose(1, 2)
-            loss = (-(a * b).sum(-1).mean(-1) + 0.5 * (g * g).sum((1, 2))).sum()
-            (grad,) = torch.autograd.grad(loss, W)
-            W = (W - LR * grad).detach().requires_grad_(True)
-        return W.mean(0)
+        return jnp.mean(jnp.stack([Wi for _, Wi in run(W, clients)]), axis=0)
+
+    return round_, ()
+
+
+def _torch_variant(xb, masks, W):  # pragma: no cover - only where torch is installed
+    """The reference code's structure: one thread, a Python loop over clients, autograd per step."""
+    import numpy as np
+    import torch
+
+    torch.set_num_threads(1)
+    x, m, W0 = (torch.from_numpy(np.asarray(a)) for a in (xb, masks, W))
+    n, E = x.shape[:2]
+
+    def round_():
+        total = torch.zeros_like(W0)
+        for i in range(n):
+            Wi = W0.clone().requires_grad_(True)
+            for e in range(E):
+                xe, me = x[i, e], m[i, e]
+                a, b = (xe * me) @ Wi.T, (xe * (1 - me)) @ Wi.T
+                g = Wi @ Wi.T
+                loss = -(a * b).sum(-1).mean() + 0.5 * (g * g).sum()
+                (grad,) = torch.autograd.grad(loss, Wi)
+                Wi = (Wi - LR * grad).detach().requires_grad_(True)
+            total += Wi.detach()
+        return total / n
 
     return round_, ()
 
@@ -151,8 +185,10 @@ def _measure(variants: dict, reps: int) -> tuple[dict, dict]:
         compile_s[name] = time.perf_counter() - t
         jax.block_until_ready(compiled[name](*args))  # warm-up
     times = {name: [] for name in variants}
-    for _ in range(reps):
-        for name, (_, args) in variants.items():
+    for rep in range(reps):
+        order = list(variants.items())
+        order = order if rep % 2 == 0 else order[::-1]  # alternate the order: no variant always runs first
+        for name, (_, args) in order:
             t = time.perf_counter()
             jax.block_until_ready(compiled[name](*args))
             times[name].append(time.perf_counter() - t)
@@ -199,12 +235,12 @@ def main(argv=None) -> dict:
     variants = _variants(args.clients, args.d, c, E, B)
     results, compiled = _measure(variants, args.reps)
     _table(results, args.clients, args.d, c, E, B, sgemm)
-    print(f"engine-f32 program: {_f64_values(compiled['engine-f32'])} f64-typed values "
-          f"(x64 is on: the loss weights and the Bernoulli uniforms default to float64)")
+    print(f"engine-f32 program: {_f64_values(compiled['engine-f32'])} f64-typed values (x64 is on; 0 = trains in float32)")
 
     if args.scaling:
         for n, d in [(10, 128), (1000, 128), (100, 256), (100, 512), (100, 1024), (100, 2048)]:
-            _table(_measure(_variants(n, d, c, E, B), max(3, args.reps // 3))[0], n, d, c, E, B, sgemm)
+            scaled = _variants(n, d, c, E, B, only=("engine-f32", "engine-f64", "naive-vmap"))
+            _table(_measure(scaled, max(3, args.reps // 3))[0], n, d, c, E, B, sgemm)
 
     summary = {name: round(r["ms"], 3) for name, r in results.items()}
     if args.json:

@@ -19,7 +19,8 @@ for ``rng_bit_generator`` (the ``"rbg"`` / ``"unsafe_rbg"`` key implementations)
 batch of bits from a single key of the batch instead of one stream per key, so an rbg client's
 masks would depend on its batch; `client_keys` refuses rbg keys for that reason.
 
-Public surface: `bernoulli_mask`, `quantised_mask_ratio`, `client_key`, `client_keys`, `MASK_BITS`.
+Public surface: `bernoulli_mask`, `exact_mask` (the engine's MIM masks: exact for every ``p``),
+`dyadic_bits`, `quantised_mask_ratio`, `client_key`, `client_keys`, `check_stream_key`, `MASK_BITS`.
 """
 
 from __future__ import annotations
@@ -85,18 +86,57 @@ def bernoulli_mask(key: jax.Array, p, shape: tuple[int, ...], *, bits: int = MAS
     return _bernoulli_mask(key, jnp.asarray(p), shape=shape, bits=bits)
 
 
+def dyadic_bits(p: float) -> int | None:
+    """The fewest mask bits (of 1, 2, 4, 8, 16) that represent ``p`` exactly, or None.
+
+    With these bits `bernoulli_mask` draws exactly ``Bernoulli(1 - p)`` entries (no quantisation)
+    and packs ``32 / bits`` of them per random word: 16 per word for ``p = 3/4`` (2 bits).
+
+    >>> dyadic_bits(0.75), dyadic_bits(0.5), dyadic_bits(0.3)
+    (2, 1, None)
+    """
+    _check_ratio(p)
+    for bits in _ALLOWED_BITS:
+        if float(p) * 2**bits == round(float(p) * 2**bits):
+            return bits
+    return None
+
+
+def exact_mask(key: jax.Array, p: float, shape: tuple[int, ...]) -> jax.Array:
+    """MIM mask with entries visible with probability exactly ``1 - p`` (``p`` a Python float).
+
+    Dyadic ``p`` (`dyadic_bits` not None, e.g. the paper's ``p = 0.75``) takes the packed-bit
+    path with the fewest bits and a threshold fixed at trace time; any other ``p`` falls back to
+    ``jax.random.bernoulli`` with float32 uniforms (probability resolved to 2^-24, far finer than
+    the 2^-bits grid of `bernoulli_mask`). Both paths draw from ``key`` alone (threefry), so a
+    client's mask does not depend on how clients are batched.
+    Traceable inside jit/vmap/grad (``shape`` static).
+    """
+    _check_ratio(p)
+    bits = dyadic_bits(p)
+    shape = tuple(int(s) for s in shape)
+    if bits is None:
+        return jax.random.bernoulli(key, jnp.float32(1 - float(p)), shape)
+    return _packed(key, np.uint32(round(float(p) * 2**bits)), shape, bits)
+
+
 @functools.partial(jax.jit, static_argnames=("shape", "bits"))
 def _bernoulli_mask(key, p, *, shape, bits):
+    return _packed(key, _threshold(p, bits), shape, bits)
+
+
+def _packed(key, threshold, shape, bits):
     rows, last = (shape[:-1], shape[-1]) if shape else ((), 1)
     per_word = 32 // bits
     words = jax.random.bits(key, rows + (math.ceil(last / per_word),), jnp.uint32)
     shifts = (np.arange(per_word, dtype=np.uint32) * np.uint32(bits)).reshape((1,) * words.ndim + (per_word,))
     chunks = (words[..., None] >> jnp.asarray(shifts)) & jnp.uint32(2**bits - 1)
     chunks = chunks.reshape(rows + (-1,))[..., :last]
-    return (chunks >= _threshold(p, bits)).reshape(shape)
+    return (chunks >= threshold).reshape(shape)
 
 
-def _check_rng(key: jax.Array) -> None:
+def check_stream_key(key: jax.Array) -> None:
+    """Refuse keys whose per-client streams would depend on batching (``rbg``, ``unsafe_rbg``)."""
     impl = str(jax.random.key_impl(key))
     if "rbg" in impl:
         raise ValueError(
@@ -113,7 +153,7 @@ def client_key(key: jax.Array, round, client) -> jax.Array:
     draw masks from it without changing which randomness a client gets. ``round`` and ``client``
     may be traced.
     """
-    _check_rng(key)
+    check_stream_key(key)
     return jax.random.fold_in(jax.random.split(jax.random.fold_in(key, round))[1], client)
 
 
@@ -129,9 +169,12 @@ def client_keys(key: jax.Array, round, n_clients: int) -> jax.Array:
     """
     if isinstance(n_clients, bool) or not isinstance(n_clients, (int, np.integer)) or n_clients < 1:
         raise ValueError(f"n_clients = {n_clients!r}: need an integer >= 1")
-    _check_rng(key)
+    check_stream_key(key)
     base = jax.random.split(jax.random.fold_in(key, round))[1]
     return jax.vmap(lambda i: jax.random.fold_in(base, i))(jnp.arange(int(n_clients), dtype=jnp.uint32))
 
 
-__all__ = ["MASK_BITS", "bernoulli_mask", "client_key", "client_keys", "quantised_mask_ratio"]
+__all__ = [
+    "MASK_BITS", "bernoulli_mask", "check_stream_key", "client_key", "client_keys", "dyadic_bits", "exact_mask",
+    "quantised_mask_ratio",
+]

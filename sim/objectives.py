@@ -35,13 +35,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from sim.masks import exact_mask
 from sim.matrices import OBJECTIVES, client_matrix, reconstruction_loss
 
 FORMS: tuple[str, ...] = ("minibatch", "moment")
 
 
-def _weights(batch_mask):
-    w = batch_mask.astype(jnp.result_type(float))
+def _weights(batch_mask, dtype):
+    # In the data's precision: a float32 run stays float32 when x64 is on.
+    w = batch_mask.astype(dtype)
     return w / jnp.maximum(jnp.sum(w), 1.0)
 
 
@@ -116,20 +118,24 @@ class LinearObjective:
         return -jnp.sum((W @ X) * W) + _gram_penalty(W)
 
     def _minibatch(self, params, W, x, batch_mask, key):
-        w = _weights(batch_mask)
+        w = _weights(batch_mask, x.dtype)
         p = self.mask_ratio
-        k1, k2 = jax.random.split(key)
         if self.name == "mim-surrogate":
             col = jnp.sum(W * W, axis=0)  # ‖W e_k‖²
             return -2 * p * (1 - p) * jnp.sum(w * ((x * x) @ col)) + _gram_penalty(W)
         if self.name in ("mim-alignment", "mim-reconstruction"):
-            visible = jax.random.bernoulli(k1, 1 - p, x.shape).astype(x.dtype)
-            u, v = x * visible, x * (1 - visible)
+            # Eqs. 3-4: m_k ~ Bernoulli(1 - p). exact_mask packs 32/bits entries per random word
+            # for dyadic p (16 per word at the paper's p = 3/4) instead of one float uniform each;
+            # u = x ∘ m and v = x ∘ (1 - m) = x - u exactly (each entry is x or 0).
+            visible = exact_mask(key, p, x.shape)  # one random draw per step: no key split
+            u = jnp.where(visible, x, jnp.zeros((), x.dtype))
+            v = x - u
             if self.name == "mim-reconstruction":
                 resid = (u @ W.T) @ params["decoder"].T - v
                 return jnp.sum(w * jnp.sum(resid * resid, axis=1))
             a, b = u @ W.T, v @ W.T
         else:
+            k1, k2 = jax.random.split(key)
             a = (x + jax.random.normal(k1, x.shape, x.dtype)) @ W.T
             if self.name == "cl-similar":
                 b = (x + jax.random.normal(k2, x.shape, x.dtype)) @ W.T

@@ -32,11 +32,21 @@ FedAvg with uniform weights step for step (SGD).
 
 Divergence: a non-finite loss of a participating client (or non-finite final parameters) raises
 :class:`DivergenceError` naming the first offending round and client.
+
+Speed and scale (the public wrappers ``train_*``): the round count is not compiled in (one
+program runs ``ROUND_CHUNK`` rounds per call, any count reuses it); a run trains in the
+precision of its parameters (float32 parameters and data stay float32 when x64 is on); a client
+count the device count does not divide is padded with zero-weight copies so the client axis
+always shards; ``TrainConfig.client_chunk`` trains clients in chunks when they do not fit at
+once; under ``jax.distributed`` (several processes) every process returns the whole result.
+The per-client streams are threefry streams of ``(key, round, client)``; ``rbg`` keys are refused
+(their vmap rule would make a client's draws depend on its batch: :mod:`sim.masks`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from typing import Any, Protocol
 
@@ -45,8 +55,10 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from jax import lax
+from jax.experimental import multihost_utils
 
 from sim.data import ClientData
+from sim.masks import check_stream_key
 from sim.mixing import Mixing, mix, push_sum_step
 from sim.sharding import shard_clients
 
@@ -86,6 +98,9 @@ class TrainConfig:
         clients_per_round: FedAvg participants per round, in ``[1, N]`` (checked at run time);
             None = all. DecL and local training need None.
         weights: aggregation weights, ``"uniform"`` or ``"data-size"`` (``n_i / Σ n``).
+        client_chunk: clients trained at once; None = all (one ``vmap``). A smaller chunk runs
+            the clients in sequential chunks of that size (``lax.map`` with ``batch_size``) when
+            they do not fit in memory at once — same result, less peak memory.
     """
 
     rounds: int
@@ -95,6 +110,7 @@ class TrainConfig:
     optimizer: str = "sgd"
     clients_per_round: int | None = None
     weights: str = "uniform"
+    client_chunk: int | None = None
 
     def __post_init__(self):
         _positive_int("rounds", self.rounds)
@@ -111,6 +127,8 @@ class TrainConfig:
             _positive_int("clients_per_round", self.clients_per_round)
         if self.weights not in AGGREGATION_WEIGHTS:
             raise ValueError(f"weights={self.weights!r} must be one of {AGGREGATION_WEIGHTS}")
+        if self.client_chunk is not None:
+            _positive_int("client_chunk", self.client_chunk)
 
 
 @jax.tree_util.register_dataclass
@@ -132,12 +150,16 @@ def optimizer(cfg: TrainConfig) -> optax.GradientTransformation:
 
 
 def _sample_batch(key, x, mask, batch_size):
-    """``batch_size`` distinct real samples of one client, uniformly (padded rows rank last)."""
+    """``batch_size`` distinct real samples of one client, uniformly (padded rows rank last).
+
+    The ranks are 31-bit random integers rather than float uniforms (half the random bits of a
+    float64 uniform, no float in the sampler); rows tie with probability below ``n_max² 2^-32``
+    per step, and a tie only orders the tied rows by index."""
     n_max = mask.shape[0]
     if batch_size is None or batch_size >= n_max:
         return x, mask
-    scores = jnp.where(mask, jax.random.uniform(key, (n_max,)), -1.0)
-    _, idx = lax.top_k(scores, batch_size)
+    ranks = (jax.random.bits(key, (n_max,), jnp.uint32) >> 1).astype(jnp.int32)
+    _, idx = lax.top_k(jnp.where(mask, ranks, jnp.int32(-1)), batch_size)
     return x[idx], mask[idx]
 
 
@@ -169,19 +191,43 @@ def _broadcast(params, n):
     return jax.tree_util.tree_map(lambda p: jnp.broadcast_to(p, (n,) + jnp.shape(p)), params)
 
 
-def _aggregation_weights(cfg: TrainConfig, mask):
-    sizes = mask.sum(axis=1).astype(jnp.result_type(float))
+def _param_dtype(params):
+    """The precision of a run: the dtype of the first floating parameter leaf (float64 if none)."""
+    for leaf in jax.tree_util.tree_leaves(params):
+        if jnp.issubdtype(jnp.result_type(leaf), jnp.floating):
+            return jnp.result_type(leaf)
+    return jnp.result_type(float)
+
+
+def _aggregation_weights(cfg: TrainConfig, mask, dtype=None):
+    # In the parameters' precision, so float32 training is not promoted to float64 under x64.
+    sizes = mask.sum(axis=1).astype(jnp.result_type(float) if dtype is None else dtype)
     return sizes if cfg.weights == "data-size" else jnp.ones_like(sizes)
 
 
-def fedavg_program(init_params, x, mask, key, *, loss_fn: LossFn, cfg: TrainConfig):
-    """The pure FedAvg program behind :func:`train_fedavg` (no validation, no divergence check;
-    jit- and vmap-able). Returns a :class:`TrainResult` (a pytree)."""
+def _over_clients(cfg: TrainConfig):
+    """Local training lifted over the client axis: one vmap, or chunks of ``cfg.client_chunk``
+    clients (``lax.map`` with ``batch_size``: vmap inside a chunk, a loop over chunks)."""
+
+    def one(p, s, xi, mi, k, *, loss_fn):
+        return local_training(p, s, xi, mi, k, loss_fn=loss_fn, cfg=cfg)
+
+    def lifted(loss_fn, *args):
+        fn = functools.partial(one, loss_fn=loss_fn)
+        if cfg.client_chunk is None or cfg.client_chunk >= args[2].shape[0]:
+            return jax.vmap(fn)(*args)
+        return lax.map(lambda a: fn(*a), args, batch_size=cfg.client_chunk)
+
+    return lifted
+
+
+def _fedavg_round(init_params, x, mask, base, key, *, loss_fn: LossFn, cfg: TrainConfig):
+    """One FedAvg round ``(carry, t) -> (carry, (loss_row, part_row))``, ``carry = (global,
+    clients)``; ``base`` (N,) are the unnormalised aggregation weights (0 = a padding client)."""
     n = x.shape[0]
     m = n if cfg.clients_per_round is None else cfg.clients_per_round
-    base = _aggregation_weights(cfg, mask)
     opt = optimizer(cfg)
-    local = jax.vmap(lambda p, s, xi, mi, k: local_training(p, s, xi, mi, k, loss_fn=loss_fn, cfg=cfg))
+    local = functools.partial(_over_clients(cfg), loss_fn)
 
     def round_fn(carry, t):
         gparams, clients = carry
@@ -196,22 +242,22 @@ def fedavg_program(init_params, x, mask, key, *, loss_fn: LossFn, cfg: TrainConf
         part_row = jnp.zeros((n,), dtype=bool).at[idx].set(True)
         return (gparams, clients), (loss_row, part_row)
 
-    (gparams, clients), (losses, part) = lax.scan(
-        round_fn, (init_params, _broadcast(init_params, n)), jnp.arange(cfg.rounds)
-    )
+    return round_fn, (init_params, _broadcast(init_params, n))
+
+
+def fedavg_program(init_params, x, mask, key, *, loss_fn: LossFn, cfg: TrainConfig):
+    """The pure FedAvg program behind :func:`train_fedavg` (no validation, no divergence check;
+    jit- and vmap-able). Returns a :class:`TrainResult` (a pytree)."""
+    base = _aggregation_weights(cfg, mask, _param_dtype(init_params))
+    round_fn, carry = _fedavg_round(init_params, x, mask, base, key, loss_fn=loss_fn, cfg=cfg)
+    (gparams, clients), (losses, part) = lax.scan(round_fn, carry, jnp.arange(cfg.rounds))
     return TrainResult(gparams, clients, losses, part)
 
 
-def decl_program(init_params, x, mask, weights, key, *, loss_fn: LossFn, cfg: TrainConfig, push_sum: bool = False):
-    """The pure D-PSGD program behind :func:`train_decl` (no validation, no divergence check;
-    jit- and vmap-able, e.g. over seeds and mixing matrices). ``weights`` (N, N) is
-    row-stochastic, or column-stochastic with ``push_sum=True``. Returns a :class:`TrainResult`
-    (a pytree)."""
+def _decl_round(x, mask, weights, key, *, loss_fn: LossFn, cfg: TrainConfig, push_sum: bool):
+    """One D-PSGD round ``(carry, t) -> (carry, losses)``, ``carry = (clients, opt states, y)``."""
     n = x.shape[0]
-    opt = optimizer(cfg)
-    local = jax.vmap(lambda p, s, xi, mi, k: local_training(p, s, xi, mi, k, loss_fn=loss_fn, cfg=cfg))
-    clients = _broadcast(init_params, n)
-    y0 = jnp.ones((n,), dtype=weights.dtype)
+    local = functools.partial(_over_clients(cfg), loss_fn)
 
     def round_fn(carry, t):
         params, state, y = carry
@@ -219,14 +265,74 @@ def decl_program(init_params, x, mask, weights, key, *, loss_fn: LossFn, cfg: Tr
         step, y = push_sum_step(weights, y) if push_sum else (weights, y)
         return (mix(step, params), state, y), losses
 
-    (clients, _, _), losses = lax.scan(round_fn, (clients, jax.vmap(opt.init)(clients), y0), jnp.arange(cfg.rounds))
-    base = _aggregation_weights(cfg, mask)
-    gparams = mix(base / jnp.sum(base), clients)
+    return round_fn
+
+
+def _decl_start(init_params, n, weights, cfg: TrainConfig):
+    clients = _broadcast(init_params, n)
+    return clients, jax.vmap(optimizer(cfg).init)(clients), jnp.ones((n,), dtype=weights.dtype)
+
+
+def _decl_finish(clients, base):
+    return mix(base / jnp.sum(base), clients)
+
+
+def decl_program(init_params, x, mask, weights, key, *, loss_fn: LossFn, cfg: TrainConfig, push_sum: bool = False):
+    """The pure D-PSGD program behind :func:`train_decl` (no validation, no divergence check;
+    jit- and vmap-able, e.g. over seeds and mixing matrices). ``weights`` (N, N) is
+    row-stochastic, or column-stochastic with ``push_sum=True``. Returns a :class:`TrainResult`
+    (a pytree)."""
+    round_fn = _decl_round(x, mask, weights, key, loss_fn=loss_fn, cfg=cfg, push_sum=push_sum)
+    carry = _decl_start(init_params, x.shape[0], weights, cfg)
+    (clients, _, _), losses = lax.scan(round_fn, carry, jnp.arange(cfg.rounds))
+    gparams = _decl_finish(clients, _aggregation_weights(cfg, mask, _param_dtype(init_params)))
     return TrainResult(gparams, clients, losses, jnp.ones(losses.shape, dtype=bool))
 
 
-_fedavg_jit = jax.jit(fedavg_program, static_argnames=("loss_fn", "cfg"))
-_decl_jit = jax.jit(decl_program, static_argnames=("loss_fn", "cfg", "push_sum"))
+# Rounds are not part of the compiled program: the public wrappers run ROUND_CHUNK rounds per
+# call of one program (rounds t >= total are skipped by lax.cond), dispatched asynchronously with
+# the state kept on device, so any round count reuses the program of its (loss, config without
+# rounds, shapes) and no value returns to the host before the last chunk.
+ROUND_CHUNK = 16
+
+
+def _chunked(round_fn, carry, t0, total):
+    def guarded(carry, t):
+        def skip(carry, t):
+            shapes = jax.eval_shape(round_fn, carry, t)[1]
+            return carry, jax.tree_util.tree_map(lambda a: jnp.zeros(a.shape, a.dtype), shapes)
+
+        return lax.cond(t < total, round_fn, skip, carry, t)
+
+    return lax.scan(guarded, carry, t0 + jnp.arange(ROUND_CHUNK, dtype=jnp.int32))
+
+
+def _fedavg_chunk(carry, x, mask, base, key, t0, total, *, loss_fn, cfg):
+    round_fn, _ = _fedavg_round(carry[0], x, mask, base, key, loss_fn=loss_fn, cfg=cfg)
+    return _chunked(round_fn, carry, t0, total)
+
+
+def _decl_chunk(carry, x, mask, weights, key, t0, total, *, loss_fn, cfg, push_sum):
+    round_fn = _decl_round(x, mask, weights, key, loss_fn=loss_fn, cfg=cfg, push_sum=push_sum)
+    return _chunked(round_fn, carry, t0, total)
+
+
+_fedavg_jit = jax.jit(_fedavg_chunk, static_argnames=("loss_fn", "cfg"))
+_decl_jit = jax.jit(_decl_chunk, static_argnames=("loss_fn", "cfg", "push_sum"))
+_decl_start_jit = jax.jit(_decl_start, static_argnames=("n", "cfg"))
+_decl_finish_jit = jax.jit(_decl_finish)
+_fedavg_start_jit = jax.jit(lambda params, n: (params, _broadcast(params, n)), static_argnames="n")
+
+
+def _drive(program, carry, args, rounds: int):
+    """Run ``rounds`` rounds of a chunk program; returns the final carry and the per-round
+    outputs stacked over rounds (device arrays; nothing is read back here)."""
+    outs = []
+    for t0 in range(0, rounds, ROUND_CHUNK):
+        carry, out = program(carry, *args, np.int32(t0), np.int32(rounds))
+        outs.append(out)
+    stacked = jax.tree_util.tree_map(lambda *o: jnp.concatenate(o)[:rounds], *outs)
+    return carry, stacked
 
 
 def check_finite(losses, participation, client_params=None) -> None:
@@ -267,24 +373,73 @@ def _check_run(data: ClientData, cfg: TrainConfig, *, fedavg: bool) -> None:
             raise ValueError(f"clients_per_round={cfg.clients_per_round} must be in [1, N={n}]")
 
 
-def _result(out: TrainResult) -> TrainResult:
+def _gathered(tree):
+    """Host copies of a result; arrays spread over several processes (``jax.distributed``) are
+    all-gathered first, so every process returns the whole result."""
+    def host(a):
+        if isinstance(a, jax.Array) and not a.is_fully_addressable:
+            return np.asarray(multihost_utils.process_allgather(a, tiled=True))
+        return a
+
+    return jax.tree_util.tree_map(host, tree)
+
+
+def _result(out: TrainResult, n: int) -> TrainResult:
+    if out.losses.shape[1] != n:  # drop the padding clients
+        out = TrainResult(out.global_params, jax.tree_util.tree_map(lambda a: a[:n], out.client_params),
+                          out.losses[:, :n], out.participation[:, :n])
+    out = _gathered(out)
     check_finite(out.losses, out.participation, out.client_params)
     return out
+
+
+def _padded(data: ClientData, cfg: TrainConfig, dtype):
+    """Client arrays padded to a multiple of the device count with copies of the last client
+    (finite under any loss) and aggregation weights with 0 for the copies, then sharded."""
+    n, n_dev = data.n_clients, jax.device_count()
+    pad = (-n) % n_dev if cfg.clients_per_round is None else 0  # partial participation draws from the real N
+    base = _aggregation_weights(cfg, data.mask, dtype)
+    x, mask = data.x, data.mask
+    if pad:
+        rep = lambda a: jnp.concatenate([a, jnp.repeat(a[-1:], pad, axis=0)])  # noqa: E731
+        x, mask, base = rep(x), rep(mask), jnp.concatenate([base, jnp.zeros((pad,), base.dtype)])
+    return shard_clients((x, mask, base)), pad
+
+
+def _run_decl(init_params, loss_fn, data, weights, cfg, key, push_sum):
+    check_stream_key(key)
+    dtype = _param_dtype(init_params)
+    (x, mask, base), pad = _padded(data, cfg, dtype)
+    if pad:  # padding clients only mix with themselves: block-diagonal W keeps real clients exact
+        weights = jnp.block([[weights, jnp.zeros((weights.shape[0], pad), weights.dtype)],
+                             [jnp.zeros((pad, weights.shape[0]), weights.dtype), jnp.eye(pad, dtype=weights.dtype)]])
+    weights = shard_clients(weights)
+    static = dataclasses.replace(cfg, rounds=1)
+    carry = _decl_start_jit(init_params, x.shape[0], weights, static)
+    (clients, _, _), losses = _drive(
+        functools.partial(_decl_jit, loss_fn=loss_fn, cfg=static, push_sum=push_sum),
+        carry, (x, mask, weights, key), cfg.rounds)
+    out = TrainResult(_decl_finish_jit(clients, base), clients, losses, jnp.ones(losses.shape, dtype=bool))
+    return _result(out, data.n_clients)
 
 
 def train_local(init_params, loss_fn: LossFn, data: ClientData, cfg: TrainConfig, *, key) -> TrainResult:
     """Every client trains alone for ``rounds * local_steps`` steps from ``init_params``."""
     _check_run(data, cfg, fedavg=False)
-    eye = jnp.eye(data.n_clients)
-    x, mask = shard_clients((data.x, data.mask))
-    return _result(_decl_jit(init_params, x, mask, eye, key, loss_fn=loss_fn, cfg=cfg, push_sum=False))
+    eye = jnp.eye(data.n_clients, dtype=_param_dtype(init_params))
+    return _run_decl(init_params, loss_fn, data, eye, cfg, key, False)
 
 
 def train_fedavg(init_params, loss_fn: LossFn, data: ClientData, cfg: TrainConfig, *, key) -> TrainResult:
     """FedAvg with full or partial participation (``cfg.clients_per_round``)."""
     _check_run(data, cfg, fedavg=True)
-    x, mask = shard_clients((data.x, data.mask))
-    return _result(_fedavg_jit(init_params, x, mask, key, loss_fn=loss_fn, cfg=cfg))
+    check_stream_key(key)
+    (x, mask, base), _ = _padded(data, cfg, _param_dtype(init_params))
+    static = dataclasses.replace(cfg, rounds=1)
+    carry = _fedavg_start_jit(init_params, x.shape[0])
+    (gparams, clients), (losses, part) = _drive(
+        functools.partial(_fedavg_jit, loss_fn=loss_fn, cfg=static), carry, (x, mask, base, key), cfg.rounds)
+    return _result(TrainResult(gparams, clients, losses, part), data.n_clients)
 
 
 def train_decl(init_params, loss_fn: LossFn, data: ClientData, mixing: Mixing | Any, cfg: TrainConfig, *, key) -> TrainResult:
@@ -294,13 +449,13 @@ def train_decl(init_params, loss_fn: LossFn, data: ClientData, mixing: Mixing | 
         mixing = Mixing(np.asarray(mixing), "custom", False)
     if mixing.n_clients != data.n_clients:
         raise ValueError(f"mixing matrix is for N={mixing.n_clients} clients, data has N={data.n_clients}")
-    w = jnp.asarray(mixing.weights)
-    x, mask = shard_clients((data.x, data.mask))
-    return _result(_decl_jit(init_params, x, mask, w, key, loss_fn=loss_fn, cfg=cfg, push_sum=mixing.push_sum))
+    w = jnp.asarray(mixing.weights, dtype=_param_dtype(init_params))
+    return _run_decl(init_params, loss_fn, data, w, cfg, key, mixing.push_sum)
 
 
 def program_cache_sizes() -> dict[str, int]:
-    """Number of compiled programs per algorithm (tests assert that reruns do not recompile)."""
+    """Number of compiled round programs per algorithm (tests assert that reruns, and runs with a
+    different round count, do not recompile)."""
     return {"fedavg": _fedavg_jit._cache_size(), "decl": _decl_jit._cache_size()}
 
 
@@ -315,6 +470,7 @@ __all__ = [
     "fedavg_program",
     "local_training",
     "optimizer",
+    "ROUND_CHUNK",
     "program_cache_sizes",
     "train_decl",
     "train_fedavg",

@@ -4,8 +4,15 @@ Public surface (imported on first use, so that the CLI's ``--help`` needs no JAX
 
     run_suite(suite, *, seed, only, progress) -> (Ledger, measurements)
     measure(producer, suite, *, seed)   a producer's measurement (what the figures plot)
+    verify(out_dir, suite, *, seed, only, figures, resume, progress)
+                                        ledger.json, report.md and figures/ as one checkpointed unit
+    read_run(out_dir)                   the run marker of a complete verify output (else ValueError)
     write_ledger(ledger, out_dir)       ledger.json (schema 2)
-    render_report(ledger, out_dir, figures), claims_table(records)
+    write_atomic(path, content)         a file written whole or not at all (mode 0644 under umask)
+    render_report(ledger, out_dir, figures), claims_table(records), matrix_text(records)
+    load_ledger(path), diff_ledgers(a, b)
+                                        compare two ledgers (``dssl-bounds diff``)
+    toolkit_version()                   the installed version
     Record, VERDICTS, LEVELS            the ledger's row type and vocabularies
     rules                               the statistical rules (binomial, sign test, slope, ...)
     formula, linear, distributed, downstream
@@ -27,14 +34,26 @@ from typing import Any
 _NAMES = {
     "run_suite": "bounds.ledger", "measure": "bounds.ledger", "write_ledger": "bounds.ledger",
     "Ledger": "bounds.ledger", "PRODUCER_NAMES": "bounds.producers", "producer_key": "bounds.ledger",
-    "render_report": "bounds.report", "claims_table": "bounds.report",
+    "verify": "bounds.ledger", "read_run": "bounds.ledger", "write_atomic": "bounds.ledger",
+    "render_report": "bounds.report", "claims_table": "bounds.report", "matrix_text": "bounds.report",
+    "diff_ledgers": "bounds.diff", "load_ledger": "bounds.diff",
     "Record": "bounds.records", "VERDICTS": "bounds.records", "LEVELS": "bounds.records",
     "ALPHA": "bounds.rules",
     "Suite": "bounds.suite", "SUITES": "bounds.suite", "get_suite": "bounds.suite",
     "evaluate": "bounds.evaluation", "sensitivity_bound": "bounds.evaluation",
 }
 _MODULES = ("rules", "formula", "linear", "distributed", "downstream")
-__all__ = sorted([*_NAMES, *_MODULES])
+__all__ = sorted([*_NAMES, *_MODULES, "toolkit_version"])
+
+
+def toolkit_version() -> str:
+    """The installed version of dssl-bounds (light: no JAX import, so ``--version`` is instant)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("dssl-bounds")
+    except metadata.PackageNotFoundError:  # a source tree that is not installed
+        return "0+unknown"
 
 
 def __getattr__(name: str) -> Any:

@@ -1,8 +1,10 @@
-"""Command line: ``dssl-bounds verify | figures | sweep`` (also ``python -m bounds``).
+"""Command line: ``dssl-bounds verify | figures | sweep | diff`` (also ``python -m bounds``).
 
-Imports are lazy so that ``--help`` answers at once; the process-wide settings the library
-leaves to its caller are made here: float64 (representabilities are compared at the 1e-6
-scale), OpenBLAS threads, the matplotlib backend.
+Imports are lazy so that ``--help`` answers at once, and every argument is checked before
+any computation (a bad one exits 2 with a one-line message naming it). The process-wide
+settings the library leaves to its caller are made here: float64 (representabilities are
+compared at the 1e-6 scale), OpenBLAS threads, the matplotlib backend and JAX's persistent
+compilation cache.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import time  # noqa: E402
 from typing import Sequence  # noqa: E402
 
 SUITE_NAMES = ("smoke", "default", "full")  # checked against bounds.suite when a suite runs
+SEED_RANGE = 2**32
 
 
 def _progress(stream=sys.stderr):
@@ -32,40 +35,67 @@ def _progress(stream=sys.stderr):
     return say
 
 
-def _configure() -> None:
+def cache_dir() -> pathlib.Path:
+    """The persistent compilation cache: ``$XDG_CACHE_HOME/dssl-bounds/jax`` (default
+    ``~/.cache/dssl-bounds/jax``). A second process then loads the compiled programs instead of
+    compiling them again (compilation is most of a cold ``verify``)."""
+    base = os.environ.get("XDG_CACHE_HOME") or pathlib.Path.home() / ".cache"
+    return pathlib.Path(base) / "dssl-bounds" / "jax"
+
+
+def _configure(*, cache: bool, say) -> None:
     import jax
     import matplotlib
 
     jax.config.update("jax_enable_x64", True)
     matplotlib.use("Agg")
+    jax.config.update("jax_enable_compilation_cache", cache)
+    if cache:
+        path = cache_dir()
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            say(f"compilation cache off: cannot create {path} ({err.strerror})")
+            jax.config.update("jax_enable_compilation_cache", False)
+            return
+        jax.config.update("jax_compilation_cache_dir", str(path))
+        # Most programs here compile in well under JAX's default 1 s threshold; cache them all.
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
 
 
-def _check_out(path: pathlib.Path) -> pathlib.Path:
+def _check_out(path: pathlib.Path, option: str = "--out") -> pathlib.Path:
     """An output folder that can be written, checked before any computation."""
     if path.exists() and not path.is_dir():
-        raise ValueError(f"--out={str(path)!r} is a file; it must be a folder (created if missing)")
+        raise ValueError(f"{option}={str(path)!r} is a file; it must be a folder (created if missing)")
     parent = next((p for p in (path, *path.parents) if p.exists()), pathlib.Path("."))
-    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
-        raise ValueError(f"--out={str(path)!r} cannot be created: {str(parent)!r} is not a writable folder")
+    if not parent.is_dir():
+        raise ValueError(f"{option}={str(path)!r} cannot be created: {str(parent)!r} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"{option}={str(path)!r} cannot be created: {str(parent)!r} is not writable")
     return path
 
 
+def _seed(text: str) -> int:
+    try:
+        seed = int(text)
+    except ValueError:
+        seed = None
+    if seed is None or not 0 <= seed < SEED_RANGE:
+        raise argparse.ArgumentTypeError(f"seed={text!r} must be an integer in [0, 2**32)")
+    return seed
+
+
 def _verify(args, say) -> None:
-    from bounds.ledger import run_suite, write_ledger
-    from bounds.report import claims_table, render_report, verdict_counts
-    from bounds.ledger import write_atomic
-    from figures import make_figures
+    from bounds.ledger import verify
+    from bounds.report import terminal_summary
 
     out = _check_out(args.out)
-    ledger, measurements = run_suite(args.suite, seed=args.seed, only=args.only, progress=say)
-    figures = [] if args.no_figures else make_figures(measurements, out / "figures", progress=say)
-    json_path = write_ledger(ledger, out)
-    report_path = out / "report.md"
-    write_atomic(report_path, render_report(ledger, out, figures))
-    print(claims_table(ledger.records, fmt="text"))
-    print()
-    print("verdicts:", ", ".join(f"{k} {v}" for k, v in verdict_counts(ledger.records).items()))
-    print(f"wrote {json_path} and {report_path}" + (f" ({len(figures)} figures in {out / 'figures'})" if figures else ""))
+    _configure(cache=not args.no_cache, say=say)
+    ledger, drawn = verify(out, args.suite, seed=args.seed, only=args.only, figures=not args.no_figures,
+                           resume=not args.fresh, progress=say)
+    print(terminal_summary(ledger, out / "report.md", full=args.full))
+    print(f"wrote {out / 'ledger.json'}, {out / 'report.md'}"
+          + (f" and {len(drawn)} figures in {out / 'figures'}" if drawn else ""))
 
 
 def _figures(args, say) -> None:
@@ -74,8 +104,9 @@ def _figures(args, say) -> None:
     from figures import make_figures, producers_for
 
     out = _check_out(args.out)
-    suite = get_suite(args.suite)
     needed = producers_for(args.only)
+    suite = get_suite(args.suite)
+    _configure(cache=not args.no_cache, say=say)
     measurements = {}
     for name in needed:
         say(f"{name}: measuring")
@@ -84,29 +115,78 @@ def _figures(args, say) -> None:
         print(f"wrote {path}")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _sweep(args, say) -> None:
+    from bounds.sweep import prepare_sweep, run_sweep
+
+    plan = prepare_sweep(args.config)  # reads and checks the whole grid first
+    _check_out(plan.out, "out")
+    _configure(cache=not args.no_cache, say=say)
+    print(f"wrote {run_sweep(plan, progress=say)}")
+
+
+def _diff(args, say) -> int:
+    from bounds.diff import diff_ledgers, load_ledger, render_diff
+
+    a, b = load_ledger(args.a), load_ledger(args.b)
+    result = diff_ledgers(a, b, rel_tol=args.rel_tol)
+    print(render_diff(result, full=args.full))
+    return 1 if result.changed else 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    from bounds import toolkit_version
     from bounds.producers import PRODUCER_NAMES
+    from figures import FIGURES
 
     parser = argparse.ArgumentParser(prog="dssl-bounds", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    verify = sub.add_parser("verify", help="run a suite of claims; write ledger.json, report.md and the figures")
-    verify.add_argument("--suite", default="default", choices=SUITE_NAMES, help="sizes (default: default)")
-    verify.add_argument("--out", default=pathlib.Path("results"), type=pathlib.Path, help="output folder (default: results)")
-    verify.add_argument("--seed", default=0, type=int, help="root seed of the run, in [0, 2**32) (default: 0)")
-    verify.add_argument("--only", nargs="+", metavar="PRODUCER", choices=PRODUCER_NAMES,
-                        help=f"run only these record producers: {', '.join(PRODUCER_NAMES)}")
-    verify.add_argument("--no-figures", action="store_true", help="do not draw the figures")
-    figures = sub.add_parser("figures", help="regenerate the figure and table analogues")
-    figures.add_argument("--only", nargs="+", metavar="NAME", help="draw only these figures")
-    figures.add_argument("--out", default=pathlib.Path("results") / "figures", type=pathlib.Path,
-                         help="output folder (default: results/figures)")
-    figures.add_argument("--suite", default="default", choices=SUITE_NAMES, help="sizes (default: default)")
-    figures.add_argument("--seed", default=0, type=int, help="root seed, as for verify (default: 0)")
-    sweep = sub.add_parser("sweep", help="run a parameter sweep from a TOML config (resumable)")
-    sweep.add_argument("config", type=pathlib.Path, help="TOML file with a [sweep] table")
-    args = parser.parse_args(argv)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {toolkit_version()}",
+                        help="print the toolkit version and exit")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    _configure()
+    def common(p, *, out: pathlib.Path, what: str) -> None:
+        p.add_argument("--suite", default="default", choices=SUITE_NAMES,
+                       help="sizes: smoke (seconds), default (under 2 minutes), full (tens of minutes); "
+                            "default: default")
+        p.add_argument("--out", default=out, type=pathlib.Path, help=f"{what} (created if missing; default: {out})")
+        p.add_argument("--seed", default=0, type=_seed, help="root seed of the run, in [0, 2**32) (default: 0)")
+        p.add_argument("--no-cache", action="store_true",
+                       help=f"do not use the persistent compilation cache (default: on, in {cache_dir()})")
+
+    verify = sub.add_parser("verify", help="run a suite of claims; write ledger.json, report.md and the figures",
+                            description="Run the suite; print the claim x reading matrix; write ledger.json, "
+                                        "report.md and figures/ as one unit (run.json marks it complete). "
+                                        "An interrupted run resumes from its checkpoints when rerun.")
+    common(verify, out=pathlib.Path("results"), what="output folder")
+    verify.add_argument("--only", nargs="+", metavar="PRODUCER", choices=PRODUCER_NAMES,
+                        help=f"run only these record producers, among: {', '.join(PRODUCER_NAMES)}")
+    verify.add_argument("--no-figures", action="store_true", help="do not draw the figures")
+    verify.add_argument("--full", action="store_true", help="print every record, not only the matrix")
+    verify.add_argument("--fresh", action="store_true",
+                        help="ignore the checkpoints of an interrupted run and recompute everything")
+    figures = sub.add_parser("figures", help="measure and draw the figure and table analogues (without a ledger)")
+    common(figures, out=pathlib.Path("results") / "figures", what="folder of the figures")
+    figures.add_argument("--only", nargs="+", metavar="NAME", choices=sorted(FIGURES),
+                         help=f"draw only these figures, among: {', '.join(sorted(FIGURES))}")
+    sweep = sub.add_parser("sweep", help="run a parameter sweep from a TOML config (resumable)",
+                           description="Run the grid of linear studies a TOML [sweep] table describes; every "
+                                       "point is checked before the first runs, and finished points are kept, "
+                                       "so a rerun resumes.")
+    sweep.add_argument("config", type=pathlib.Path, help="TOML file with a [sweep] table (see examples/)")
+    sweep.add_argument("--no-cache", action="store_true", help="do not use the persistent compilation cache")
+    diff = sub.add_parser("diff", help="which verdicts and numbers changed between two ledgers",
+                          description="Compare two ledgers (ledger.json files or verify output folders), "
+                                      "records keyed by claim, level, source and reading. Exit 0 when they "
+                                      "agree, 1 when something changed.")
+    diff.add_argument("a", type=pathlib.Path, help="the old ledger.json (or its folder)")
+    diff.add_argument("b", type=pathlib.Path, help="the new ledger.json (or its folder)")
+    diff.add_argument("--rel-tol", type=float, default=1e-9,
+                      help="relative tolerance below which numbers count as equal (default: 1e-9)")
+    diff.add_argument("--full", action="store_true", help="list every changed row (default: the first 40)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     say = _progress()
     try:
         if args.command == "verify":
@@ -114,12 +194,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "figures":
             _figures(args, say)
         elif args.command == "sweep":
-            from bounds.sweep import run_sweep
-
-            print(f"wrote {run_sweep(args.config, progress=say)}")
+            _sweep(args, say)
+        elif args.command == "diff":
+            return _diff(args, say)
     except ValueError as err:
         print(f"dssl-bounds: error: {err}", file=sys.stderr)
         return 2
+    except FloatingPointError as err:  # a run that diverged outside a producer's own handling
+        print(f"dssl-bounds: computation diverged: {err}", file=sys.stderr)
+        return 1
     return 0
 
 

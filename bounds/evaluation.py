@@ -19,23 +19,83 @@ def _numpy_bound(claim_id: str, variant: str):
     return fn, tuple(fn.symbols)
 
 
+@functools.lru_cache(maxsize=None)
+def _hypotheses(claim_id: str) -> tuple[tuple[str, tuple[str, ...], Any], ...]:
+    """The claim's hypotheses on its parameters as (text, symbols, numpy predicate)."""
+    import sympy as sp
+
+    out = []
+    for h in theory.get_claim(claim_id).hypotheses:
+        if h is sp.true or not isinstance(h, sp.core.relational.Relational):
+            continue
+        names = tuple(sorted(str(s) for s in h.free_symbols))
+        out.append((str(h), names, sp.lambdify(names, h, modules="numpy")))
+    return tuple(out)
+
+
+def _array(claim_id: str, name: str, value: Any) -> np.ndarray:
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "iuf":  # bools, strings, objects: never coerced to a number
+        raise ValueError(f"{name}={value!r} (claim {claim_id!r}) must be a real number or an array of them")
+    return arr.astype(np.float64)
+
+
+def _show(value: np.ndarray) -> str:
+    if value.ndim == 0:
+        return f"{float(value)!r}"
+    return f"array{value.shape} in [{np.nanmin(value)!r}, {np.nanmax(value)!r}]" if value.size else "[]"
+
+
+def _check_domain(claim_id: str, args: dict[str, np.ndarray]) -> None:
+    """Every parameter inside its domain: the symbol's sign assumption and every hypothesis
+    of the claim whose symbols are all given (e.g. ``p < 1``, ``A_bar <= N``)."""
+    claim = theory.get_claim(claim_id)
+    for name, value in args.items():
+        domain = claim.domains.get(name, "")
+        if not np.all(np.isfinite(value)):
+            raise ValueError(f"{name}={_show(value)} (claim {claim_id!r}) must be finite; domain: {domain}")
+        sign = claim.symbols[name].assumptions0
+        if (sign.get("positive") and not np.all(value > 0)) or (sign.get("nonnegative") and not np.all(value >= 0)):
+            raise ValueError(f"{name}={_show(value)} is outside the domain of claim {claim_id!r}: {domain}")
+    for text, names, holds in _hypotheses(claim_id):
+        if all(n in args for n in names) and not np.all(holds(*(args[n] for n in names))):
+            shown = ", ".join(f"{n}={_show(args[n])}" for n in names)
+            raise ValueError(f"{shown} violates the hypothesis {text} of claim {claim_id!r} "
+                             f"({'; '.join(claim.domains.get(n, n) for n in names)})")
+
+
 def evaluate(claim_id: str, variant: str = "statement", /, **params: Any) -> np.ndarray:
     """Lower bound on the representability ``r_k`` stated by ``claim_id`` at ``params``.
 
     ``params`` are the claim's symbols by name (``d``, ``p``, ``N``, ``A_bar``, ``C``,
     ``tr_H``); arrays broadcast, so a whole parameter grid is one call. Symbols the claim does
-    not use are ignored, so one parameter dict serves every claim of a sweep. Hidden constants
-    default to the claim's ``defaults`` (unit constants).
+    not use are ignored, so one parameter dict serves every claim of a sweep; but a name that
+    differs from one of the claim's symbols only in case (``c`` for ``C``) is a misspelling and
+    raises. Hidden constants default to the claim's ``defaults`` (unit constants). Values
+    outside the claim's domain (``p`` outside (0, 1), ``d <= 0``, ``A_bar > N``, ...) raise
+    ``ValueError`` naming the parameter and the domain.
 
     >>> float(evaluate("thm4.2-local", d=1e5, p=0.5, C=1.0))  # doctest: +ELLIPSIS
     0.99...
+    >>> evaluate("thm4.2-local", d=1e5, p=1.5)
+    Traceback (most recent call last):
+    ...
+    ValueError: p=1.5 violates the hypothesis p < 1 of claim 'thm4.2-local' (p in (0, 1) (mask ratio: probability that a mask entry is 0))
     """
     fn, names = _numpy_bound(claim_id, variant)
-    defaults = dict(getattr(theory.get_claim(claim_id), "defaults", {}))
-    args = {k: np.asarray(v, dtype=np.float64) for k, v in {**defaults, **params}.items() if k in names}
-    missing = [k for k in names if k not in args]
+    claim = theory.get_claim(claim_id)
+    by_case = {n.lower(): n for n in claim.symbols}
+    for name in params:
+        if name not in claim.symbols and name.lower() in by_case:
+            raise ValueError(f"{name}= is not a parameter of claim {claim_id!r}: did you mean {by_case[name.lower()]}=? "
+                             f"(its parameters: {sorted(names)})")
+    defaults = dict(getattr(claim, "defaults", {}))
+    given = {k: _array(claim_id, k, v) for k, v in {**defaults, **params}.items() if k in claim.symbols}
+    missing = [k for k in names if k not in given]
     if missing:
         raise ValueError(f"claim {claim_id!r} needs parameters {missing}")
+    _check_domain(claim_id, given)  # also on symbols the bound does not use (N in A_bar <= N)
+    args = {k: given[k] for k in names}
     with np.errstate(all="ignore"):  # outside the domain: reported below as a ValueError, not a warning
         value = np.asarray(fn(**args), dtype=np.float64)
     if not np.all(np.isfinite(value)):

@@ -15,10 +15,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import hashlib
 import importlib
 import json
 import os
 import pathlib
+import pickle
+import shutil
 import tempfile
 import time
 import zlib
@@ -26,6 +29,7 @@ from typing import Any, Callable, Protocol, Sequence
 
 import jax
 
+from bounds import toolkit_version
 from bounds.producers import PRODUCER_NAMES, PRODUCERS
 from bounds.records import Record
 from bounds.suite import Suite, get_suite
@@ -79,15 +83,6 @@ def measure(name: str, suite: Suite, *, seed: int) -> Any:
     return producer(name).measure(suite, key=producer_key(seed, name))
 
 
-def toolkit_version() -> str:
-    from importlib import metadata
-
-    try:
-        return metadata.version("dssl-bounds")
-    except metadata.PackageNotFoundError:  # a source tree that is not installed
-        return "0+unknown"
-
-
 @dataclasses.dataclass(frozen=True)
 class Ledger:
     suite: str
@@ -108,11 +103,49 @@ class Ledger:
         }
 
 
-def run_suite(suite: str = "default", *, seed: int = 0, only: Sequence[str] | None = None,
-              progress: Progress | None = None) -> tuple[Ledger, dict[str, Any]]:
-    """Run every producer (or those named in ``only``) at ``suite`` size: the ledger and each
-    producer's measurement (by name), from which the figures are drawn."""
-    sizes = get_suite(suite)
+def _as_suite(suite: "str | Suite") -> Suite:
+    return suite if isinstance(suite, Suite) else get_suite(suite)
+
+
+def source_digest() -> str:
+    """A digest of the toolkit's source (``theory``, ``sim``, ``bounds``): a checkpoint made by
+    other code is never resumed, even at the same version number."""
+    h = hashlib.sha256()
+    root = pathlib.Path(__file__).resolve().parent.parent
+    for package in ("theory", "sim", "bounds"):
+        for path in sorted((root / package).rglob("*.py")):
+            h.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
+def checkpoint_path(folder: pathlib.Path, suite: Suite, seed: int, name: str) -> pathlib.Path:
+    """Where producer ``name``'s finished work of a run is saved: keyed by the suite's sizes,
+    the seed, the producer, the toolkit version and its source."""
+    key = json.dumps([repr(suite), seed, name, toolkit_version(), source_digest()])
+    return pathlib.Path(folder) / f"{suite.name}-seed{seed}-{name}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.pkl"
+
+
+def _load_checkpoint(path: pathlib.Path) -> tuple[list[Record], Any, float] | None:
+    try:
+        with open(path, "rb") as fh:
+            return pickle.load(fh)
+    except FileNotFoundError:
+        return None
+    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError):  # from other code: recompute
+        return None
+
+
+def run_suite(suite: "str | Suite" = "default", *, seed: int = 0, only: Sequence[str] | None = None,
+              progress: Progress | None = None, checkpoints: str | os.PathLike | None = None,
+              ) -> tuple[Ledger, dict[str, Any]]:
+    """Run every producer (or those named in ``only``) at ``suite`` size (a name or a `Suite`):
+    the ledger and each producer's measurement (by name), from which the figures are drawn.
+
+    With ``checkpoints`` (a folder), each finished producer is saved there atomically and a
+    later call with the same suite, seed and toolkit resumes from it instead of recomputing;
+    the records and measurements are the same either way.
+    """
+    sizes = _as_suite(suite)
     root_key(seed)  # validates the seed before any computation
     if only is not None:
         unknown = sorted(set(only) - set(PRODUCER_NAMES))
@@ -126,29 +159,49 @@ def run_suite(suite: str = "default", *, seed: int = 0, only: Sequence[str] | No
     for name in PRODUCER_NAMES:
         if only is not None and name not in only:
             continue
-        start = time.perf_counter()
-        say(f"{name}: running")
-        module = producer(name)
-        measurements[name] = module.measure(sizes, key=producer_key(seed, name))
-        produced = module.judge(measurements[name], sizes)
-        seconds[name] = time.perf_counter() - start
-        say(f"{name}: {len(produced)} records in {seconds[name]:.1f}s")
+        path = checkpoint_path(pathlib.Path(checkpoints), sizes, seed, name) if checkpoints is not None else None
+        saved = _load_checkpoint(path) if path is not None else None
+        if saved is not None:
+            produced, measurements[name], seconds[name] = saved
+            say(f"{name}: {len(produced)} records resumed from {path}")
+        else:
+            start = time.perf_counter()
+            say(f"{name}: running")
+            module = producer(name)
+            measurements[name] = module.measure(sizes, key=producer_key(seed, name))
+            produced = module.judge(measurements[name], sizes)
+            seconds[name] = time.perf_counter() - start
+            say(f"{name}: {len(produced)} records in {seconds[name]:.1f}s")
+            if path is not None:
+                try:
+                    saved_bytes = pickle.dumps((produced, measurements[name], seconds[name]))
+                except (pickle.PicklingError, TypeError, AttributeError) as err:  # e.g. a closure in a measurement
+                    say(f"{name}: not checkpointed ({err}); an interrupted run recomputes it")
+                else:
+                    write_atomic(path, saved_bytes)
         records.extend(produced)
     created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-    return Ledger(suite, seed, tuple(records), created, seconds), measurements
+    return Ledger(sizes.name, seed, tuple(records), created, seconds), measurements
 
 
-def write_atomic(path: pathlib.Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that a reader never sees a half-written file (mode 0644
-    under the usual umask, as an ordinary file would be)."""
+def write_atomic(path: pathlib.Path, content: str | bytes) -> None:
+    """Write ``content`` to ``path`` so that a reader never sees a half-written file (mode 0644
+    under the usual umask, as an ordinary file would be; ``tempfile`` alone would give 0600)."""
+    path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(content.encode("utf-8") if isinstance(content, str) else content)
+            fh.flush()
+            os.fsync(fh.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        pathlib.Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def write_ledger(ledger: Ledger, out_dir: str | os.PathLike) -> pathlib.Path:
@@ -156,3 +209,87 @@ def write_ledger(ledger: Ledger, out_dir: str | os.PathLike) -> pathlib.Path:
     path = pathlib.Path(out_dir) / "ledger.json"
     write_atomic(path, json.dumps(ledger.to_json(), indent=1, allow_nan=False) + "\n")
     return path
+
+
+#: The run marker in an output folder: ``state`` is ``"running"`` from the start of a run until
+#: its ledger, report and figures are all written, then ``"complete"`` with their digests, so a
+#: folder left by an interrupted run, or with files from different runs, is never taken for a
+#: complete one (`read_run`).
+RUN_MARKER = "run.json"
+CHECKPOINTS = ".checkpoints"
+
+
+def _digest(path: pathlib.Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _marker(out: pathlib.Path, **fields) -> None:
+    write_atomic(out / RUN_MARKER, json.dumps(fields, indent=1, sort_keys=True) + "\n")
+
+
+def read_run(out_dir: str | os.PathLike) -> dict[str, Any]:
+    """The marker of the complete run in ``out_dir``; ValueError if the folder holds no run, an
+    interrupted one, or files that are not the ones the run wrote (stale or mixed output)."""
+    out = pathlib.Path(out_dir)
+    try:
+        marker = json.loads((out / RUN_MARKER).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ValueError(f"out={str(out)!r} holds no run marker {RUN_MARKER}: not the output of a verify run") from None
+    if marker.get("state") != "complete":
+        raise ValueError(f"out={str(out)!r}: the run started {marker.get('started')} did not finish "
+                         f"(state {marker.get('state')!r}); rerun verify to resume it")
+    for name, digest in marker["files"].items():
+        path = out / name
+        if not path.is_file() or _digest(path) != digest:
+            raise ValueError(f"out={str(out)!r}: {name} is not the file the run wrote (stale or mixed output)")
+    return marker
+
+
+def _replace_folder(staged: pathlib.Path, target: pathlib.Path) -> None:
+    """Put ``staged`` in place of ``target`` (two renames), so the folder never mixes runs."""
+    old = target.with_name(f".{target.name}-old")
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        os.replace(target, old)
+    os.replace(staged, target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def verify(out_dir: str | os.PathLike, suite: "str | Suite" = "default", *, seed: int = 0,
+           only: Sequence[str] | None = None, figures: bool = True, resume: bool = True,
+           progress: Progress | None = None) -> tuple[Ledger, list[pathlib.Path]]:
+    """``dssl-bounds verify``: run the suite into ``out_dir`` as one unit — ``ledger.json``,
+    ``report.md`` and ``figures/`` (drawn from this run's measurements) — under the run marker
+    (`read_run`). Finished producers are checkpointed in ``out_dir/.checkpoints``; a rerun after
+    an interruption resumes from them (``resume=False`` recomputes) and writes the same output.
+    Returns the ledger and the figure paths."""
+    from bounds.report import render_report
+
+    out = pathlib.Path(out_dir)
+    sizes = _as_suite(suite)
+    root_key(seed)
+    started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    meta = {"suite": sizes.name, "seed": seed, "only": list(only) if only else None,
+            "toolkit_version": toolkit_version(), "source": source_digest(), "started": started}
+    out.mkdir(parents=True, exist_ok=True)
+    _marker(out, state="running", **meta)
+    checkpoints = out / CHECKPOINTS
+    if not resume:
+        shutil.rmtree(checkpoints, ignore_errors=True)
+    ledger, measurements = run_suite(sizes, seed=seed, only=only, progress=progress, checkpoints=checkpoints)
+    drawn: list[pathlib.Path] = []
+    if figures:
+        from figures import make_figures
+
+        staged = out / ".figures-new"
+        shutil.rmtree(staged, ignore_errors=True)
+        names = [p.name for p in make_figures(measurements, staged, progress=progress)]
+        staged.mkdir(exist_ok=True)
+        _replace_folder(staged, out / "figures")
+        drawn = [out / "figures" / n for n in names]
+    write_ledger(ledger, out)
+    write_atomic(out / "report.md", render_report(ledger, out, drawn))
+    files = ["ledger.json", "report.md", *(str(p.relative_to(out)) for p in drawn)]
+    _marker(out, state="complete", finished=ledger.created, files={f: _digest(out / f) for f in files}, **meta)
+    shutil.rmtree(checkpoints, ignore_errors=True)
+    return ledger, drawn

@@ -111,4 +111,5 @@ for objective, claim, color in (("mim-alignment", mim_local, "C0"), ("cl-similar
             label=f"1 − bound ({claim.source})")
 ax.set(xscale="log", yscale="log", xlabel="d", ylabel="s = 1 − min_k r_k")
 ax.legend(fontsize=7)
-plt.show()
+assert ax.has_data() and np.all(np.isfinite(d))
+plt.show()  # an inline image in Jupyter (the tests check that the notebook shows one per figure)

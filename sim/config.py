@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import numbers
+
+from sim import checks
 
 _SCALING_FORMULAS = {
     "N": "max(2, round(d**(1/20)))",
@@ -41,21 +42,12 @@ def _fail(field: str, value, allowed: str) -> ValueError:
 
 
 def _integer(field: str, value, allowed: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        if isinstance(value, numbers.Real) and not math.isfinite(value):
-            raise _fail(field, value, f"must be a finite integer, {allowed}")
-        raise _fail(field, value, f"must be an integer, {allowed}")
-    return int(value)
+    # NumPy/JAX integer scalars and integral floats pass; bools and 2.7 do not (sim.checks).
+    return checks.integer(f"DataConfig.{field}", value, allowed=allowed)
 
 
 def _positive_real(field: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise _fail(field, value, "must be a real number > 0")
-    if not math.isfinite(value):
-        raise _fail(field, value, "must be finite and > 0")
-    if value <= 0:
-        raise _fail(field, value, "must be > 0")
-    return float(value)
+    return checks.real(f"DataConfig.{field}", value, low=0, closed=False)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,5 +1,7 @@
 """End to end: `dssl-bounds verify --suite smoke` writes a ledger that honours DESIGN.md's schema."""
 
+import contextlib
+import io
 import json
 import math
 
@@ -7,6 +9,8 @@ import pytest
 
 import theory
 from bounds.cli import main
+from bounds.ledger import read_run
+from bounds.producers import PRODUCER_NAMES
 from bounds.records import LEVELS, READING_KEYS, VERDICTS
 
 FORMULA_IDS = {
@@ -23,9 +27,17 @@ SIMULATION_IDS = {
 
 
 @pytest.fixture(scope="module")
-def ledger(tmp_path_factory):
+def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("verify")
-    assert main(["verify", "--suite", "smoke", "--out", str(out), "--seed", "0"]) == 0
+    capture = io.StringIO()
+    with contextlib.redirect_stdout(capture):
+        assert main(["verify", "--suite", "smoke", "--out", str(out), "--seed", "0", "--no-cache"]) == 0
+    return out, capture.getvalue()
+
+
+@pytest.fixture(scope="module")
+def ledger(run):
+    out, _ = run
     return json.loads((out / "ledger.json").read_text()), (out / "report.md").read_text()
 
 
@@ -54,26 +66,50 @@ def test_every_claim_is_in_the_ledger_at_each_level(ledger):
     assert SIMULATION_IDS <= by_level["simulation"]
     mim = {r["reading"].get("mim") for r in data["records"] if r["claim"] == "thm4.2-local" and r["level"] == "simulation"}
     assert mim == {"paper-surrogate", "alignment-exact", "reconstruction"}
-    assert "| claim | source | reading | level | bound | empirical | margin | verdict |" in report
-    assert "| claim | level | " + " | ".join(VERDICTS) + " |" in report
+    assert "| # | claim | source | reading | level | bound | empirical | margin | p-value | verdict |" in report
+    assert report.index("## Findings: claim × reading") < report.index("## Claims") < report.index("## Notes")
 
 
-def test_cli_rejects_bad_input(capsys):
-    assert main(["verify", "--suite", "smoke", "--seed", "-1"]) == 2
-    assert "seed" in capsys.readouterr().err
+def test_terminal_shows_findings_first_and_no_output_cites_a_file_the_reader_lacks(run, ledger):
+    out, printed = run
+    data, report = ledger
+    assert "alignment-exact" in printed and f"full report (every record and its note): {out / 'report.md'}" in printed
+    assert len(printed.splitlines()) < len(data["records"])  # the matrix, not every record
+    for text in (printed, report, (out / "ledger.json").read_text()):
+        assert "SPEC" not in text
+    marker = read_run(out)  # complete, and the files are the ones the run wrote
+    assert set(marker["files"]) >= {"ledger.json", "report.md", "figures/bounds_vs_d.png"}
+    assert not (out / ".checkpoints").exists()
+
+
+def test_help_documents_every_option_and_lists_the_producers(capsys):
+    import argparse
+
+    from bounds.cli import _parser
+
+    parser = _parser()
+    (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    assert set(commands.choices) == {"verify", "figures", "sweep", "diff"}
+    for name, sub in commands.choices.items():
+        for action in sub._actions:
+            assert action.help and action.help != argparse.SUPPRESS, (name, action.dest)
     with pytest.raises(SystemExit):
-        main(["verify", "--suite", "huge"])
-    assert main(["figures", "--only", "no_such_figure"]) == 2
+        main(["verify", "--help"])
+    text = capsys.readouterr().out
+    assert all(name in text for name in PRODUCER_NAMES)
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    assert stop.value.code == 0 and capsys.readouterr().out.startswith("dssl-bounds ")
 
 
 def test_sweep_resumes_from_disk(tmp_path):
     config = tmp_path / "sweep.toml"
     config.write_text(f'[sweep]\nout = "{tmp_path / "out"}"\nd = [24, 32]\np = 0.5\nn_seeds = 4\n')
-    assert main(["sweep", str(config)]) == 0
+    assert main(["sweep", str(config), "--no-cache"]) == 0
     points = sorted((tmp_path / "out").glob("point-*.json"))
     assert len(points) == 2
     stamps = [p.stat().st_mtime_ns for p in points]
-    assert main(["sweep", str(config)]) == 0
+    assert main(["sweep", str(config), "--no-cache"]) == 0
     assert [p.stat().st_mtime_ns for p in points] == stamps
     bad = tmp_path / "bad.toml"
     bad.write_text("[sweep]\nd = [24]\np = 1.5\n")
@@ -86,6 +122,6 @@ def test_verify_draws_the_figures_of_its_own_run(ledger):
 
 
 def test_figures_command_writes_the_bounds_figure(tmp_path):
-    assert main(["figures", "--only", "bounds_vs_d", "--suite", "smoke", "--out", str(tmp_path)]) == 0
+    assert main(["figures", "--only", "bounds_vs_d", "--suite", "smoke", "--out", str(tmp_path), "--no-cache"]) == 0
     png = tmp_path / "bounds_vs_d.png"
     assert png.stat().st_size > 10_000 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -1,0 +1,121 @@
+"""kill -9 during `verify` and during a sweep, then rerun: nothing lost, nothing mixed, and the
+output is the output of an uninterrupted run (the creation timestamp aside)."""
+
+import json
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from bounds.ledger import RUN_MARKER, read_run
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+# The cheapest producers (formula, linear) at the smallest sizes the linear study accepts,
+# through the function `dssl-bounds verify` runs.
+VERIFY = """
+import dataclasses, sys, jax, matplotlib
+jax.config.update("jax_enable_x64", True)
+matplotlib.use("Agg")
+from bounds.ledger import verify
+from bounds.suite import LinearSizes, get_suite
+tiny = dataclasses.replace(get_suite("smoke"), name="tiny", linear=LinearSizes(
+    d=24, n_seeds=8, sweep_d=(16, 24), sweep_seeds=2, n_masks=16, free_N=3))
+verify(sys.argv[1], tiny, only=["formula", "linear"], resume=sys.argv[2] == "resume",
+       progress=lambda m: print(m, file=sys.stderr, flush=True))
+"""
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    # A private compilation cache: the reruns load what the first run compiled.
+    cache = tmp_path_factory.mktemp("cache")
+    return {**os.environ, "XDG_CACHE_HOME": str(cache), "OPENBLAS_NUM_THREADS": "1"}
+
+
+def _script(tmp_path):
+    script = tmp_path / "verify_tiny.py"
+    script.write_text(VERIFY, encoding="utf-8")
+    return script
+
+
+def _kill_when(proc, path_glob, folder: pathlib.Path, timeout=600.0):
+    """SIGKILL ``proc`` as soon as a file matching ``path_glob`` exists in ``folder``."""
+    deadline = time.monotonic() + timeout
+    try:
+        while not list(folder.glob(path_glob)):
+            assert proc.poll() is None, proc.stderr.read()
+            assert time.monotonic() < deadline, "no checkpoint appeared"
+            time.sleep(0.05)
+    finally:
+        proc.kill()  # SIGKILL: no handler, no cleanup runs
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+
+
+def _strip(report: str) -> str:
+    """report.md without its last line (the run's creation time and timings)."""
+    return report.rstrip("\n").rsplit("\n", 1)[0]
+
+
+def _ledger(out: pathlib.Path) -> dict:
+    data = json.loads((out / "ledger.json").read_text())
+    data.pop("created")
+    return data
+
+
+def test_verify_killed_then_rerun_equals_an_uninterrupted_run(tmp_path, env):
+    script = _script(tmp_path)
+    out, reference = tmp_path / "out", tmp_path / "reference"
+    first = subprocess.Popen([sys.executable, str(script), str(out), "resume"], env=env, cwd=ROOT,
+                             stderr=subprocess.PIPE, text=True)
+    _kill_when(first, "*-formula-*.pkl", out / ".checkpoints")
+    with pytest.raises(ValueError, match="did not finish"):
+        read_run(out)  # the interrupted folder is not mistaken for a complete run
+    second = subprocess.run([sys.executable, str(script), str(out), "resume"], env=env, cwd=ROOT,
+                            capture_output=True, text=True, check=True)
+    assert "formula:" in second.stderr and "records resumed" in second.stderr, second.stderr
+    assert "linear: running" in second.stderr
+    subprocess.run([sys.executable, str(script), str(reference), "fresh"], env=env, cwd=ROOT,
+                   capture_output=True, text=True, check=True)
+    marker = read_run(out)
+    assert marker["state"] == "complete" and not (out / ".checkpoints").exists()
+    assert _ledger(out) == _ledger(reference)
+    assert _strip((out / "report.md").read_text()) == _strip((reference / "report.md").read_text())
+    figures = sorted(p.name for p in (out / "figures").iterdir())
+    assert figures and figures == sorted(p.name for p in (reference / "figures").iterdir())
+    for name in ("ledger.json", "report.md", RUN_MARKER, *(f"figures/{f}" for f in figures)):
+        assert (out / name).stat().st_mode & 0o777 == 0o666 & ~_umask(), name
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_sweep_killed_then_rerun_equals_an_uninterrupted_sweep(tmp_path, env):
+    example = (ROOT / "examples" / "tiny_sweep.toml").read_text()
+
+    def config(name):
+        path = tmp_path / f"{name}.toml"
+        path.write_text(example.replace('out = "results/tiny-sweep"', f'out = "{tmp_path / name}"'))
+        return path
+
+    command = [sys.executable, "-m", "bounds", "sweep"]
+    first = subprocess.Popen([*command, str(config("out"))], env=env, cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    _kill_when(first, "point-*.json", tmp_path / "out")
+    assert not (tmp_path / "out" / "sweep.json").exists()
+    done = sorted((tmp_path / "out").glob("point-*.json"))
+    stamps = [p.stat().st_mtime_ns for p in done]
+    second = subprocess.run([*command, str(config("out"))], env=env, cwd=ROOT, capture_output=True, text=True,
+                            check=True)
+    assert "on disk, skipped" in second.stderr
+    assert [p.stat().st_mtime_ns for p in done] == stamps  # finished points are kept, not redone
+    subprocess.run([*command, str(config("reference"))], env=env, cwd=ROOT, capture_output=True, check=True)
+    resumed = json.loads((tmp_path / "out" / "sweep.json").read_text())
+    assert resumed == json.loads((tmp_path / "reference" / "sweep.json").read_text())
+    assert len(resumed["points"]) == 2

@@ -1,8 +1,11 @@
 """Downstream records: the Table 1 and Table 5 analogues and their reported levels.
 
 The measurement is ``sim.studies.downstream`` (shallow MAE and SimSiam encoders trained with
-FedAvg on IID, label-skewed and feature-skewed splits, probed on IID data); this module only
-judges it, with the rules of ``bounds.rules``:
+FedAvg on IID, label-skewed and feature-skewed splits, probed on IID data), once per data model
+of the suite (the paper's Section 3.2 model and the latent model, same key, so the two are
+paired); this module only judges it, with the rules of ``bounds.rules``. Every simulation record
+names its data model and carries the untrained encoders' probe accuracies beside the trained
+ones:
 
 - ``table1-mim-drop-le-cl-drop`` (simulation, per model x skew): the paired per-seed
   differences ``drop_CL - drop_MIM`` (``drop = acc(iid) - acc(skew)``), judged by
@@ -48,19 +51,32 @@ READING = {"mim": LOSS_OF["MIM"], "cl": LOSS_OF["CL"]}
 
 # ----------------------------------------------------------------------------- producer
 
-def measure(suite: Suite, *, key: jax.Array) -> Experiment:
-    """The downstream study at ``suite.downstream`` sizes."""
-    return study.measure(suite.downstream, key=key)
+def measure(suite: Suite, *, key: jax.Array) -> dict[str, Experiment]:
+    """The downstream study at ``suite.downstream`` sizes, one :class:`Experiment` per data model
+    (all with ``key``: the same splits, initialisations and training keys)."""
+    return {name: study.measure(suite.downstream, key=key, data_model=name) for name in suite.downstream.data_models}
 
 
-def judge(measurement: Experiment, suite: Suite) -> list[Record]:
-    """Every downstream record (see the module docstring) of ``measurement``."""
-    if measurement.study != suite.downstream:
-        raise ValueError(f"measurement was taken at {measurement.study}, not at suite {suite.name!r}'s "
-                         f"downstream sizes {suite.downstream}")
-    out = table1_records(measurement) + table5_records(measurement) + sensitivity_records(measurement)
+def judge(measurement: dict[str, Experiment], suite: Suite) -> list[Record]:
+    """Every downstream record (see the module docstring) of ``measurement`` (by data model);
+    the reported-level records once."""
+    for exp in measurement.values():
+        if exp.study != suite.downstream:
+            raise ValueError(f"measurement was taken at {exp.study}, not at suite {suite.name!r}'s "
+                             f"downstream sizes {suite.downstream}")
+    out = []
+    for exp in measurement.values():
+        out += table1_records(exp, reported=False) + table5_records(exp, reported=False)
+        if exp.data_model == "paper":  # sensitivity (Definition 4.1) is about the paper's class coordinates
+            out += sensitivity_records(exp)
+    out += reported_table1_records() + reported_table5_records()
     return [dataclasses.replace(r, params={**r.params, "suite": suite.name}) if r.level == "simulation" else r
             for r in out]
+
+
+def cell_name(exp: Experiment, cell: str) -> str:
+    """A record's cell, prefixed with the data model unless it is the paper's."""
+    return cell if exp.data_model == "paper" else f"{exp.data_model} data model, {cell}"
 
 
 def records(suite: Suite, *, key: jax.Array) -> list[Record]:
@@ -107,18 +123,19 @@ def distance_table(exp: Experiment) -> list[dict]:
 
 # ----------------------------------------------------------------------------- reported numbers
 
-def _load(name: str) -> dict:
+def load_data(name: str) -> dict:
+    """A JSON file of the paper's reported numbers shipped in ``bounds/data``."""
     return json.loads(importlib.resources.files("bounds").joinpath("data", name).read_text())
 
 
 def reported_table1() -> dict:
     """The paper's Table 1 (downstream accuracy %, IID / label / feature non-IID)."""
-    return _load("table1.json")
+    return load_data("table1.json")
 
 
 def reported_table5() -> dict:
     """The paper's Table 5 (summed layer-wise l2 distances between model weights)."""
-    return _load("table5.json")
+    return load_data("table5.json")
 
 
 def reported_drops() -> list[dict]:
@@ -147,20 +164,24 @@ def _reported(claim: str, source: str, *, mae: float, simsiam: float, what: str,
 
 # ----------------------------------------------------------------------------- records
 
+def diverged_fields(n_diverged: int, judgement: rules.Judgement) -> tuple[dict, str]:
+    """Record overrides and the rule sentence for a cell: ``inconclusive`` (no CI) when
+    ``n_diverged`` runs diverged (non-finite loss or features), else none and the rule's words."""
+    if n_diverged:
+        return {"verdict": "inconclusive", "ci": None}, \
+            f"{n_diverged} run(s) diverged (non-finite loss or features); no verdict."
+    return {}, judgement.rule + "."
+
+
 def _paired(exp: Experiment, claim: str, source: str, *, cl: np.ndarray, mim: np.ndarray, cells, statistic: str,
             params: dict, note: str, learned: np.ndarray | None = None) -> Record:
     """A simulation record on the paired per-seed difference ``cl - mim``: ``rules.mean_difference``,
     ``inconclusive`` if a run of ``cells`` diverged, ``holds-trivially`` if ``learned`` (the MIM
     model's gain over its untrained encoder) is not significantly positive."""
     diff = cl - mim
-    n_div = sum(exp.diverged[cell] for cell in cells)
     judgement = rules.mean_difference(diff)
-    fields = {}
-    if n_div:
-        fields = {"verdict": "inconclusive", "ci": None}
-        rule = f"{n_div} run(s) diverged (non-finite loss or features); no verdict."
-    else:
-        rule = judgement.rule + "."
+    fields, rule = diverged_fields(sum(exp.diverged[cell] for cell in cells), judgement)
+    if not fields:
         if judgement.verdict == "holds" and learned is not None:
             gain, (lo, hi) = rules.mean_ci(learned)
             if not lo > 0:
@@ -168,29 +189,56 @@ def _paired(exp: Experiment, claim: str, source: str, *, cl: np.ndarray, mim: np
                 rule += (f" holds-trivially: the MIM model's IID accuracy is not above its untrained encoder's "
                          f"(difference {gain:.3f}, CI [{lo:.3f}, {hi:.3f}]), so it had nothing to lose.")
     return Record.judged(judgement, claim=claim, source=source, level="simulation", reading=READING,
-                         bound=float(np.nanmean(cl)), empirical=float(np.nanmean(mim)),
-                         margin=float(np.nanmean(diff)), statistic=statistic, n_seeds=int(diff.size),
-                         params={**params, **exp.study.as_params()}, note=f"{note} {rule}", **fields)
+                         bound=_mean(cl), empirical=_mean(mim), margin=_mean(diff), statistic=statistic,
+                         n_seeds=int(diff.size),
+                         params={**params, **exp.study.as_params(), "data_model": exp.data_model},
+                         note=f"{note} {rule}", **fields)
 
 
-def table1_records(exp: Experiment) -> list[Record]:
-    """``table1-mim-drop-le-cl-drop``: the simulation cells, then the paper's Table 1."""
+def _mean(values) -> float:
+    """Mean of the finite values (NaN when none: a record stores it as null)."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    return float(v.mean()) if v.size else float("nan")
+
+
+def _num(value: float) -> str:
+    """A number for a note: never 'nan' (a diverged cell reads 'n/a (diverged)')."""
+    return f"{value:.3f}" if np.isfinite(value) else "n/a (diverged)"
+
+
+def _untrained(exp: Experiment, model: str) -> dict[str, float]:
+    return {m: float(np.mean(exp.untrained[(m, model)])) for m in METHODS}
+
+
+def table1_records(exp: Experiment, *, reported: bool = True) -> list[Record]:
+    """``table1-mim-drop-le-cl-drop``: the simulation cells, then (``reported``) the paper's Table 1."""
     out = []
     for model in exp.study.models:
         for skew in SKEWS[1:]:
-            acc = {f"{m}_{s}": float(np.nanmean(exp.accuracy[(m, model, s)])) for m in METHODS for s in ("iid", skew)}
+            acc = {f"{m}_{s}": _mean(exp.accuracy[(m, model, s)]) for m in METHODS for s in ("iid", skew)}
+            untrained = _untrained(exp, model)
             out.append(_paired(
-                exp, TABLE1, f"Table 1 analogue ({model} encoder, {skew} skew)",
+                exp, TABLE1, f"Table 1 analogue ({cell_name(exp, f'{model} encoder, {skew} skew')})",
                 cl=exp.drop("CL", model, skew), mim=exp.drop("MIM", model, skew),
                 cells=[(m, model, s) for m in METHODS for s in ("iid", skew)],
                 learned=exp.accuracy[("MIM", model, "iid")] - exp.untrained[("MIM", model)],
                 statistic=("drop from IID in probe accuracy (fraction): bound = mean CL (SimSiam) drop, empirical = "
                            "mean MIM (MAE) drop, margin = mean of drop_CL - drop_MIM over paired seeds"),
                 params={"model": model, "skew": skew, "mean_accuracy": acc,
-                        "untrained_accuracy_mim": float(np.mean(exp.untrained[("MIM", model)])),
+                        "untrained_accuracy_mim": untrained["MIM"], "untrained_accuracy": untrained,
                         "heterogeneity": exp.heterogeneity[skew]},
-                note="Linear probe on the FedAvg global encoder, IID test set.",
+                note=(f"Linear probe on the FedAvg global encoder, IID test set ({exp.data_model} data model). "
+                      f"Probe accuracy, trained (IID / {skew}) vs untrained encoder: MIM "
+                      f"{_num(acc['MIM_iid'])} / {_num(acc[f'MIM_{skew}'])} vs {_num(untrained['MIM'])}, CL "
+                      f"{_num(acc['CL_iid'])} / {_num(acc[f'CL_{skew}'])} vs {_num(untrained['CL'])}."),
             ))
+    return out + (reported_table1_records() if reported else [])
+
+
+def reported_table1_records() -> list[Record]:
+    """``table1-mim-drop-le-cl-drop`` at reported level: the paper's Table 1."""
+    out = []
     table = reported_table1()
     for row in reported_drops():
         out.append(_reported(
@@ -202,26 +250,34 @@ def table1_records(exp: Experiment) -> list[Record]:
     return out
 
 
-def table5_records(exp: Experiment) -> list[Record]:
-    """``table5-mim-divergence-le-cl-divergence``: the simulation cells, then the paper's Table 5."""
+def table5_records(exp: Experiment, *, reported: bool = True) -> list[Record]:
+    """``table5-mim-divergence-le-cl-divergence``: the simulation cells, then (``reported``) the
+    paper's Table 5."""
     out = []
     for model in exp.study.models:
         for skew in SKEWS[1:]:
             for k, kind in enumerate(DISTANCES):
-                rel = {m: float(np.mean(_relative(exp, m, model, skew, k))) for m in METHODS}
+                rel = {m: _mean(_relative(exp, m, model, skew, k)) for m in METHODS}
                 out.append(_paired(
-                    exp, TABLE5, f"Table 5 analogue ({model} encoder, {skew} skew, {kind})",
+                    exp, TABLE5, f"Table 5 analogue ({cell_name(exp, f'{model} encoder, {skew} skew, {kind}')})",
                     cl=exp.distances[("CL", model, skew)][:, k], mim=exp.distances[("MIM", model, skew)][:, k],
                     cells=[(m, model, skew) for m in METHODS],
                     statistic=(f"{kind} summed layer-wise l2 distance of the final local encoders: bound = CL "
                                f"(SimSiam) mean, empirical = MIM (MAE) mean, margin = mean CL - MIM over paired seeds"),
                     params={"model": model, "skew": skew, "distance": kind,
-                            "mean_distance_iid": {m: float(np.mean(exp.distances[(m, model, "iid")][:, k]))
+                            "mean_distance_iid": {m: _mean(exp.distances[(m, model, "iid")][:, k])
                                                   for m in METHODS},
                             "mean_relative_distance": rel},
-                    note=(f"MIM and CL share the encoder architecture and initialisation. Relative to the global "
-                          f"encoder's summed layer norms: MIM {rel['MIM']:.3g}, CL {rel['CL']:.3g}."),
+                    note=(f"MIM and CL share the encoder architecture and initialisation ({exp.data_model} data "
+                          f"model). Relative to the global encoder's summed layer norms: MIM {_num(rel['MIM'])}, "
+                          f"CL {_num(rel['CL'])}."),
                 ))
+    return out + (reported_table5_records() if reported else [])
+
+
+def reported_table5_records() -> list[Record]:
+    """``table5-mim-divergence-le-cl-divergence`` at reported level: the paper's Table 5."""
+    out = []
     table = reported_table5()
     dist = {r["method"]: r["distance"] for r in table["rows"]}
     for j, column in enumerate(table["columns"]):
@@ -255,7 +311,9 @@ def sensitivity_records(exp: Experiment) -> list[Record]:
 
 
 __all__ = [
-    "SENSITIVITY", "TABLE1", "TABLE5", "accuracy_table", "distance_table", "judge", "measure", "records",
+    "SENSITIVITY", "TABLE1", "TABLE5", "accuracy_table", "cell_name", "distance_table", "diverged_fields", "judge", "load_data",
+    "measure", "records",
+    "reported_table1_records", "reported_table5_records",
     "reported_drops", "reported_table1", "reported_table5", "sensitivity_records", "table1_records",
     "table5_records",
 ]

@@ -6,5 +6,6 @@ PRODUCERS: tuple[tuple[str, str], ...] = (
     ("linear", "bounds.linear"),
     ("distributed", "bounds.distributed"),
     ("downstream", "bounds.downstream"),
+    ("mar", "bounds.mar"),
 )
 PRODUCER_NAMES: tuple[str, ...] = tuple(name for name, _ in PRODUCERS)

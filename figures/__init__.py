@@ -19,10 +19,14 @@ FIGURES: Mapping[str, str] = {
     "bounds_vs_d": "figures.bounds_vs_d",
     "fig1_data": "figures.fig1_data",
     "fig2a_connectivity": "figures.fig2a_connectivity",
+    "fig2b_mar": "figures.fig2b_mar",
     "fig3_features": "figures.fig3_features",
+    "fig3_mar": "figures.fig3_mar",
     "table1": "figures.table1",
     "table5": "figures.table5",
     "table6": "figures.table6",
+    "table7": "figures.table7",
+    "table8": "figures.table8",
 }
 
 

@@ -32,9 +32,12 @@ def _counts_panel(ax, counts, title):
     ax.set(xlabel="class", ylabel="client", title=title, xticks=range(counts.shape[1]), yticks=range(counts.shape[0]))
 
 
-def make(measurement: Experiment, out_dir: pathlib.Path) -> list[pathlib.Path]:
-    """``fig1_data.png`` of the downstream measurement."""
-    exp = measurement
+def make(measurement: dict[str, Experiment], out_dir: pathlib.Path) -> list[pathlib.Path]:
+    """``fig1_data.png`` of the downstream measurement on the paper's data model (Fig. 1 shows
+    the paper's construction; nothing is drawn when the suite did not run that model)."""
+    if "paper" not in measurement:
+        return []
+    exp = measurement["paper"]
     st = exp.study
     cfg = st.data_config()
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.8), constrained_layout=True,

@@ -112,10 +112,24 @@ from sim.train import (  # noqa: E402
     train_local,
 )
 from sim.sharding import shard_clients  # noqa: E402  (client axis over every device)
+from sim.sharding import shard_seeds  # noqa: E402  (seed and client axes over every device)
 
 __all__ += [
     "mixing", "objectives", "topology", "train", "MIXING_RULES", "Mixing", "consensus_distance", "custom_mixing",
     "mixing_matrix", "LinearObjective", "encoder_row_space", "init_linear_params", "linear_objective", "Topology",
     "from_adjacency", "make_topology", "ClientData", "DivergenceError", "TrainConfig", "TrainResult", "train_decl",
     "train_fedavg", "train_local", "shard_clients",
+]
+__all__ += ["shard_seeds"]
+
+# mar
+from sim import latent, mar, mar_train  # noqa: E402  (MAR loss, FedMAR / DecMAR, the latent data model)
+from sim.latent import LatentConfig, make_latent_model  # noqa: E402
+from sim.mar import a_mmd, alignment, gamma_schedule, global_embeddings, mar_weight, MARLoss  # noqa: E402
+from sim.mar_train import MixedMARLoss, train_decmar, train_fedmar  # noqa: E402
+from sim.partition import class_count  # noqa: E402
+
+__all__ += [
+    "latent", "mar", "mar_train", "LatentConfig", "make_latent_model", "a_mmd", "alignment", "gamma_schedule",
+    "global_embeddings", "mar_weight", "MARLoss", "MixedMARLoss", "train_decmar", "train_fedmar", "class_count",
 ]

@@ -39,6 +39,7 @@ Example::
 from __future__ import annotations
 
 import dataclasses
+import numbers
 from typing import Sequence
 
 import jax
@@ -47,6 +48,7 @@ import numpy as np
 import scipy.linalg
 
 from sim.data import ClientData, sample_clients, sample_labelled
+from sim.latent import DATA_MODELS, LatentModel
 
 PARTITIONS: tuple[str, ...] = ("iid", "dirichlet", "pathological", "quantity", "feature", "paper")
 FEATURE_TRANSFORMS: tuple[str, ...] = ("scaling", "noise", "rotation")
@@ -135,13 +137,24 @@ class Heterogeneity:
 
 # ----------------------------------------------------------------------------- validation
 
+def _integer(name: str, value, low: int, high: int | None = None) -> int:
+    """``value`` as an int in ``[low, high]``: Python, NumPy and JAX integer scalars are accepted;
+    bools and floats (even integral ones: a float count is a bug upstream) are rejected."""
+    allowed = f"an integer in [{low}, {'inf' if high is None else high}]"
+    is_int = isinstance(value, numbers.Integral) or (
+        np.ndim(value) == 0 and np.issubdtype(getattr(value, "dtype", np.dtype(float)), np.integer))
+    if isinstance(value, (bool, np.bool_)) or not is_int:
+        raise ValueError(f"{name}={value!r} must be {allowed}")
+    value = int(value)
+    if value < low or (high is not None and value > high):
+        raise ValueError(f"{name}={value} must be {allowed}")
+    return value
+
+
 def _check_sizes(n_classes: int, n_clients: int, samples_per_client: int) -> None:
-    if int(n_classes) < 2:
-        raise ValueError(f"n_classes={n_classes} must be >= 2")
-    if int(n_clients) < 1:
-        raise ValueError(f"n_clients={n_clients} must be >= 1")
-    if int(samples_per_client) < 1:
-        raise ValueError(f"samples_per_client={samples_per_client} must be >= 1")
+    _integer("n_classes", n_classes, 2)
+    _integer("n_clients", n_clients, 1)
+    _integer("samples_per_client", samples_per_client, 1)
 
 
 def _check_nonempty(counts: np.ndarray, what: str, fix: str) -> np.ndarray:
@@ -240,10 +253,7 @@ def pathological(n_classes: int, n_clients: int, samples_per_client: int, classe
     of each. Classes are dealt round-robin from a random permutation, so every class is held by
     ``floor`` or ``ceil`` of ``K * classes_per_client / C`` clients."""
     _check_sizes(n_classes, n_clients, samples_per_client)
-    m = int(classes_per_client)
-    if not 1 <= m <= n_classes:
-        raise ValueError(f"classes_per_client={classes_per_client} must be in [1, {n_classes}] "
-                         f"(1 to the number of classes 2N)")
+    m = _integer("classes_per_client", classes_per_client, 1, int(n_classes))
     if samples_per_client < m:
         raise ValueError(f"samples_per_client={samples_per_client} must be >= classes_per_client={m} "
                          "so that each of a client's classes gets a sample")
@@ -280,8 +290,7 @@ def feature_transform(kind: str, d: int, n_clients: int, strength: float, *, key
     strength = float(strength)
     if not np.isfinite(strength) or strength < 0:
         raise ValueError(f"strength={strength} must be >= 0 (0 is the identity transform)")
-    if int(d) < 1:
-        raise ValueError(f"d={d} must be >= 1")
+    d = _integer("d", d, 1)
     rng = _host_rng(key)
     eye = np.broadcast_to(np.eye(d), (n_clients, d, d))
     zeros = np.zeros((n_clients, d))
@@ -343,7 +352,7 @@ def client_labels(counts: np.ndarray, *, key: jax.Array, n_max: int | None = Non
     mask ``(K, n_max)`` of real samples. ``n_max`` defaults to the largest client."""
     counts = np.asarray(counts, dtype=np.int64)
     sizes = counts.sum(axis=1)
-    width = int(sizes.max()) if n_max is None else int(n_max)
+    width = int(sizes.max()) if n_max is None else _integer("n_max", n_max, 1)
     if width < sizes.max():
         raise ValueError(f"n_max={n_max} must be >= the largest client size {int(sizes.max())}")
     labels = np.full((counts.shape[0], width), -1, dtype=np.int32)
@@ -363,11 +372,23 @@ def _paper_clients(cfg, key: jax.Array, width: int) -> ClientData:
                       jnp.pad(y.astype(jnp.int32), ((0, 0), (0, pad)), constant_values=-1))
 
 
+def class_count(cfg) -> int:
+    """The number of classes of a data model: ``2N`` for the paper's (a ``sim.config.DataConfig``,
+    Section 3.2), ``cfg.n_classes`` for a :class:`sim.latent.LatentModel`."""
+    return cfg.n_classes if isinstance(cfg, LatentModel) else 2 * cfg.N
+
+
+def _sampler(cfg):
+    return DATA_MODELS["latent" if isinstance(cfg, LatentModel) else "paper"]
+
+
 def client_data(cfg, partition: Partition | Sequence[Partition], *, key: jax.Array,
                 n_max: int | None = None) -> ClientData:
-    """Draw the clients' samples for ``partition`` from the data model ``cfg`` (a
-    ``sim.config.DataConfig`` with ``2N == partition.n_classes``), pad to ``n_max`` (default:
-    the largest client) and apply the feature-skew transform if there is one.
+    """Draw the clients' samples for ``partition`` from the data model ``cfg`` (the paper's, a
+    ``sim.config.DataConfig``, or the latent model, a :class:`sim.latent.LatentModel`; its
+    number of classes :func:`class_count` must equal ``partition.n_classes``), pad to ``n_max``
+    (default: the largest client) and apply the feature-skew transform if there is one. The
+    ``paper`` partition needs the paper's data model.
 
     Given a sequence of partitions (same number of clients), returns them stacked along a new
     leading axis ``(R, K, n_max, d)`` — drawn with one call of the sampler, which is how
@@ -378,14 +399,18 @@ def client_data(cfg, partition: Partition | Sequence[Partition], *, key: jax.Arr
     parts = [partition] if single else list(partition)
     if not parts:
         raise ValueError("partition: need at least one Partition")
+    C = class_count(cfg)
     for p in parts:
-        if p.n_classes != 2 * cfg.N:
-            raise ValueError(f"partition has {p.n_classes} classes but the data model has "
-                             f"2N = {2 * cfg.N}; build the partition with n_classes=2*cfg.N")
+        if p.n_classes != C:
+            raise ValueError(f"partition has {p.n_classes} classes but the data model has {C}; "
+                             f"build the partition with n_classes={C}")
+        if p.kind == "paper" and isinstance(cfg, LatentModel):
+            raise ValueError("partition kind 'paper' (Section 3.2's construction) needs the paper's data model, "
+                             "not the latent model")
         if p.n_clients != parts[0].n_clients:
             raise ValueError(f"partitions must have the same number of clients, got {p.n_clients} and {parts[0].n_clients}")
     sizes = [cfg.n_total if p.kind == "paper" else int(p.sizes.max()) for p in parts]
-    width = max(sizes) if n_max is None else int(n_max)
+    width = max(sizes) if n_max is None else _integer("n_max", n_max, 1)
     if width < max(sizes):
         raise ValueError(f"n_max={n_max} must be >= the largest client size {max(sizes)}")
     k_order, k_x, k_paper = jax.random.split(key, 3)
@@ -395,7 +420,7 @@ def client_data(cfg, partition: Partition | Sequence[Partition], *, key: jax.Arr
         labels, mask = zip(*(client_labels(p.counts, key=k, n_max=width)
                              for p, k in zip(drawn, jax.random.split(k_order, len(drawn)))))
         labels, mask = np.stack(labels), np.stack(mask)
-        x = sample_labelled(cfg, jnp.asarray(np.where(mask, labels, 0).reshape(-1)), key=k_x)
+        x = _sampler(cfg)(cfg, jnp.asarray(np.where(mask, labels, 0).reshape(-1)), key=k_x)
         eye = np.broadcast_to(np.eye(cfg.d), (parts[0].n_clients, cfg.d, cfg.d))
         matrix = np.stack([eye if p.transform is None else p.transform.matrix for p in drawn])
         offset = np.stack([np.zeros((parts[0].n_clients, cfg.d)) if p.transform is None else p.transform.offset
@@ -430,9 +455,8 @@ def _transform_and_pad(x, matrix, offset, mask):
 def global_sample(cfg, n: int, *, key: jax.Array) -> tuple[jax.Array, jax.Array]:
     """``n`` labelled samples of the global distribution (classes as equal as possible, in
     random order): the held-out IID set the linear probe is trained and tested on."""
-    if int(n) < 1:
-        raise ValueError(f"n={n} must be >= 1")
+    n = _integer("n", n, 1)
     k_label, k_x = jax.random.split(key)
-    labels = _host_rng(k_label).permutation(np.arange(int(n), dtype=np.int32) % (2 * cfg.N))
+    labels = _host_rng(k_label).permutation(np.arange(n, dtype=np.int32) % class_count(cfg))
     labels = jnp.asarray(labels)
-    return sample_labelled(cfg, labels, key=k_x), labels
+    return _sampler(cfg)(cfg, labels, key=k_x), labels

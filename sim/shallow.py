@@ -177,8 +177,10 @@ def reconstruction_loss(x_hat: jax.Array, x: jax.Array, visible: jax.Array, samp
 
 def negative_cosine(p: jax.Array, z: jax.Array, eps: float = 1e-8) -> jax.Array:
     """``D(p, z) = -<p, z> / (|p| |z|)`` along the last axis."""
-    norm = jnp.maximum(jnp.linalg.norm(p, axis=-1), eps) * jnp.maximum(jnp.linalg.norm(z, axis=-1), eps)
-    return -jnp.sum(p * z, axis=-1) / norm
+    # max(|v|, eps) written as sqrt(max(|v|^2, eps^2)): the same value, but a zero row (e.g. an
+    # all-masked view) gets gradient 0 instead of the NaN of d|v|/dv at v = 0.
+    safe = lambda v: jnp.sqrt(jnp.maximum(jnp.sum(v * v, axis=-1), eps**2))  # noqa: E731
+    return -jnp.sum(p * z, axis=-1) / (safe(p) * safe(z))
 
 
 def simsiam_loss(p1, p2, z1, z2, sample_mask) -> jax.Array:

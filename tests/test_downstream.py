@@ -1,5 +1,6 @@
 """Linear probe, the downstream records (Table 1 / Table 5 analogues) and their figures."""
 
+import dataclasses
 import importlib
 import math
 
@@ -99,9 +100,11 @@ def test_records_cover_both_levels(smoke_records):
     for r in smoke_records:
         assert r.verdict in VERDICTS and r.statistic
         by.setdefault((r.claim, r.level), []).append(r)
-    assert len(by[(downstream.TABLE1, "simulation")]) == 2 * len(st.models)
+    n_dm = len(st.data_models)
+    assert n_dm == 2
+    assert len(by[(downstream.TABLE1, "simulation")]) == 2 * len(st.models) * n_dm
     assert len(by[(downstream.TABLE1, "reported")]) == 12
-    assert len(by[(downstream.TABLE5, "simulation")]) == 4 * len(st.models)
+    assert len(by[(downstream.TABLE5, "simulation")]) == 4 * len(st.models) * n_dm
     assert len(by[(downstream.TABLE5, "reported")]) == 3
     assert len(by[(downstream.SENSITIVITY, "simulation")]) == 3
     # The paper's own numbers: MAE's drop is below SimSiam's in all 12 cells of Table 1, and its
@@ -111,10 +114,20 @@ def test_records_cover_both_levels(smoke_records):
     for r in by[(downstream.TABLE1, "simulation")]:
         assert r.n_seeds == st.n_seeds and r.params["suite"] == "smoke"
         assert r.to_json()["reading"] == {"mim": "mae", "cl": "simsiam"}
+        # the untrained encoders' accuracy is beside every trained one
+        assert set(r.params["untrained_accuracy"]) == {"MIM", "CL"} and "untrained" in r.note
+    assert {r.params["data_model"] for r in by[(downstream.TABLE1, "simulation")]} == {"paper", "latent"}
+
+
+def test_both_data_models_share_one_compiled_program_and_the_splits(smoke_experiment):
+    paper, latent = smoke_experiment["paper"], smoke_experiment["latent"]
+    assert study._experiment_program(study._program_key(SMOKE.downstream))._cache_size() == 1
+    np.testing.assert_array_equal(paper.counts, latent.counts)  # same key: paired splits
+    assert not np.allclose(paper.probe_x, latent.probe_x)
 
 
 def test_experiment_is_consistent_and_does_not_recompile(smoke_experiment):
-    exp = smoke_experiment
+    exp = smoke_experiment["paper"]
     st = exp.study
     for cell, acc in exp.accuracy.items():
         assert acc.shape == (st.n_seeds,) and np.all((acc >= 0) & (acc <= 1))
@@ -122,12 +135,13 @@ def test_experiment_is_consistent_and_does_not_recompile(smoke_experiment):
     assert exp.heterogeneity["iid"]["tv_distance"] == 0.0 and exp.heterogeneity["label"]["tv_distance"] > 0.3
     other = study.measure(st, key=ledger.producer_key(1, "downstream"))
     assert not np.array_equal(other.accuracy[("MIM", "linear", "iid")], exp.accuracy[("MIM", "linear", "iid")])
-    assert study._experiment_program(st)._cache_size() == 1
+    assert study._experiment_program(study._program_key(st))._cache_size() == 1
 
 
 def test_same_key_same_experiment(smoke_experiment):
-    again = study.measure(SMOKE.downstream, key=smoke_experiment.key)
-    leaves, tree = jax.tree_util.tree_flatten(smoke_experiment)
+    exp = smoke_experiment["latent"]
+    again = study.measure(SMOKE.downstream, key=exp.key, data_model="latent")
+    leaves, tree = jax.tree_util.tree_flatten(exp)
     leaves_again, tree_again = jax.tree_util.tree_flatten(again)
     assert tree == tree_again
     for a, b in zip(leaves, leaves_again):
@@ -139,6 +153,10 @@ def test_same_key_same_experiment(smoke_experiment):
 def test_bad_key_and_mismatched_suite(smoke_experiment):
     with pytest.raises(ValueError, match="key"):
         study.measure(SMOKE.downstream, key=0)
+    with pytest.raises(ValueError, match="data_model"):
+        study.measure(SMOKE.downstream, key=jax.random.key(0), data_model="cifar")
+    with pytest.raises(ValueError, match="data_models"):
+        dataclasses.replace(SMOKE.downstream, data_models=("paper", "imagenet"))
     with pytest.raises(ValueError, match="suite"):
         downstream.judge(smoke_experiment, suite.get_suite("default"))
 
@@ -153,3 +171,31 @@ def test_figures_write_their_files(name, tmp_path, smoke_experiment):
         if p.suffix == ".md":
             text = p.read_text()
             assert "| reported |" in text and "| simulation |" in text and "nan" not in text.lower()
+
+
+def _diverged(exp):
+    """``exp`` with its first seed's MIM runs marked diverged (NaN accuracy, distances and
+    parameters), as the study reports a run whose loss went non-finite."""
+    cells = [c for c in exp.accuracy if c[0] == "MIM"]
+    nan_first = lambda a: np.where(np.arange(a.shape[0]).reshape((-1,) + (1,) * (a.ndim - 1)) == 0, np.nan, a)  # noqa: E731
+    models = {pair: jax.tree_util.tree_map(lambda a: np.full(np.shape(a), np.nan), m) if pair[0] == "MIM" else m
+              for pair, m in exp.models.items()}
+    return dataclasses.replace(
+        exp, accuracy={c: nan_first(a) if c in cells else a for c, a in exp.accuracy.items()},
+        distances={c: nan_first(a) if c in cells else a for c, a in exp.distances.items()},
+        diverged={c: 1 if c in cells else 0 for c in exp.diverged}, models=models)
+
+
+def test_diverged_runs_become_inconclusive_and_figures_mark_them(tmp_path, smoke_experiment):
+    broken = {name: _diverged(exp) for name, exp in smoke_experiment.items()}
+    records = downstream.judge(broken, SMOKE)
+    sim = [r for r in records if r.level == "simulation" and r.claim in (downstream.TABLE1, downstream.TABLE5)]
+    assert sim and all(r.verdict == "inconclusive" and "diverged" in r.note for r in sim)
+    assert not any("nan" in r.note.lower() for r in records)
+    for name in ("fig3_features", "table1", "table5"):
+        paths = importlib.import_module(f"figures.{name}").make(broken, tmp_path)
+        for p in paths:
+            assert p.stat().st_size > 0
+            if p.suffix == ".md":
+                assert "nan" not in p.read_text().lower() and "**inconclusive**" in p.read_text()
+

@@ -154,7 +154,7 @@ def test_client_data_pads_masks_and_transforms():
     np.testing.assert_allclose(np.asarray(shifted.x) - np.asarray(plain.x), offset, atol=1e-12)
     with pytest.raises(ValueError, match="n_max"):
         client_data(cfg, split, key=KEY, n_max=1)
-    with pytest.raises(ValueError, match="2N"):
+    with pytest.raises(ValueError, match="4 classes but the data model has 6"):
         client_data(DataConfig(d=8, N=3), split, key=KEY)
 
 
@@ -193,3 +193,50 @@ def test_client_data_stacks_many_partitions():
     np.testing.assert_allclose(t.apply(x), np.einsum("knd,ked->kne", np.asarray(x), t.matrix), atol=1e-12)
     with pytest.raises(ValueError, match="same number of clients"):
         client_data(cfg, [iid(4, 2, 10, key=KEY), iid(4, 3, 10, key=KEY)], key=KEY)
+
+
+def test_latent_model_is_selectable_and_uses_its_own_class_count():
+    from sim.latent import LatentConfig, make_latent_model
+    from sim.partition import class_count
+
+    model = make_latent_model(LatentConfig(d=12, k=3, n_classes=5), key=KEY)
+    assert class_count(model) == 5 and class_count(DataConfig(d=16, N=3)) == 6
+    split = dirichlet(5, 3, 20, 1.0, balanced=True, key=KEY)
+    data = client_data(model, split, key=KEY)
+    assert data.x.shape[::2] == (3, 12)
+    labels = np.asarray(data.y)[np.asarray(data.mask)]
+    np.testing.assert_array_equal(np.bincount(labels, minlength=5), split.counts.sum(axis=0))
+    # the samples lie in span U up to the noise: the residual off span U is noise-sized
+    x = np.asarray(data.x)[np.asarray(data.mask)]
+    U = np.asarray(model.embedding)
+    off = x - x @ U @ U.T
+    assert np.std(off) < 2 * model.cfg.noise and np.std(x @ U) > 3 * model.cfg.noise
+    x, y = global_sample(model, 50, key=KEY)
+    assert x.shape == (50, 12) and set(np.asarray(y).tolist()) == set(range(5))
+    with pytest.raises(ValueError, match="6 classes but the data model has 5"):
+        client_data(model, iid(6, 3, 20, key=KEY), key=KEY)
+    with pytest.raises(ValueError, match="paper"):
+        client_data(make_latent_model(LatentConfig(d=16, k=3, n_classes=4), key=KEY), paper(DataConfig(d=16, N=2)),
+                    key=KEY)
+
+
+@pytest.mark.parametrize("call, field", [
+    (lambda: pathological(6, 4, 30, 2.7, key=KEY), "classes_per_client"),
+    (lambda: pathological(6, 4, 30, True, key=KEY), "classes_per_client"),
+    (lambda: pathological(6, 4, 30, 7, key=KEY), "classes_per_client"),
+    (lambda: iid(6.0, 4, 30, key=KEY), "n_classes"),
+    (lambda: iid(6, np.float32(4), 30, key=KEY), "n_clients"),
+    (lambda: dirichlet(6, 4, 30.5, 1.0, key=KEY), "samples_per_client"),
+    (lambda: global_sample(DataConfig(d=16, N=2), 10.0, key=KEY), "n"),
+    (lambda: client_data(DataConfig(d=16, N=2), iid(4, 2, 10, key=KEY), key=KEY, n_max=True), "n_max"),
+    (lambda: feature_transform("noise", 4.5, 2, 1.0, key=KEY), "d"),
+])
+def test_integer_arguments_reject_bools_and_floats(call, field):
+    with pytest.raises(ValueError, match=rf"^{field}="):
+        call()
+
+
+def test_integer_arguments_accept_numpy_and_jax_integers():
+    a = pathological(np.int64(6), jnp.int32(4), np.int32(30), jnp.array(2), key=KEY)
+    b = pathological(6, 4, 30, 2, key=KEY)
+    np.testing.assert_array_equal(a.counts, b.counts)

@@ -4,8 +4,12 @@ probed on IID data (Table 1 and Table 5 analogues, Fig. 3).
 Measurement only: sizes, the jitted experiment program and what it returns. The paper
 measures robustness to non-IID data as the downstream accuracy of deep MAE (MIM) and SimSiam
 (CL) models (Table 1) and the drift between local models (Table 5). Here shallow models
-(``sim.shallow``) are trained with FedAvg on the paper's data model split over clients three
-ways (``sim.partition``):
+(``sim.shallow``) are trained with FedAvg on a data model split over clients three ways
+(``sim.partition``). Two data models (``DATA_MODELS``): the paper's (Section 3.2), in which the
+coordinates are independent given the class so a masked autoencoder has little to learn, and
+the latent Gaussian mixture of ``sim.latent`` (shared low-dimensional structure, one draw of
+``U`` and the class means per seed), with the same ``2N`` classes and shapes, so one compiled
+program serves both. The splits:
 
 - ``iid``: stratified split;
 - ``label``: class-wise Dirichlet label skew, balanced;
@@ -35,6 +39,7 @@ import numpy as np
 
 from sim import partition as part
 from sim.config import DataConfig
+from sim.latent import LatentConfig, make_latent_model
 from sim.metrics import SENSITIVITY_VARIANTS, representability, sensitivity
 from sim.probe import linear_probe
 from sim.shallow import MODELS, ShallowConfig, ShallowLoss, client_distances, encode, init_params, input_subspace
@@ -47,14 +52,17 @@ PROBE_METHOD = "logistic"
 SKEWS: tuple[str, ...] = ("iid", "label", "feature")
 #: The two encoder distances of Table 5 (columns of ``Experiment.distances``).
 DISTANCES: tuple[str, ...] = ("local-vs-local", "local-vs-global")
+#: The data models a study can run on (``sim.latent.DATA_MODELS`` names).
+DATA_MODELS: tuple[str, ...] = ("paper", "latent")
 
 
 @dataclasses.dataclass(frozen=True)
 class DownstreamStudy:
-    """Sizes of one suite. Data model ``DataConfig(d, N)`` (tau, mu from the scalings), ``2N``
-    classes over ``n_clients`` clients of ``samples_per_client``; FedAvg with full
-    participation; ``c``-dimensional features; ``n_seeds`` paired seeds; ``probe_samples``
-    IID samples to fit the probe and as many to test it."""
+    """Sizes of one suite. Data models ``data_models``: the paper's ``DataConfig(d, N)`` (tau,
+    mu from the scalings) and the latent model ``LatentConfig(d, latent_k, 2N, latent_noise,
+    latent_separation)``; ``2N`` classes over ``n_clients`` clients of ``samples_per_client``;
+    FedAvg with full participation; ``c``-dimensional features; ``n_seeds`` paired seeds;
+    ``probe_samples`` IID samples to fit the probe and as many to test it."""
 
     d: int
     N: int
@@ -78,6 +86,16 @@ class DownstreamStudy:
     #: Compile with XLA's backend optimisations off: about half the compile time, slower
     #: execution -- the better trade when the runs themselves are tiny (smoke).
     fast_compile: bool = False
+    data_models: tuple[str, ...] = DATA_MODELS
+    latent_k: int = 4
+    latent_noise: float = 0.2
+    latent_separation: float = 2.0
+
+    def __post_init__(self):
+        unknown = [m for m in self.data_models if m not in DATA_MODELS]
+        if not self.data_models or unknown:
+            raise ValueError(f"data_models = {self.data_models!r} must be a non-empty tuple of {DATA_MODELS}")
+        self.latent_config()  # validates the latent sizes (LatentConfig names the field)
 
     @property
     def pairs(self) -> tuple[tuple[str, str], ...]:
@@ -86,6 +104,15 @@ class DownstreamStudy:
 
     def data_config(self) -> DataConfig:
         return DataConfig(d=self.d, N=self.N)
+
+    def latent_config(self) -> LatentConfig:
+        return LatentConfig(d=self.d, k=self.latent_k, n_classes=2 * self.N, noise=self.latent_noise,
+                            separation=self.latent_separation)
+
+    @property
+    def n_classes(self) -> int:
+        """``2N``, in both data models."""
+        return 2 * self.N
 
     def shallow(self, method: str, model: str) -> ShallowConfig:
         return ShallowConfig(d=self.d, c=self.c, model=model, loss=LOSS_OF[method], hidden=self.hidden,
@@ -108,7 +135,7 @@ Progress = Callable[[str], None] | None
 @functools.partial(jax.tree_util.register_dataclass,
                    data_fields=["key", "accuracy", "untrained", "distances", "sensitivity", "diverged",
                                 "heterogeneity", "counts", "models", "probe_x", "probe_y"],
-                   meta_fields=["study"])
+                   meta_fields=["study", "data_model"])
 @dataclasses.dataclass(frozen=True, eq=False)
 class Experiment:
     """Everything one run of the downstream study measured (a pytree).
@@ -123,10 +150,11 @@ class Experiment:
     ``heterogeneity[skew]`` their measured heterogeneity (means over clients and seeds).
     ``models[(method, model)]`` holds the trained ``(global_params, client_params)`` of every
     run, leading axis ordered (seed, skew). ``probe_x``/``probe_y``: the seed-0 IID test set.
-    ``key`` is the key the study was measured with.
+    ``key`` is the key the study was measured with, ``data_model`` the data model's name.
     """
 
     study: DownstreamStudy
+    data_model: str
     key: jax.Array
     accuracy: dict
     untrained: dict
@@ -180,7 +208,7 @@ def _experiment_program(st: DownstreamStudy):
     initialisation and the training keys), and the per-run analysis. XLA's cost per
     compilation dominates at these sizes, so one program compiles about twice as fast as one
     per pair, and nothing outside it is traced op by op."""
-    N, runs = st.data_config().N, len(SKEWS)
+    N, runs = st.N, len(SKEWS)
     per_run = lambda a: jnp.repeat(a, runs, axis=0)  # noqa: E731  (seed axis -> (seed, skew) run axis)
 
     def program(init_keys, train_keys, x, mask, probe_x):
@@ -208,7 +236,7 @@ def _say(progress: Progress, message: str) -> None:
 
 def _splits(st: DownstreamStudy, key: jax.Array) -> tuple[list[dict], np.ndarray]:
     """Each seed's three splits (its own partition keys) and their class counts."""
-    C = 2 * st.N
+    C = st.n_classes
     splits = []
     for s in range(st.n_seeds):
         ks = jax.random.split(jax.random.fold_in(key, s), 3)
@@ -222,24 +250,46 @@ def _splits(st: DownstreamStudy, key: jax.Array) -> tuple[list[dict], np.ndarray
     return splits, counts
 
 
-def _measure(st: DownstreamStudy, data_key: jax.Array, train_key: jax.Array, progress: Progress) -> dict:
+def _data(st: DownstreamStudy, data_model: str, splits: list[dict], k_data, k_probe):
+    """Client data ``(S * 3, K, n_max, d)`` (run axis ordered (seed, skew)) and the IID probe
+    sets ``(S, 2P, d)``, ``(S, 2P)`` (per seed, the first P samples fit the probe, the last P
+    test it). The paper's model is drawn in one call; the latent model draws ``U`` and the class
+    means once per seed (part of the trial) and that seed's data from its draw."""
+    S, P = st.n_seeds, st.probe_samples
+    flat = [row[skew] for row in splits for skew in SKEWS]
+    if data_model == "paper":
+        cfg = st.data_config()
+        clients = part.client_data(cfg, flat, key=k_data)
+        probe_x, probe_y = part.global_sample(cfg, 2 * P * S, key=k_probe)
+        return clients, probe_x.reshape(S, 2 * P, st.d), probe_y.reshape(S, 2 * P)
+    width = max(int(p.sizes.max()) for p in flat)
+    k_models = jax.random.fold_in(k_data, len(SKEWS))
+    drawn = []
+    for s in range(S):
+        model = make_latent_model(st.latent_config(), key=jax.random.fold_in(k_models, s))
+        clients = part.client_data(model, [splits[s][skew] for skew in SKEWS], key=jax.random.fold_in(k_data, s),
+                                   n_max=width)
+        drawn.append((clients,) + part.global_sample(model, 2 * P, key=jax.random.fold_in(k_probe, s)))
+    clients = jax.tree_util.tree_map(lambda *leaves: jnp.concatenate(leaves), *(c for c, _, _ in drawn))
+    return clients, jnp.stack([x for _, x, _ in drawn]), jnp.stack([y for _, _, y in drawn])
+
+
+def _measure(st: DownstreamStudy, data_model: str, data_key: jax.Array, train_key: jax.Array,
+             progress: Progress) -> dict:
     """The study with its two random streams: ``data_key`` (partitions, client samples, probe
     sets) and ``train_key`` (initialisation, minibatches, masks, augmentations)."""
-    cfg = st.data_config()
-    C, S, P, runs = 2 * cfg.N, st.n_seeds, st.probe_samples, len(SKEWS)
-    _say(progress, f"downstream: drawing {S} seeds x {runs} splits")
+    C, S, P, runs = st.n_classes, st.n_seeds, st.probe_samples, len(SKEWS)
+    _say(progress, f"downstream ({data_model} data model): drawing {S} seeds x {runs} splits")
     k_seeds, k_data, k_probe = jax.random.split(data_key, 3)
     splits, counts = _splits(st, k_seeds)
-    clients = part.client_data(cfg, [row[skew] for row in splits for skew in SKEWS], key=k_data)
-    # The IID probe sets, drawn in one call: per seed, the first P samples fit the probe, the last P test it.
-    probe_x, probe_y = part.global_sample(cfg, 2 * P * S, key=k_probe)
-    probe_x, probe_y = probe_x.reshape(S, 2 * P, cfg.d), probe_y.reshape(S, 2 * P)
+    clients, probe_x, probe_y = _data(st, data_model, splits, k_data, k_probe)
     k_init, k_train = jax.random.split(train_key)
     init_keys, train_keys = jax.random.split(k_init, S), jax.random.split(k_train, S)
     _say(progress, f"downstream: training {len(st.pairs)} (method, model) pairs x {S * runs} FedAvg runs "
                    f"({st.rounds} rounds x {st.local_steps} local steps, {st.n_clients} clients)")
     # clients.x: (S * 3, K, n_max, d), run axis ordered (seed, skew).
-    results = _experiment_program(st)(init_keys, train_keys, clients.x, clients.mask, probe_x)
+    # The program depends on shapes and training settings only: both data models share it.
+    results = _experiment_program(_program_key(st))(init_keys, train_keys, clients.x, clients.mask, probe_x)
     feats, untrained_feats, outputs = [], [], {}
     for pair, (result, f, f0, dist, sens) in zip(st.pairs, results):
         losses = np.where(np.asarray(result.participation), np.asarray(result.losses), 0.0)
@@ -271,8 +321,15 @@ def _measure(st: DownstreamStudy, data_key: jax.Array, train_key: jax.Array, pro
     return out | {"counts": counts, "probe_x": np.asarray(probe_x[0, P:]), "probe_y": np.asarray(probe_y[0, P:])}
 
 
-def measure(study: DownstreamStudy, *, key: jax.Array, progress: Progress = None) -> Experiment:
-    """Train and probe every (method, model, skew, seed) of ``study``; all randomness from ``key``.
+def _program_key(st: DownstreamStudy) -> DownstreamStudy:
+    """``st`` with the fields the compiled program does not depend on (the data models) reset."""
+    return dataclasses.replace(st, data_models=DATA_MODELS, latent_k=4, latent_noise=0.2, latent_separation=2.0)
+
+
+def measure(study: DownstreamStudy, *, key: jax.Array, data_model: str = "paper",
+            progress: Progress = None) -> Experiment:
+    """Train and probe every (method, model, skew, seed) of ``study`` on the data model
+    ``data_model`` (one of ``DATA_MODELS``); all randomness from ``key``.
 
     Keys of the ``"rbg"`` implementation are the fast choice: XLA's random-bit generator
     compiles much faster than threefry inside the training program (its streams reproduce on
@@ -282,9 +339,12 @@ def measure(study: DownstreamStudy, *, key: jax.Array, progress: Progress = None
         raise ValueError(f"study={study!r} must be a DownstreamStudy")
     if not (isinstance(key, jax.Array) and jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key) and key.shape == ()):
         raise ValueError(f"key={key!r} must be a single typed JAX key (jax.random.key)")
+    if data_model not in DATA_MODELS:
+        raise ValueError(f"data_model = {data_model!r} must be one of {DATA_MODELS}")
     data_key, train_key = jax.random.split(key)
-    return Experiment(study=study, key=key, **_measure(study, data_key, train_key, progress))
+    return Experiment(study=study, data_model=data_model, key=key,
+                      **_measure(study, data_model, data_key, train_key, progress))
 
 
-__all__ = ["DISTANCES", "LOSS_OF", "METHODS", "PROBE_METHOD", "SKEWS", "DownstreamStudy", "Experiment", "measure",
+__all__ = ["DATA_MODELS", "DISTANCES", "LOSS_OF", "METHODS", "PROBE_METHOD", "SKEWS", "DownstreamStudy", "Experiment", "measure",
            "sensitivity_accuracy"]

@@ -34,7 +34,18 @@ def _bound_sensitivity(objective: str, scope: str, sw: Sweep, **at) -> np.ndarra
     family, variant = family_of(objective)
     claim = theory.find_claim(family=family, scope=scope, variant=variant)
     st = sw.study
-    return 1 - bound_value(claim, d=st.d, p=st.p, N=st.N, tr_H=sw.tr_H, **at)
+    return 1 - bound_value(claim, d=st.d, p=st.p, N=st.N, tr_H=float(np.mean(sw.tr_H)), **at)
+
+
+def _finite_quantiles(block: np.ndarray, qs: tuple[float, ...]) -> np.ndarray:
+    """Quantiles ``qs`` per column over the finite entries (NaN for a column with none), without
+    the all-NaN warnings of ``np.nanquantile``."""
+    out = np.full((len(qs), block.shape[1]), np.nan)
+    for col in range(block.shape[1]):
+        values = block[:, col][np.isfinite(block[:, col])]
+        if values.size:
+            out[:, col] = np.quantile(values, qs)
+    return out
 
 
 def _panel(ax, sw: Sweep, reading: str, objective: str) -> None:
@@ -48,16 +59,19 @@ def _panel(ax, sw: Sweep, reading: str, objective: str) -> None:
     for kind, color in (("uniform", "C0"), ("general", "C1")):
         idx = sw.graphs.index(kind)
         x = sw.graphs.avg[:, idx].mean(axis=0)
-        block = s[:, idx]
-        ax.plot(x, np.median(block, axis=0), "o-", color=color, label=f"DecL {kind}")
-        ax.fill_between(x, np.quantile(block, 0.1, axis=0), np.quantile(block, 0.9, axis=0), color=color, alpha=0.25)
-    ax.axhline(np.median(s_fl), color="k", lw=1.2, label="FL")
-    ax.axhspan(np.quantile(s_fl, 0.1), np.quantile(s_fl, 0.9), color="k", alpha=0.08)
+        median, low, high = _finite_quantiles(s[:, idx], (0.5, 0.1, 0.9))
+        ax.plot(x, median, "o-", color=color, label=f"DecL {kind}")
+        ax.fill_between(x, low, high, color=color, alpha=0.25)
+    fl_median, fl_low, fl_high = _finite_quantiles(s_fl[:, None], (0.5, 0.1, 0.9))[:, 0]
+    if np.isfinite(fl_median):
+        ax.axhline(fl_median, color="k", lw=1.2, label="FL")
+        ax.axhspan(fl_low, fl_high, color="k", alpha=0.08)
+    diverged = int(np.sum(sw.diverged[objective])) if objective in sw.diverged else 0
     dense = np.linspace(2, st.N, 64)
     ax.plot(dense, _bound_sensitivity(objective, "decl", sw, A_bar=dense), ":", color="C3", label="bound, DecL")
     ax.axhline(float(_bound_sensitivity(objective, "fl", sw)), ls=":", color="k", lw=0.8, label="bound, FL")
     ax.set(xscale="log", yscale="log", xlabel="average connectivity |Ā|", ylabel=f"s ({VARIANT})",
-           title=f"{objective}, {reading} (N={st.N}, d={st.d})")
+           title=f"{objective}, {reading} (N={st.N}, d={st.d})" + (f"\n{diverged} diverged runs left out" if diverged else ""))
     ax.set_xticks(list(st.levels))
     ax.set_xticklabels([str(a) for a in st.levels])
     ax.xaxis.set_minor_formatter(plt.NullFormatter())

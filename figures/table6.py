@@ -7,7 +7,8 @@ uniform), one graph per (seed, |Ā|) and one initialisation per seed shared by e
 sensitivity (``class`` and ``proof`` variants, mean ± sd over seeds; smaller is more robust)
 and the spectral gap ``1 - |λ_2(W)|`` of the rule's matrix. The paper's fine-tuning accuracies
 are listed alongside for orientation (a different quantity: higher is better there). The rows
-are the ``distributed`` producer's consensus measurement.
+are the ``distributed`` producer's consensus measurement; diverged runs are left out of the
+mean ± sd and counted in the cell ("diverged" when every seed's run did).
 """
 
 from __future__ import annotations
@@ -31,8 +32,17 @@ TABLE6_REPORTED: Mapping[str, tuple[float, float]] = {
 FL_REPORTED = 52.72
 
 
+def _finite(values: np.ndarray) -> np.ndarray:
+    values = np.asarray(values, dtype=float)
+    return values[np.isfinite(values)]
+
+
 def _fmt(values: np.ndarray) -> str:
-    return f"{np.mean(values):.4f} ± {np.std(values):.4f}"
+    ok = _finite(values)
+    if ok.size == 0:
+        return "diverged"
+    lost = np.asarray(values).size - ok.size
+    return f"{np.mean(ok):.4f} ± {np.std(ok):.4f}" + (f" ({lost} diverged)" if lost else "")
 
 
 def _row(cells) -> str:
@@ -72,7 +82,9 @@ def make(measurement: Measurement, out_dir: pathlib.Path) -> list[pathlib.Path]:
     names = rules + ["fl"]
     for ax, a in zip(np.atleast_1d(axes), levels):
         data = [by[(r, a)].s_class if r != "fl" else fl.s_class for r in names]
-        ax.bar(range(len(names)), [np.mean(v) for v in data], yerr=[np.std(v) for v in data], color="C0", alpha=0.8)
+        data = [_finite(v) for v in data]  # diverged runs left out; an all-diverged bar is empty
+        ax.bar(range(len(names)), [np.mean(v) if v.size else 0.0 for v in data],
+               yerr=[np.std(v) if v.size else 0.0 for v in data], color="C0", alpha=0.8)
         ax.set_xticks(range(len(names)))
         ax.set_xticklabels(names, rotation=30, ha="right", fontsize=8)
         ax.set(title=f"|Ā| ≈ {a}", ylabel="s (class) of the global model")

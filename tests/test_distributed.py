@@ -6,7 +6,7 @@ with FL's holds to rounding on regular graphs (and the non-regular graphs differ
 identity is not vacuous); the exact identities the readings imply show up as such
 (``objective-eq1`` on regular graphs is FL at every |Ā|: Corollary 4.5 cannot hold there,
 Theorem 4.6 holds with equality); at |A_i| = N every closed-form DecL model equals FL; a study
-is a function of its key.
+is a function of its key; every record names its samples reading.
 """
 
 import jax
@@ -58,28 +58,38 @@ def test_every_claim_and_reading_is_reported(smoke_records):
     assert variants == {"statement", "proof"}
     for r in smoke_records:
         assert r.verdict in VERDICTS and r.level in LEVELS and set(r.reading) <= set(READING_KEYS)
-        assert r.note and r.statistic and r.n_seeds >= 10
+        assert r.note and r.statistic and r.n_seeds >= 10 and r.reading["samples"] in ("n=d", "population")
         if r.verdict != "inconclusive" or r.bound is not None:
             assert r.margin is None or np.isfinite(r.margin)
 
 
 def test_eq1_identity_record(smoke_records):
-    (rec,) = [r for r in smoke_records if r.claim == EQ1]
-    assert rec.verdict == "holds" and rec.empirical <= 1e-10
-    assert rec.params["max_pi_deviation_regular"] <= 1e-15
-    assert rec.params["max_pi_deviation_general"] > 1e-3
-    assert max(rec.params["max_r_difference_general"].values()) > 1e-6
+    recs = [r for r in smoke_records if r.claim == EQ1]
+    assert sorted(r.reading["samples"] for r in recs) == ["n=d", "population"]  # one per samples reading
+    # At population the smoke sizes leave lambda_c = lambda_{c+1} (the noise block is mu^2 I), so
+    # the top-c eigenspace is not unique and the identity is only checked at n = d.
+    for rec in recs:
+        assert rec.verdict == "holds" and rec.empirical <= 1e-10 or rec.reading["samples"] == "population"
+        assert rec.params["max_pi_deviation_regular"] <= 1e-15
+        assert rec.params["max_pi_deviation_general"] > 1e-3
+    # At n = d the non-regular graphs' models differ from FL's, so the identity is not vacuous (at
+    # population the moments are nearly exchangeable and the difference can vanish).
+    (sampled,) = [r for r in recs if r.reading["samples"] == "n=d"]
+    assert max(sampled.params["max_r_difference_general"].values()) > 1e-6
 
 
 def test_exact_identities_are_reported_as_such(smoke_records):
-    eq1_uniform = [r for r in smoke_records if r.reading.get("decl") == "objective-eq1" and r.params.get("topology") == "uniform"]
+    # Vacuous records (Assumption A.5 fails on every seed) assert nothing and are left out.
+    eq1_uniform = [r for r in smoke_records if r.reading.get("decl") == "objective-eq1" and r.params.get("topology") == "uniform"
+                   and r.verdict != "vacuous"]
+    assert {r.claim for r in eq1_uniform} >= {COR45, THM46}
     for r in eq1_uniform:
         if r.claim == COR45:
             assert r.verdict in ("fails", "holds-trivially"), r
             assert "identical at every" in r.note or "s = 0 at every" in r.note
         if r.claim == THM46:
             assert r.verdict == "holds-trivially" and "exactly" in r.note
-    closed = [r for r in smoke_records if r.claim == THM46 and r.reading["decl"] != "gossip"]
+    closed = [r for r in smoke_records if r.claim == THM46 and r.reading["decl"] != "gossip" and r.verdict != "vacuous"]
     assert closed and all(r.params["equality_gap_at_N"] <= 1e-12 for r in closed)
 
 

@@ -20,8 +20,19 @@ DecL readings measured (every linear objective's expected loss is linear in the 
   complete graph; FedAvg with partial participation is trained alongside.
 
 Topology kinds: ``uniform`` (random regular graphs) and ``general`` (the reference code's
-spanning-tree generator), at the study's target ``|Ā|``; every seed draws new data, graphs and
-initialisations, and all readings of one seed share the data (paired comparisons).
+spanning-tree generator), at the study's target ``|Ā|``; every seed draws new data, graphs,
+dissimilar-augmentation transform ``H`` and initialisations (a random ``H`` is part of the
+trial: one per study would make every seed a statement about one draw), and all readings of
+one seed share the data (paired comparisons).
+
+Samples (``study.samples``): each client's second moment is that of ``n = d`` drawn samples, or
+is drawn exactly at ``d^1.5`` or ``d^2`` main samples (`sim.suffstats.sample_second_moments`,
+cost independent of ``n``), or is its expectation (``population``; the proofs concentrate ``S`` around it).
+
+Hypotheses measured per model: the number of positive eigenvalues of the matrix ``row(W)`` is
+fitted to (Assumption A.5 needs ``c`` of them, ``rank W = c``; for Eq. 3 the rank of the
+cross-moment ``Σ_vu``), and, for trained runs, divergence (a non-finite loss or encoder): such
+a run's representabilities are NaN and it is flagged, never raised.
 """
 
 from __future__ import annotations
@@ -36,10 +47,13 @@ import jax.numpy as jnp
 import numpy as np
 
 import sim
+from sim import checks
+from sim.matrices import TRANSFORMS
 from sim.mixing import MIXING_RULES, eq1_moment, mixing_matrix, neighbourhood_moments
 from sim.objectives import alignment_matrix_loss, encoder_row_space, init_linear_params
+from sim.suffstats import population_second_moments, sample_second_moments
 from sim.topology import make_topology
-from sim.train import TrainConfig, check_finite, decl_program, fedavg_program
+from sim.train import TrainConfig, decl_program, fedavg_program
 
 #: Objectives whose expected loss is an alignment loss (trainable by gradient on the exact
 #: client matrix); Eq. 3's reconstruction has its own solver.
@@ -47,6 +61,13 @@ ALIGNMENT_OBJECTIVES: tuple[str, ...] = tuple(o for o in sim.OBJECTIVES if o != 
 #: Topology kind -> :func:`sim.make_topology` family.
 TOPOLOGY_KINDS: Mapping[str, str] = {"uniform": "regular", "general": "reference"}
 SENSITIVITIES: tuple[str, ...] = sim.SENSITIVITY_VARIANTS
+#: Samples readings: main samples per client ``n = d^beta`` (beta 1, 1.5, 2) or the population.
+SAMPLES: Mapping[str, float | None] = {"n=d": 1.0, "n=d^1.5": 1.5, "n=d^2": 2.0, "population": None}
+#: Objectives whose stationary row space is the top-c eigenspace of their client matrix.
+_EIGEN_OBJECTIVES: tuple[str, ...] = ("mim-alignment", "cl-similar", "cl-dissimilar")
+#: Eigenvalues within this fraction of the moment's largest diagonal entry are rounding, not
+#: positive (the population matrices of Eq. 4 vanish exactly off the class block).
+RANK_TOLERANCE = 1e-9
 
 Progress = Callable[[str], None]
 
@@ -55,8 +76,20 @@ Progress = Callable[[str], None]
 class ConnectivityStudy:
     """One sweep over average connectivity: data model at ``(N, d)``, encoder width ``c``
     (default ``2N``), mask ratio ``p``, target ``|Ā|`` levels (the last one ``N`` = FL),
-    seeds, and the gossip training schedule (``train_objectives`` are trained; the
-    closed-form readings cover every objective)."""
+    seeds, the samples readings measured by the closed forms (see :data:`SAMPLES`), and the
+    gossip training schedule (``train_objectives`` are trained at ``n = d``; the closed-form
+    readings cover every objective).
+
+    Every field is checked at construction (a ``ValueError`` naming field, value and allowed
+    range); integers accept NumPy and JAX integer scalars and integral floats, not bools or 2.7.
+
+    >>> ConnectivityStudy(N=4, d=12, levels=(3, 4), n_seeds=2).c
+    8
+    >>> ConnectivityStudy(N=4, d=12, levels=(2, 4), n_seeds=2)
+    Traceback (most recent call last):
+    ...
+    ValueError: ConnectivityStudy.levels = (2, 4) is out of range: must increase strictly, each an integer in [3, 4] (a connected graph on N > 2 clients has |A| >= 3 for a regular graph and |Ā| > 2 otherwise), and end at N = 4 (FL)
+    """
 
     N: int
     d: int
@@ -70,26 +103,65 @@ class ConnectivityStudy:
     learning_rate: float = 0.1
     train_objectives: tuple[str, ...] = ALIGNMENT_OBJECTIVES
     fl_clients_per_round: int | None = None
+    samples: tuple[str, ...] = ("n=d",)
 
     def __post_init__(self):
-        if self.c is None:
-            object.__setattr__(self, "c", 2 * self.N)
-        if not 2 * self.N <= self.c <= self.d:
-            raise ValueError(f"c={self.c} must satisfy 2N <= c <= d, i.e. [{2 * self.N}, {self.d}]")
-        if not 0 < self.p < 1:
-            raise ValueError(f"p={self.p} (mask ratio) must be in (0, 1)")
-        levels = tuple(int(a) for a in self.levels)
-        if sorted(set(levels)) != list(levels) or levels[0] < 2 or levels[-1] != self.N:
-            raise ValueError(f"levels={self.levels} must increase strictly from >= 2 and end at N={self.N} (FL)")
-        object.__setattr__(self, "levels", levels)
-        if self.n_seeds < 2:
-            raise ValueError(f"n_seeds={self.n_seeds} must be >= 2")
-        unknown = set(self.train_objectives) - set(ALIGNMENT_OBJECTIVES)
-        if unknown:
-            raise ValueError(f"train_objectives {sorted(unknown)} must be among {ALIGNMENT_OBJECTIVES}")
+        def field(name, value):
+            object.__setattr__(self, name, value)
 
-    def data(self) -> sim.DataConfig:
-        return sim.DataConfig(d=self.d, N=self.N)
+        def integer(name, value, low, high=None, allowed=None):
+            return checks.integer(f"ConnectivityStudy.{name}", value, minimum=low, maximum=high, allowed=allowed)
+
+        N = integer("N", self.N, 2)
+        field("N", N)
+        # c in [2N, d] (the 2N class coordinates must fit, Section 3.3), so d >= 2N.
+        d = integer("d", self.d, 2 * N, allowed=f">= 2N = {2 * N}")
+        field("d", d)
+        field("c", integer("c", 2 * N if self.c is None else self.c, 2 * N, d, allowed=f"in [2N, d] = [{2 * N}, {d}]"))
+        field("p", checks.real("ConnectivityStudy.p", self.p, low=0, high=1, closed=False))
+        field("transform", checks.choice("ConnectivityStudy.transform", self.transform, TRANSFORMS))
+        field("n_seeds", integer("n_seeds", self.n_seeds, 2))
+        field("rounds", integer("rounds", self.rounds, 1))
+        field("local_steps", integer("local_steps", self.local_steps, 1))
+        field("learning_rate", checks.real("ConnectivityStudy.learning_rate", self.learning_rate, low=0, closed=False))
+        if self.fl_clients_per_round is not None:
+            field("fl_clients_per_round", integer("fl_clients_per_round", self.fl_clients_per_round, 1, N))
+        # Assumption A.1 with a connected graph: N > 2 clients need |A_i| >= 3 on a regular graph,
+        # and a spanning tree alone already gives |Ā| = 3 - 2/N > 2.
+        low = 3 if N > 2 else 2
+        levels_text = (f"must increase strictly, each an integer in [{low}, {N}] (a connected graph on N > 2 clients "
+                       "has |A| >= 3 for a regular graph and |Ā| > 2 otherwise), and end at N = "
+                       f"{N} (FL)")
+        fail = ValueError(f"ConnectivityStudy.levels = {self.levels!r} is out of range: {levels_text}")
+        if isinstance(self.levels, (str, bytes)) or not hasattr(self.levels, "__iter__"):
+            raise fail
+        try:
+            levels = tuple(integer("levels", a, low, N, allowed=f"in [{low}, {N}]") for a in self.levels)
+        except ValueError:
+            raise fail from None
+        if not levels or list(levels) != sorted(set(levels)) or levels[-1] != N:
+            raise fail
+        field("levels", levels)
+        for name, choices in (("train_objectives", ALIGNMENT_OBJECTIVES), ("samples", tuple(SAMPLES))):
+            value = getattr(self, name)
+            if isinstance(value, str) or not hasattr(value, "__iter__"):
+                raise ValueError(f"ConnectivityStudy.{name} = {value!r} is out of range: must be a non-empty tuple of "
+                                 f"distinct names from {choices}")
+            value = tuple(value)
+            if not value or len(set(value)) != len(value) or not all(isinstance(v, str) and v in choices for v in value):
+                raise ValueError(f"ConnectivityStudy.{name} = {value!r} is out of range: must be a non-empty tuple of "
+                                 f"distinct names from {choices}")
+            field(name, value)
+        self.data()  # the data model's own checks, now rather than inside a jitted program
+
+    def data(self, samples: str = "n=d") -> sim.DataConfig:
+        """The data model with ``n = d^beta`` main samples per client (``population``: the
+        ``n = d`` configuration, whose expectation is taken)."""
+        beta = SAMPLES[samples]
+        if beta is None or beta == 1.0:
+            return sim.DataConfig(d=self.d, N=self.N)
+        n = round(self.d ** beta)
+        return sim.DataConfig(d=self.d, N=self.N, n=n + n % 2)
 
     def train_config(self, clients_per_round: int | None = None) -> TrainConfig:
         return TrainConfig(rounds=self.rounds, local_steps=self.local_steps, batch_size=None,
@@ -145,35 +217,79 @@ def build_graphs(study: ConnectivityStudy, *, key: jax.Array) -> Graphs:
 # ----------------------------------------------------------------------------- jitted programs
 
 
+def _second_moments(study: ConnectivityStudy, samples: str, key) -> jax.Array:
+    """Every seed's client second moments (seeds, N, d, d) under the samples reading: exact
+    draws at ``n = d^beta`` (one key per seed) or the population moments, shared by every seed."""
+    data = study.data(samples)
+    if SAMPLES[samples] is None:
+        return jnp.broadcast_to(population_second_moments(data), (study.n_seeds, study.N, study.d, study.d))
+    keys = jax.random.split(key, study.n_seeds)
+    if SAMPLES[samples] == 1.0:  # n = d: drawing the samples is as cheap as the exact draw of S
+        return _sampled_moments(keys, data=data)
+    return jax.vmap(lambda k: sample_second_moments(data, key=k))(keys)
+
+
 @functools.partial(jax.jit, static_argnames=("data",))
-def _second_moments(keys, *, data):
+def _sampled_moments(keys, *, data):
     return jax.vmap(lambda k: sim.second_moment(sim.sample_clients(data, key=k)[0]))(keys)
 
 
+@jax.jit
+def _model_moments(S, W):
+    """The moments every closed-form model is fitted to, (seeds, 1 + G + G N, d, d): FL's mean,
+    Eq. 1's ``Σ_j π_j S_j`` per graph, then each client's neighbourhood average per graph."""
+    n_seed, n_graph, n = W.shape[0], W.shape[1], W.shape[2]
+    d = S.shape[-1]
+    S_fl = jnp.mean(S, axis=1)[:, None]
+    S_eq1 = jax.vmap(jax.vmap(eq1_moment, (None, 0)))(S, W)
+    S_nb = jax.vmap(jax.vmap(neighbourhood_moments, (None, 0)))(S, W).reshape(n_seed, n_graph * n, d, d)
+    return jnp.concatenate([S_fl, S_eq1, S_nb], axis=1)
+
+
+def _fit(M, H, *, objective, c, p):
+    """``row(W)`` (d, c) at the stationary point fitted to the moment ``M``, and the number of
+    positive eigenvalues of the matrix it is the top-c eigenspace of (Assumption A.5 needs
+    ``c``); -1 for Eq. 3, whose count is `_cross_moment_rank`'s."""
+    scale = RANK_TOLERANCE * jnp.max(jnp.diagonal(M))
+    if objective in _EIGEN_OBJECTIVES:
+        V, lam = sim.top_eigenspace(sim.client_matrix(M, objective, p=p, H=H), c)
+        return V, jnp.sum(lam > scale)
+    V = sim.encoder_subspace(M, objective, c, p=p, H=H)
+    if objective == "mim-surrogate":
+        return V, jnp.sum(jnp.diagonal(M) > scale)
+    return V, jnp.asarray(-1)
+
+
 @functools.partial(jax.jit, static_argnames=("objective", "c", "p"))
-def _closed_form(S, W, H, *, objective, c, p):
-    """Representability of FL (seeds, d), Eq. 1 (seeds, G, d), per-neighbourhood (seeds, G, N, d).
+def _closed_form(M, H, *, objective, c, p):
+    """Representability (seeds, models, d) and A.5 eigenvalue count (seeds, models) of every
+    model of `_model_moments`, H (seeds, d, d) one per seed.
 
     All moments go through ONE batched solver call: jaxlib 0.10's CPU LAPACK kernels split a
     batch over the intra-op thread pool and wait for it, so two independent LAPACK calls in
     flight at once can take every pool thread and deadlock (seen on 2 cores). One objective per
     program, one batch per program, keeps a single chain of LAPACK calls.
     """
-    n_seed, n_graph, n = W.shape[0], W.shape[1], W.shape[2]
-    d = S.shape[-1]
-    S_fl = jnp.mean(S, axis=1)[:, None]
-    S_eq1 = jax.vmap(jax.vmap(eq1_moment, (None, 0)))(S, W)
-    S_nb = jax.vmap(jax.vmap(neighbourhood_moments, (None, 0)))(S, W).reshape(n_seed, n_graph * n, d, d)
-    batch = jnp.concatenate([S_fl, S_eq1, S_nb], axis=1).reshape(-1, d, d)
-    V = jax.vmap(lambda M: sim.encoder_subspace(M, objective, c, p=p, H=H))(batch)
-    r = sim.representability(V).reshape(n_seed, 1 + n_graph + n_graph * n, d)
-    return r[:, 0], r[:, 1:1 + n_graph], r[:, 1 + n_graph:].reshape(n_seed, n_graph, n, d)
+    fit = functools.partial(_fit, objective=objective, c=c, p=p)
+    V, count = jax.vmap(lambda Ms, h: jax.vmap(lambda m: fit(m, h))(Ms))(M, H)
+    return sim.representability(V), count
+
+
+@jax.jit
+def _cross_moment_rank(M):
+    """Rank of Eq. 3's cross-moment ``Σ_vu ∝ S - diag S`` per model (the reduced-rank
+    regression's encoder has rank c only if it is >= c; Assumption A.5). A separate program:
+    see `_closed_form` on LAPACK calls in flight."""
+    off = M - jax.vmap(jax.vmap(lambda m: jnp.diag(jnp.diagonal(m))))(M)
+    lam = jnp.linalg.eigvalsh(off)
+    scale = RANK_TOLERANCE * jnp.max(jnp.diagonal(M, axis1=-2, axis2=-1), axis=-1)
+    return jnp.sum(jnp.abs(lam) > scale[..., None], axis=-1)
 
 
 def _client_matrices(S, H, *, objective, p):
-    """Client matrices ``X_i`` (..., N, d, d) of ``objective`` from second moments (..., N, d, d)."""
-    per_client = lambda m: sim.client_matrix(m, objective, p=p, H=H)  # noqa: E731
-    return jax.vmap(jax.vmap(per_client))(S)
+    """Client matrices ``X_i`` (seeds, N, d, d) of ``objective`` from second moments
+    (seeds, N, d, d), with each seed's transform ``H`` (seeds, d, d)."""
+    return jax.vmap(lambda Ss, h: jax.vmap(lambda m: sim.client_matrix(m, objective, p=p, H=h))(Ss))(S, H)
 
 
 def _init(key, d, c):
@@ -190,20 +306,31 @@ def _gossip(X, W, key, *, cfg, c, push_sum=False):
     return run.global_params["encoder"], run.losses
 
 
+def _diverged(losses, participation, r) -> np.ndarray:
+    """Per run (leading axis): a non-finite loss of a participating client or a non-finite
+    representability (the final encoder) — divergence, reported and never raised."""
+    losses, r = np.asarray(losses), np.asarray(r)
+    bad = ~np.isfinite(losses) & np.asarray(participation, dtype=bool)
+    return bad.reshape(bad.shape[0], -1).any(axis=1) | ~np.isfinite(r).reshape(r.shape[0], -1).all(axis=1)
+
+
 @functools.partial(jax.jit, static_argnames=("objectives", "cfg", "fl_cfg", "c", "p"))
 def _train_measure(S, W, H, key, *, objectives, cfg, fl_cfg, c, p):
     """Gossip (every graph) and FedAvg (once per seed) on the expected losses of ``objectives``.
 
     Returns representabilities ``r_dec`` (objs, seeds, G, d), ``r_fl`` (objs, seeds, d), the
     closed-form FL model's ``r_ref`` (objs, seeds, d), the subspace distances of the
-    complete-graph run and of FedAvg to the closed-form FL subspace (objs, seeds), and the
-    loss / participation arrays for the divergence check. LAPACK calls form one chain (one
-    batched eigh before training, one batched SVD after): see `_closed_form` for why.
+    complete-graph run and of FedAvg to the closed-form FL subspace (objs, seeds), the A.5
+    positive-eigenvalue count of the clients' mean matrix (objs, seeds), and the loss /
+    participation arrays for the divergence check. LAPACK calls form one chain (one batched
+    eigh before training, one batched SVD after): see `_closed_form` for why.
     """
     n_obj, (n_seed, n, d) = len(objectives), S.shape[:3]
     n_graph = W.shape[1]
     X = jnp.stack([_client_matrices(S, H, objective=o, p=p) for o in objectives])
     lam, vecs = jnp.linalg.eigh(jnp.mean(X, axis=2))  # (objs, seeds, d), ascending
+    scale = RANK_TOLERANCE * jnp.max(jnp.diagonal(jnp.mean(S, axis=1), axis1=-2, axis2=-1), axis=-1)  # (seeds,)
+    positive = jnp.sum(lam > scale[None, :, None], axis=-1)
     V_ref = vecs[..., ::-1][..., :c]  # closed-form FL row space: top-c eigenspace of the mean X
     X = X / lam[..., -1][:, :, None, None, None]
 
@@ -220,31 +347,30 @@ def _train_measure(S, W, H, key, *, objectives, cfg, fl_cfg, c, p):
     W_dec = jnp.broadcast_to(W[None], (n_obj,) + W.shape).reshape(-1, n, n)
     g_dec, loss_dec = jax.vmap(functools.partial(_gossip, cfg=cfg, c=c))(X_dec, W_dec, jnp.repeat(init_keys, n_graph, axis=0))
     g_fl, loss_fl, part_fl = jax.vmap(fed)(X.reshape(-1, n, d, d), init_keys, jax.random.split(k_select, n_obj * n_seed))
-    # Row spaces of every trained encoder in one batched SVD.
-    V = jax.vmap(encoder_row_space)(jnp.concatenate([g_dec, g_fl]))
+    # Row spaces of every trained encoder in one batched SVD; a diverged encoder is zeroed first
+    # (its r is set to NaN from the flag) so that the SVD sees finite input.
+    enc = jnp.concatenate([g_dec, g_fl])
+    finite = jnp.all(jnp.isfinite(enc.reshape(enc.shape[0], -1)), axis=1)
+    V = jax.vmap(encoder_row_space)(jnp.where(finite[:, None, None], enc, jnp.eye(c, d)[None]))
+    r = jnp.where(finite[:, None], sim.representability(V), jnp.nan)
     V_dec = V[: g_dec.shape[0]].reshape(n_obj, n_seed, n_graph, d, c)
     V_fl = V[g_dec.shape[0]:].reshape(n_obj, n_seed, d, c)
     dist = jax.vmap(jax.vmap(sim.subspace_distance))
-    return (sim.representability(V_dec), sim.representability(V_fl), sim.representability(V_ref),
-            dist(V_dec[:, :, -1], V_ref), dist(V_fl, V_ref), loss_dec, loss_fl, part_fl)
+    return (r[: g_dec.shape[0]].reshape(n_obj, n_seed, n_graph, d), r[g_dec.shape[0]:].reshape(n_obj, n_seed, d),
+            sim.representability(V_ref), dist(V_dec[:, :, -1], V_ref), dist(V_fl, V_ref), positive, loss_dec,
+            loss_fl, part_fl)
 
 
 @functools.partial(jax.jit, static_argnames=("objective", "cfg", "c", "p", "push_sum"))
 def _consensus_train(S, W, H, keys, *, objective, cfg, c, p, push_sum):
-    """Gossip runs (runs, N, d, d) x (runs, N, N) on the normalised expected loss; returns the
-    global models' representability and the losses."""
+    """Gossip runs (runs, N, d, d) x (runs, N, N), H (runs, d, d), on the normalised expected
+    loss; returns the global models' representability (NaN for a non-finite encoder) and the losses."""
     X = _client_matrices(S, H, objective=objective, p=p)
     X = X / jnp.linalg.eigvalsh(jnp.mean(X, axis=1))[:, -1][:, None, None, None]
     enc, losses = jax.vmap(functools.partial(_gossip, cfg=cfg, c=c, push_sum=push_sum))(X, W, keys)
-    return sim.representability(jax.vmap(encoder_row_space)(enc)), losses
-
-
-def _check_runs(losses, participation) -> None:
-    """Divergence check of a batch of runs (runs, rounds, N): the first bad run raises."""
-    losses, participation = np.asarray(losses), np.asarray(participation, dtype=bool)
-    bad = (~np.isfinite(losses) & participation).any(axis=(1, 2))
-    if bad.any():
-        check_finite(losses[int(np.argmax(bad))], participation[int(np.argmax(bad))])
+    finite = jnp.all(jnp.isfinite(enc.reshape(enc.shape[0], -1)), axis=1)
+    V = jax.vmap(encoder_row_space)(jnp.where(finite[:, None, None], enc, jnp.eye(c, enc.shape[-1])[None]))
+    return jnp.where(finite[:, None], sim.representability(V), jnp.nan), losses
 
 
 @functools.partial(jax.jit, static_argnames=("N", "c"))
@@ -257,15 +383,21 @@ def _sensitivities(r, clients, *, N, c):
     ])
 
 
-def _transform(study: ConnectivityStudy, key):
-    """The dissimilar-augmentation ``H``: the first draw that satisfies Assumption A.9
-    (``tr(P H_sym P) > 0``; a Haar rotation violates it about half the time)."""
-    for attempt in range(100):
-        H = sim.make_transform(study.transform, study.d, key=jax.random.fold_in(key, attempt), dim=study.c)
-        if float(sim.transform_trace(H, study.c)) > 0:
-            return H
-    sim.check_transform(H, study.c)  # raises with the library's message
-    return H
+def _transforms(study: ConnectivityStudy, key) -> jax.Array:
+    """One dissimilar-augmentation ``H`` per seed (seeds, d, d), each the first draw from that
+    seed's key that satisfies Assumption A.9 (``tr(P H_sym P) > 0``; a Haar rotation violates
+    it about half the time), so A.9 holds on every trial by construction."""
+    out = []
+    for seed in range(study.n_seeds):
+        k = jax.random.fold_in(key, seed)
+        for attempt in range(100):
+            H = sim.make_transform(study.transform, study.d, key=jax.random.fold_in(k, attempt), dim=study.c)
+            if float(sim.transform_trace(H, study.c)) > 0:
+                break
+        else:
+            sim.check_transform(H, study.c)  # raises with the library's message
+        out.append(H)
+    return jnp.stack(out)
 
 
 # ----------------------------------------------------------------------------- the sweep
@@ -284,7 +416,13 @@ class Sweep:
     ``r_fedavg[objective]`` (seeds, d): FedAvg-trained (partial participation);
     ``fedavg_distance`` / ``gossip_distance``: (subspace distance, max class-coordinate
     ``|r - r_FL|``), each (seeds,), of FedAvg / of the complete-graph gossip run to the
-    closed-form FL model. ``tr_H = tr(P H_sym P)`` (Assumption A.9); ``pi_deviation``
+    closed-form FL model. ``tr_H`` (seeds,): ``tr(P H_sym P)`` of each seed's transform
+    (Assumption A.9); ``samples``: the samples reading of the moments; ``positive[reading]
+    [objective]`` (the layout of ``r`` without its last axis) and ``positive_fl[objective]``
+    (seeds,): the number of positive eigenvalues of the matrix each model is fitted to
+    (Assumption A.5 needs ``c``; a trained model counts its clients' mean matrix);
+    ``diverged[objective]`` (seeds, G) and ``fedavg_diverged[objective]`` (seeds,): trained runs
+    that diverged (their ``r`` and ``s`` are NaN). ``pi_deviation``
     (seeds, G): ``max_j |π_j - 1/N|`` of Eq. 1's weights; ``eq1_fl_difference[objective]``
     (seeds, G): ``max_k |r_k(Eq. 1) - r_k(FL)|``. ``trial_priority`` (seeds, G, N): a uniform
     draw per (graph, client), the order in which equally eligible trials are chosen when one
@@ -300,10 +438,15 @@ class Sweep:
     r_fedavg: Mapping[str, np.ndarray]
     fedavg_distance: Mapping[str, tuple[np.ndarray, np.ndarray]]
     gossip_distance: Mapping[str, tuple[np.ndarray, np.ndarray]]
-    tr_H: float
+    tr_H: np.ndarray
     pi_deviation: np.ndarray
     eq1_fl_difference: Mapping[str, np.ndarray]
     trial_priority: np.ndarray
+    samples: str = "n=d"
+    positive: Mapping[str, Mapping[str, np.ndarray]] = dataclasses.field(default_factory=dict)
+    positive_fl: Mapping[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    diverged: Mapping[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    fedavg_diverged: Mapping[str, np.ndarray] = dataclasses.field(default_factory=dict)
 
     def sensitivity(self, reading: str, objective: str, variant: str) -> np.ndarray:
         """Sensitivity (seeds, G) of the DecL model under ``reading`` (mean over clients for
@@ -353,9 +496,12 @@ def _all_sensitivities(study: ConnectivityStudy, r: dict, r_fl: dict):
     return s, s_fl
 
 
-def measure(study: ConnectivityStudy, *, key: jax.Array, train: bool, progress: Progress | None = None) -> Sweep:
-    """Closed-form readings (``objective-eq1``, ``per-neighbourhood``) for every objective, or,
-    with ``train``, the ``gossip`` reading and FedAvg for ``study.train_objectives``.
+def measure(study: ConnectivityStudy, *, key: jax.Array, train: bool, samples: str = "n=d",
+            progress: Progress | None = None) -> Sweep:
+    """Closed-form readings (``objective-eq1``, ``per-neighbourhood``) for every objective under
+    the samples reading ``samples``, or, with ``train``, the ``gossip`` reading and FedAvg for
+    ``study.train_objectives`` (at ``n = d``). Graphs, transforms and trial order depend on
+    ``key`` only, so the samples readings of one key are paired.
 
     >>> import jax
     >>> sw = measure(ConnectivityStudy(N=4, d=12, levels=(3, 4), n_seeds=2),
@@ -363,42 +509,67 @@ def measure(study: ConnectivityStudy, *, key: jax.Array, train: bool, progress: 
     >>> sw.sensitivity("objective-eq1", "mim-alignment", "class").shape
     (2, 3)
     """
+    if samples not in SAMPLES:
+        raise ValueError(f"samples = {samples!r} is out of range: must be one of {tuple(SAMPLES)}")
+    if train and samples != "n=d":
+        raise ValueError(f"samples = {samples!r} is out of range: the trained readings use 'n=d'")
     say = progress or (lambda message: None)
     graphs = build_graphs(study, key=_subkey(key, "graphs"))
-    H = _transform(study, _subkey(key, "transform"))
-    S = _second_moments(jax.random.split(_subkey(key, "data"), study.n_seeds), data=study.data())
+    H = _transforms(study, _subkey(key, "transform"))
+    S = _second_moments(study, samples, _subkey(key, "data" if samples == "n=d" else f"data {samples}"))
     W = jnp.asarray(graphs.weights)
     pi = graphs.weights.mean(axis=-2)  # Eq. 1 weights pi_j = (1/N) sum_i W_ij
     pi_dev = np.max(np.abs(pi - 1.0 / study.N), axis=-1)  # (seeds, G)
     priority = np.asarray(jax.random.uniform(_subkey(key, "trial-order"), graphs.sizes.shape))
+    n_seed, n_graph, N = graphs.sizes.shape
     r: dict = {}
-    r_fl, eq1_fl, r_fedavg, fed_dist, gos_dist = {}, {}, {}, {}, {}
+    positive: dict = {}
+    r_fl, positive_fl, eq1_fl, r_fedavg, fed_dist, gos_dist, diverged, fed_diverged = ({} for _ in range(8))
     if not train:
         r = {"objective-eq1": {}, "per-neighbourhood": {}}
+        positive = {"objective-eq1": {}, "per-neighbourhood": {}}
+        M = _model_moments(S, W)
         for obj in sim.OBJECTIVES:
-            fl, eq1, nb = (np.asarray(v) for v in _closed_form(S, W, H, objective=obj, c=study.c, p=study.p))
-            r_fl[obj], r["objective-eq1"][obj], r["per-neighbourhood"][obj] = fl, eq1, nb
-            eq1_fl[obj] = np.max(np.abs(eq1 - fl[:, None, :]), axis=-1)  # (seeds, G)
-        say(f"connectivity: closed-form readings N={study.N} d={study.d}, {study.n_seeds} seeds, "
+            rr, count = (np.asarray(v) for v in _closed_form(M, H, objective=obj, c=study.c, p=study.p))
+            if obj == "mim-reconstruction":
+                count = np.asarray(_cross_moment_rank(M))
+            parts = [(rr[:, 0], count[:, 0]), (rr[:, 1:1 + n_graph], count[:, 1:1 + n_graph]),
+                     (rr[:, 1 + n_graph:].reshape(n_seed, n_graph, N, -1), count[:, 1 + n_graph:].reshape(n_seed, n_graph, N))]
+            (r_fl[obj], positive_fl[obj]), (r["objective-eq1"][obj], positive["objective-eq1"][obj]), \
+                (r["per-neighbourhood"][obj], positive["per-neighbourhood"][obj]) = parts
+            eq1_fl[obj] = np.max(np.abs(r["objective-eq1"][obj] - r_fl[obj][:, None, :]), axis=-1)  # (seeds, G)
+        say(f"connectivity: closed-form readings N={study.N} d={study.d} ({samples}), {study.n_seeds} seeds, "
             f"{len(graphs.kinds)} graphs")
     else:
         objectives = tuple(study.train_objectives)
         out = _train_measure(S, W, H, _subkey(key, "train"), objectives=objectives, cfg=study.train_config(),
                              fl_cfg=study.train_config(study.fl_clients_per_round), c=study.c, p=study.p)
-        r_dec, r_fed, r_ref, d_gos, d_fed, loss_dec, loss_fl, part_fl = (np.asarray(v) for v in out)
-        _check_runs(loss_dec, np.ones(loss_dec.shape, bool))
-        _check_runs(loss_fl, part_fl)
-        N = study.N
+        r_dec, r_fed, r_ref, d_gos, d_fed, count, loss_dec, loss_fl, part_fl = (np.asarray(v) for v in out)
+        n_obj = len(objectives)
+        bad_dec = _diverged(loss_dec, np.ones(loss_dec.shape, bool), r_dec.reshape(-1, study.d)).reshape(n_obj, n_seed, n_graph)
+        bad_fed = _diverged(loss_fl, part_fl, r_fed.reshape(-1, study.d)).reshape(n_obj, n_seed)
+        r_dec = np.where(bad_dec[..., None], np.nan, r_dec)
+        r_fed = np.where(bad_fed[..., None], np.nan, r_fed)
         for o, obj in enumerate(objectives):
             r.setdefault("gossip", {})[obj] = r_dec[o]
+            positive.setdefault("gossip", {})[obj] = np.broadcast_to(count[o][:, None], (n_seed, n_graph))
+            positive_fl[obj] = count[o]
+            diverged[obj], fed_diverged[obj] = bad_dec[o], bad_fed[o]
             r_fedavg[obj] = r_fed[o]
-            fed_dist[obj] = (d_fed[o], np.max(np.abs(r_fed[o] - r_ref[o])[:, :N], axis=-1))
-            gos_dist[obj] = (d_gos[o], np.max(np.abs(r_dec[o][:, -1] - r_ref[o])[:, :N], axis=-1))
-        say(f"connectivity: gossip ({r_dec.shape[0] * r_dec.shape[1] * r_dec.shape[2]} runs) and FedAvg "
-            f"({r_fed.shape[0] * r_fed.shape[1]} runs) trained, N={study.N} d={study.d}")
+            fed_dist[obj] = (np.where(bad_fed[o], np.nan, d_fed[o]), np.max(np.abs(r_fed[o] - r_ref[o])[:, :N], axis=-1))
+            gos_dist[obj] = (np.where(bad_dec[o][:, -1], np.nan, d_gos[o]),
+                             np.max(np.abs(r_dec[o][:, -1] - r_ref[o])[:, :N], axis=-1))
+        say(f"connectivity: gossip ({r_dec.shape[0] * r_dec.shape[1] * r_dec.shape[2]} runs, {int(bad_dec.sum())} "
+            f"diverged) and FedAvg ({r_fed.shape[0] * r_fed.shape[1]} runs, {int(bad_fed.sum())} diverged) trained, "
+            f"N={study.N} d={study.d}")
     s, s_fl = _all_sensitivities(study, r, r_fl)
-    return Sweep(study, graphs, r, r_fl, s, s_fl, r_fedavg, fed_dist, gos_dist, float(sim.transform_trace(H, study.c)),
-                 pi_dev, eq1_fl, priority)
+    for obj, bad in diverged.items():  # a diverged run has no sensitivity (r is NaN)
+        for var in SENSITIVITIES:
+            s["gossip"][obj][var] = np.where(bad, np.nan, s["gossip"][obj][var])
+            s_fl["gossip"][obj][var] = s["gossip"][obj][var][:, -1]
+    tr_H = np.asarray(jax.vmap(lambda h: sim.transform_trace(h, study.c))(H))
+    return Sweep(study, graphs, r, r_fl, s, s_fl, r_fedavg, fed_dist, gos_dist, tr_H, pi_dev, eq1_fl, priority,
+                 samples, positive, positive_fl, diverged, fed_diverged)
 
 
 # ----------------------------------------------------------------------------- Table 6 analogue
@@ -407,8 +578,8 @@ def measure(study: ConnectivityStudy, *, key: jax.Array, train: bool, progress: 
 @dataclasses.dataclass(frozen=True)
 class ConsensusRow:
     """One consensus rule at one connectivity: sensitivities (seeds,) of the gossip-trained global
-    model (``class`` and ``proof`` variants), the spectral gap of each seed's matrix and the
-    realised ``|Ā|``."""
+    model (``class`` and ``proof`` variants; NaN where the run diverged), the spectral gap of
+    each seed's matrix, the realised ``|Ā|`` and which seeds' runs ``diverged``."""
 
     rule: str
     level: int
@@ -416,6 +587,7 @@ class ConsensusRow:
     s_proof: np.ndarray
     spectral_gap: np.ndarray
     avg_connectivity: np.ndarray
+    diverged: np.ndarray
 
 
 def _unequal_moments(study: ConnectivityStudy, key):
@@ -455,7 +627,7 @@ def consensus(study: ConnectivityStudy, *, key: jax.Array, objective: str = "mim
         raise ValueError(f"objective={objective!r} must be one of {ALIGNMENT_OBJECTIVES}")
     N, d, n_seeds, levels = study.N, study.d, study.n_seeds, study.levels[:-1]
     S, sizes = _unequal_moments(study, key)
-    H = _transform(study, _subkey(key, "transform"))
+    H = _transforms(study, _subkey(key, "transform"))
     k_graphs = _subkey(key, "graphs")
     tops = {(s, a): make_topology(TOPOLOGY_KINDS["general"], N, avg_connectivity=a, key=_graph_key(k_graphs, s, a))
             for s in range(n_seeds) for a in levels}
@@ -475,23 +647,27 @@ def consensus(study: ConnectivityStudy, *, key: jax.Array, objective: str = "mim
     push = np.array(push)
     init_keys = jax.random.split(_subkey(key, "init"), n_seeds)[seeds]
     r = np.zeros((len(rows_meta), d))
+    bad = np.zeros(len(rows_meta), dtype=bool)
     for flag in (False, True):  # push-sum is a different (static) program
         sel = np.flatnonzero(push == flag)
         if sel.size == 0:
             continue
-        r_sel, loss_sel = _consensus_train(S[seeds[sel]], jnp.asarray(np.stack(weights)[sel]), H, init_keys[sel],
-                                           objective=objective, cfg=study.train_config(), c=study.c, p=study.p,
-                                           push_sum=bool(flag))
-        _check_runs(loss_sel, np.ones(loss_sel.shape, bool))
+        r_sel, loss_sel = _consensus_train(S[seeds[sel]], jnp.asarray(np.stack(weights)[sel]), H[seeds[sel]],
+                                           init_keys[sel], objective=objective, cfg=study.train_config(), c=study.c,
+                                           p=study.p, push_sum=bool(flag))
         r[sel] = np.asarray(r_sel)
-    sens = np.asarray(_sensitivities(jnp.asarray(r), jnp.full(r.shape[0], -1, dtype=int), N=N, c=study.c))
+        bad[sel] = _diverged(loss_sel, np.ones(loss_sel.shape, bool), r[sel])
+    sens = np.asarray(_sensitivities(jnp.asarray(np.where(bad[:, None], 0.0, r)), jnp.full(r.shape[0], -1, dtype=int),
+                                     N=N, c=study.c))
+    sens = np.where(bad[None], np.nan, sens)
     table = []
     for rule in (*MIXING_RULES, "fl"):
         for a in (levels if rule != "fl" else (N,)):
             idx = [i for i, m in enumerate(rows_meta) if m[0] == rule and m[1] == a]
             table.append(ConsensusRow(rule, a, sens[SENSITIVITIES.index("class"), idx],
                                       sens[SENSITIVITIES.index("proof"), idx],
-                                      np.array([rows_meta[i][3] for i in idx]), np.array([rows_meta[i][4] for i in idx])))
+                                      np.array([rows_meta[i][3] for i in idx]), np.array([rows_meta[i][4] for i in idx]),
+                                      bad[idx]))
     return Consensus(study, tuple(table))
 
 

@@ -45,6 +45,8 @@ from typing import Sequence
 import numpy as np
 from scipy import stats
 
+from bounds.rules import binomial_power
+
 VERDICTS = ("holds", "fails", "inconclusive")
 
 
@@ -137,11 +139,7 @@ def cross_d_constant(
     n, successes = int(held_out.size), int(np.sum(held_out <= C_fit))
     binomial_p = float(stats.binom.cdf(successes, n, p0))
     undercover = float(p0**m)
-    # Largest success count still rejected at level alpha, then the chance of reaching it at p_alt.
-    critical = int(stats.binom.ppf(alpha, n, p0))
-    if stats.binom.cdf(critical, n, p0) >= alpha:
-        critical -= 1
-    power = float(stats.binom.cdf(critical, n, p_alt)) if critical >= 0 else 0.0
+    power = binomial_power(n, p0, p_alt, alpha=alpha)
 
     C_per_d = np.array([np.median(t) for t in trials])
     x, y = np.log(d_arr.astype(float)), np.log(C_per_d)

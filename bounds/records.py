@@ -83,7 +83,7 @@ class Record:
         """A record whose verdict, CI, p-value and counts come from ``judgement`` (``fields``
         may override any of them, e.g. a structural ``verdict``)."""
         base = {"verdict": judgement.verdict, "ci": judgement.ci, "p_value": judgement.p_value,
-                "trials": judgement.trials, "successes": judgement.successes}
+                "trials": judgement.trials, "successes": judgement.successes, "power": judgement.power}
         return cls(**{**base, **fields})
 
     def to_json(self) -> dict[str, Any]:

@@ -53,16 +53,31 @@ class Judgement:
     rule: str
     successes: int | None = None
     trials: int | None = None
+    power: float | None = None
 
 
-def binomial(successes: int, trials: int, p0: float, *, alpha: float = ALPHA) -> Judgement:
+def binomial_power(trials: int, p0: float, p_alt: float, *, alpha: float = ALPHA) -> float:
+    """Probability that the one-sided exact binomial test of `binomial` rejects "rate >= p0"
+    at level ``alpha`` when the true rate is ``p_alt``.
+
+    >>> round(binomial_power(200, 0.9, 0.8), 3) > 0.8
+    True
+    """
+    critical = int(stats.binom.ppf(alpha, trials, p0))  # largest count still rejected, after the fix below
+    if stats.binom.cdf(critical, trials, p0) >= alpha:
+        critical -= 1
+    return float(stats.binom.cdf(critical, trials, p_alt)) if critical >= 0 else 0.0
+
+
+def binomial(successes: int, trials: int, p0: float, *, alpha: float = ALPHA, p_alt: float | None = None) -> Judgement:
     """Judge "the event holds with probability at least ``p0``".
 
     One-sided exact binomial test of H0: P(success) >= p0 against P < p0. Reject at ``alpha``
     -> "fails" (false-alarm rate <= alpha when the claim is true). Otherwise "holds" if zero
     successes would have been significant (the experiment could contradict the claim at all),
     else "inconclusive": too few trials to ever reject. The CI is the two-sided 1-alpha
-    Clopper-Pearson interval of the success rate.
+    Clopper-Pearson interval of the success rate. ``power``: the test's rejection probability
+    at the alternative ``p_alt`` (default ``p0 - 0.1``, floored at 0).
     """
     if trials < 1:
         raise ValueError(f"trials={trials} must be >= 1")
@@ -79,12 +94,14 @@ def binomial(successes: int, trials: int, p0: float, *, alpha: float = ALPHA) ->
         verdict = "holds"
     else:
         verdict = "inconclusive"
+    p_alt = max(0.0, p0 - 0.1) if p_alt is None else float(p_alt)
+    power = binomial_power(trials, p0, p_alt, alpha=alpha)
     rule = (
         f"one-sided exact binomial test, H0: P(success) >= {p0:.4g}, alpha={alpha}; "
-        f"{successes}/{trials} successes, p={test.pvalue:.3g}"
+        f"{successes}/{trials} successes, p={test.pvalue:.3g}; power {power:.2f} against rate {p_alt:.4g}"
     )
     return Judgement(verdict, successes / trials, (float(ci.low), float(ci.high)), float(test.pvalue), rule,
-                     successes, trials)
+                     successes, trials, power)
 
 
 def sign_test(differences: Sequence[float] | np.ndarray, *, alpha: float = ALPHA) -> Judgement:

@@ -7,15 +7,19 @@ import dataclasses
 
 from sim.studies.connectivity import ConnectivityStudy
 from sim.studies.downstream import DownstreamStudy
+from sim.studies.mar import MARStudy
 
 
 @dataclasses.dataclass(frozen=True)
 class LinearSizes:
     """The single-client and objective-level FL study: dimension ``d`` with ``n_seeds`` seeds
-    at the theorem scalings, the order sweep over ``sweep_d`` (``sweep_seeds`` seeds at each
-    ``d`` other than ``d``), ``n_masks`` sampled masks for the Eq. 4 zero-diagonal check, and a
-    second study at ``free_N`` clients set by hand (the scaling gives ``N = 2`` at any
-    simulable ``d``)."""
+    at the theorem scalings under every samples reading (``population_seeds`` at population,
+    where only the dissimilar ``H`` is random), the order and cross-``d`` constant sweep over
+    ``sweep_d`` at ``n = d`` (``sweep_seeds`` seeds at each ``d`` other than ``d``; at least 4
+    values: half fit, half judge), ``n_masks`` sampled masks for the Eq. 4 zero-diagonal check,
+    and a second study at ``free_N`` clients set by hand with ``free_seeds`` seeds (the scaling
+    gives ``N = 2`` at any simulable ``d``). Seeds are chosen so each binomial record has power
+    0.8 against a rate 0.1 below the stated one (FL: one trial per seed)."""
 
     d: int
     n_seeds: int
@@ -23,6 +27,8 @@ class LinearSizes:
     sweep_seeds: int
     n_masks: int
     free_N: int
+    free_seeds: int = 0
+    population_seeds: int = 4
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,14 +44,20 @@ class Suite:
     gossip: ConnectivityStudy
     consensus: ConnectivityStudy
     downstream: DownstreamStudy
+    #: The MAR analogues (Fig. 2b, Tables 7 and 8, MAR rows of Table 5): FedMAR / DecMAR on the latent model.
+    mar: MARStudy
 
 
+# latent_noise = 0.5 (not the LatentConfig default 0.2): at d = 32, k = 4 a random linear encoder
+# already probes near the trained one at 0.2; at 0.5 a trained MAE probes clearly above its
+# untrained encoder (about 0.75 vs 0.6 with 8 classes) while masked coordinates stay predictable.
 SUITES: dict[str, Suite] = {
     "smoke": Suite(
         name="smoke",
-        linear=LinearSizes(d=48, n_seeds=48, sweep_d=(24, 32, 48), sweep_seeds=4, n_masks=64, free_N=4),
+        linear=LinearSizes(d=48, n_seeds=24, sweep_d=(24, 32, 48, 64), sweep_seeds=8, n_masks=64, free_N=4,
+                           free_seeds=8, population_seeds=2),
         # 10+ seeds so a Bonferroni sign test over 3 pairs can reject at all (0.5^10 < 0.01 / 3).
-        connectivity=ConnectivityStudy(N=6, d=16, levels=(3, 4, 6), n_seeds=10),
+        connectivity=ConnectivityStudy(N=6, d=16, levels=(3, 4, 6), n_seeds=10, samples=("n=d", "population")),
         gossip=ConnectivityStudy(N=6, d=16, levels=(3, 6), n_seeds=10, rounds=6, local_steps=3,
                                  train_objectives=("mim-alignment", "cl-similar"), fl_clients_per_round=3),
         consensus=ConnectivityStudy(N=12, d=32, levels=(5, 10, 12), n_seeds=2, rounds=8, local_steps=2,
@@ -53,28 +65,44 @@ SUITES: dict[str, Suite] = {
         # linear models only, fast compilation: compiling dominates at these sizes.
         downstream=DownstreamStudy(d=16, N=2, n_clients=4, samples_per_client=32, rounds=4, local_steps=2,
                                    batch_size=16, learning_rate=3e-2, c=4, hidden=16, n_seeds=3, probe_samples=128,
-                                   models=("linear",), fast_compile=True),
+                                   models=("linear",), fast_compile=True, latent_noise=0.5),
+        mar=MARStudy(d=16, N=2, n_clients=4, samples_per_client=32, rounds=4, local_steps=2, batch_size=16,
+                     learning_rate=3e-2, c=4, hidden=16, n_seeds=3, probe_samples=128, model="linear",
+                     clients_per_round=2, fast_compile=True, latent_noise=0.5),
     ),
     "default": Suite(
         name="default",
-        linear=LinearSizes(d=192, n_seeds=64, sweep_d=(48, 96, 192, 384), sweep_seeds=8, n_masks=256, free_N=4),
-        connectivity=ConnectivityStudy(N=20, d=64, levels=(3, 5, 10, 20), n_seeds=12),
+        linear=LinearSizes(d=160, n_seeds=192, sweep_d=(64, 160, 256, 512, 1024), sweep_seeds=12, n_masks=256,
+                           free_N=4, free_seeds=256, population_seeds=8),
+        # 40 seeds: ~6 disjoint neighbourhoods per seed give ~240 independent per-neighbourhood trials at
+        # |A_i| = 3 (stated probability 0.67 at d = 64), power 0.8 against 0.57. The global models (m = N = 20)
+        # need d > (ln 10)^10 ~ 4200 for a positive stated probability: vacuous at any simulable d.
+        connectivity=ConnectivityStudy(N=20, d=64, levels=(3, 5, 10, 20), n_seeds=40, samples=("n=d", "population")),
         gossip=ConnectivityStudy(N=10, d=32, levels=(3, 5, 10), n_seeds=12, fl_clients_per_round=5),
         consensus=ConnectivityStudy(N=20, d=48, levels=(5, 10, 20), n_seeds=3, rounds=25, local_steps=2,
                                     train_objectives=("mim-alignment",)),
         downstream=DownstreamStudy(d=32, N=4, n_clients=8, samples_per_client=64, rounds=20, local_steps=5,
-                                   batch_size=32, learning_rate=3e-2, c=8, hidden=64, n_seeds=8, probe_samples=512),
+                                   batch_size=32, learning_rate=3e-2, c=8, hidden=64, n_seeds=8, probe_samples=512,
+                                   latent_noise=0.5),
+        # compiling the two training programs dominates: fast compilation, 10 rounds, 5 seeds.
+        mar=MARStudy(d=32, N=4, n_clients=8, samples_per_client=64, rounds=10, local_steps=5, batch_size=32,
+                     learning_rate=3e-2, c=8, hidden=64, n_seeds=5, probe_samples=512, model="linear",
+                     clients_per_round=4, fast_compile=True, latent_noise=0.5),
     ),
     "full": Suite(
         name="full",
-        linear=LinearSizes(d=512, n_seeds=128, sweep_d=(64, 128, 256, 512, 1024), sweep_seeds=16, n_masks=2048,
-                           free_N=6),
+        linear=LinearSizes(d=512, n_seeds=256, sweep_d=(64, 128, 256, 512, 1024, 2048, 4096), sweep_seeds=32,
+                           n_masks=2048, free_N=6, free_seeds=320, population_seeds=16),
         connectivity=ConnectivityStudy(N=20, d=128, levels=(3, 5, 10, 20), n_seeds=48),
         gossip=ConnectivityStudy(N=20, d=64, levels=(3, 5, 10, 20), n_seeds=24, rounds=40, fl_clients_per_round=5),
         consensus=ConnectivityStudy(N=20, d=64, levels=(5, 10, 20), n_seeds=8, rounds=25, local_steps=5,
                                     train_objectives=("mim-alignment",)),
         downstream=DownstreamStudy(d=64, N=4, n_clients=16, samples_per_client=128, rounds=50, local_steps=5,
-                                   batch_size=64, learning_rate=1e-2, c=8, hidden=128, n_seeds=16, probe_samples=2048),
+                                   batch_size=64, learning_rate=1e-2, c=8, hidden=128, n_seeds=16, probe_samples=2048,
+                                   latent_noise=0.5),
+        mar=MARStudy(d=64, N=4, n_clients=16, samples_per_client=128, rounds=50, local_steps=5, batch_size=64,
+                     learning_rate=1e-2, c=8, hidden=128, n_seeds=16, probe_samples=2048, clients_per_round=8,
+                     latent_noise=0.5),
     ),
 }
 SUITE_NAMES: tuple[str, ...] = tuple(SUITES)

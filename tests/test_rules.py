@@ -101,3 +101,17 @@ def test_mean_difference_interval():
     mean, (lo, hi) = rules.mean_ci([1.0, 2.0, 3.0])
     half = stats.t.ppf(1 - ALPHA / 2, 2) * 1.0 / math.sqrt(3)
     assert mean == 2.0 and (lo, hi) == pytest.approx((2.0 - half, 2.0 + half))
+
+
+def test_binomial_power_is_the_exact_rejection_probability():
+    """Power against p0 - 0.1 equals the summed Binomial(n, p_alt) mass of the counts the test
+    rejects (computed here by enumerating them), and grows with the trial count."""
+    for n, p0 in ((50, 0.9), (200, 0.8)):
+        rejected = [k for k in range(n + 1) if stats.binom.cdf(k, n, p0) < ALPHA]
+        exact = float(sum(stats.binom.pmf(k, n, p0 - 0.1) for k in rejected))
+        assert rules.binomial_power(n, p0, p0 - 0.1) == pytest.approx(exact, abs=1e-12)
+        assert rules.binomial(n, n, p0).power == pytest.approx(exact, abs=1e-12)
+    assert rules.binomial_power(40, 0.9, 0.8) < 0.8 < rules.binomial_power(200, 0.9, 0.8)
+    # Record.judged carries the power into the ledger row.
+    j = rules.binomial(60, 64, 0.9)
+    assert Record.judged(j, claim="x", source="s", level="simulation").power == j.power

@@ -57,6 +57,8 @@ def integer(field: str, value: Any, *, minimum: int | None = None, maximum: int 
         v = int(v)
     elif isinstance(v, numbers.Real) and math.isfinite(v) and float(v).is_integer():
         v = int(v)
+    elif isinstance(v, numbers.Real) and not math.isfinite(v):
+        raise _fail(field, value, f"must be a finite integer {allowed}")
     else:
         raise _fail(field, value, f"must be an integer {allowed}")
     if (minimum is not None and v < minimum) or (maximum is not None and v > maximum):
@@ -77,8 +79,10 @@ def real(field: str, value: Any, *, low: float | None = None, high: float | None
     else:
         allowed = "finite"
     v = _scalar(value)
-    if isinstance(v, (bool, str, bytes)) or not isinstance(v, numbers.Real) or not math.isfinite(v):
+    if isinstance(v, (bool, str, bytes)) or not isinstance(v, numbers.Real):
         raise _fail(field, value, f"must be a real number {allowed}")
+    if not math.isfinite(v):
+        raise _fail(field, value, f"must be a finite real number {allowed}")
     v = float(v)
     below = low is not None and (v < low if closed else v <= low)
     above = high is not None and (v > high if closed else v >= high)

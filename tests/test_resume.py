@@ -53,6 +53,7 @@ def _kill_when(proc, path_glob, folder: pathlib.Path, timeout=600.0):
     finally:
         proc.kill()  # SIGKILL: no handler, no cleanup runs
         proc.wait()
+        proc.stderr.close()
     assert proc.returncode == -signal.SIGKILL
 
 

@@ -64,14 +64,19 @@ def _check_domain(claim_id: str, args: dict[str, np.ndarray]) -> None:
                              f"({'; '.join(claim.domains.get(n, n) for n in names)})")
 
 
+@functools.lru_cache(maxsize=1)
+def _all_symbols() -> frozenset[str]:
+    return frozenset(name for claim in theory.CLAIMS.values() for name in claim.symbols)
+
+
 def evaluate(claim_id: str, variant: str = "statement", /, **params: Any) -> np.ndarray:
     """Lower bound on the representability ``r_k`` stated by ``claim_id`` at ``params``.
 
     ``params`` are the claim's symbols by name (``d``, ``p``, ``N``, ``A_bar``, ``C``,
-    ``tr_H``); arrays broadcast, so a whole parameter grid is one call. Symbols the claim does
-    not use are ignored, so one parameter dict serves every claim of a sweep; but a name that
-    differs from one of the claim's symbols only in case (``c`` for ``C``) is a misspelling and
-    raises. Hidden constants default to the claim's ``defaults`` (unit constants). Values
+    ``tr_H``); arrays broadcast, so a whole parameter grid is one call. Symbols of other claims
+    that this one does not use are ignored, so one parameter dict serves every claim of a sweep;
+    a name that is no claim's symbol, or differs from one of this claim's only in case (``c``
+    for ``C``), is a misspelling and raises. Hidden constants default to the claim's ``defaults`` (unit constants). Values
     outside the claim's domain (``p`` outside (0, 1), ``d <= 0``, ``A_bar > N``, ...) raise
     ``ValueError`` naming the parameter and the domain.
 
@@ -85,10 +90,13 @@ def evaluate(claim_id: str, variant: str = "statement", /, **params: Any) -> np.
     fn, names = _numpy_bound(claim_id, variant)
     claim = theory.get_claim(claim_id)
     by_case = {n.lower(): n for n in claim.symbols}
+    known = _all_symbols()
     for name in params:
         if name not in claim.symbols and name.lower() in by_case:
             raise ValueError(f"{name}= is not a parameter of claim {claim_id!r}: did you mean {by_case[name.lower()]}=? "
                              f"(its parameters: {sorted(names)})")
+        if name not in known:  # a symbol of no claim at all: a typo, not another claim's parameter
+            raise ValueError(f"{name}= is not a parameter of any claim; claim {claim_id!r} takes {sorted(claim.symbols)}")
     defaults = dict(getattr(claim, "defaults", {}))
     given = {k: _array(claim_id, k, v) for k, v in {**defaults, **params}.items() if k in claim.symbols}
     missing = [k for k in names if k not in given]

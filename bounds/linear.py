@@ -101,13 +101,18 @@ def _params(m: study.LinearMeasurement) -> dict[str, float]:
     return {"d": data.d, "p": m.study.p, "N": data.N, "A_bar": data.N, "tr_H": m.trace_H, "full_trace_H": m.full_trace_H}
 
 
+def _symbols(params: dict[str, float]) -> dict[str, float]:
+    """The claim symbols among a record's params (``full_trace_H`` is reported, not a symbol)."""
+    return {k: v for k, v in params.items() if k != "full_trace_H"}
+
+
 def _fit_constant(claim_id: str, params: dict[str, float], s_needed: np.ndarray) -> np.ndarray:
     """Smallest constant ``C`` with ``1 - bound(C) >= s_needed`` (vectorised bisection in log C:
     every encoded bound's sensitivity increases with its constant)."""
     lo, hi = np.full(s_needed.shape, -30.0), np.full(s_needed.shape, 30.0)
     for _ in range(80):
         mid = (lo + hi) / 2
-        ok = 1.0 - evaluate(claim_id, **params, C=np.exp(mid)) >= s_needed
+        ok = 1.0 - evaluate(claim_id, **_symbols(params), C=np.exp(mid)) >= s_needed
         hi, lo = np.where(ok, mid, hi), np.where(ok, lo, mid)
     return np.exp(hi)
 
@@ -136,7 +141,7 @@ def _lower_bound_records(m: study.LinearMeasurement, objective: str) -> list[Rec
                 trials = worst[half:]
                 fit_note = (f" Constant fitted: C = {C:.4g} (smallest C consistent with the first {half} trials; "
                             f"judged on the other {trials.size}).")
-            bound = float(evaluate(claim.id, **params, C=C))
+            bound = float(evaluate(claim.id, **_symbols(params), C=C))
             success = int(np.sum(trials >= bound))
             judged = rules.binomial(success, trials.size, p0) if p0 > 0 else None
             verdict = judged.verdict if judged else "inconclusive"

@@ -42,6 +42,7 @@ API = {
     "evaluate-d-nan": (lambda: evaluate("thm4.2-local", d=math.nan, p=0.5), "d=nan"),
     "evaluate-p-string": (lambda: evaluate("thm4.2-local", d=1e3, p="0.5"), "p="),
     "evaluate-C-misspelled": (lambda: evaluate("thm4.2-local", d=1e3, p=0.5, c=5.0), "c="),
+    "evaluate-unknown-name": (lambda: evaluate("thm4.2-local", d=1e3, p=0.5, dd=5.0), "dd="),
     "evaluate-C-negative": (lambda: evaluate("thm4.2-local", d=1e3, p=0.5, C=-1.0), "C=-1.0"),
     "evaluate-A_bar-above-N": (lambda: evaluate("thm4.2-decl", d=1e3, p=0.5, N=4, A_bar=5), "A_bar"),
     "evaluate-unknown-claim": (lambda: evaluate("thm9.9", d=1e3), "thm9.9"),

@@ -85,6 +85,16 @@ def _seed(text: str) -> int:
     return seed
 
 
+def _jobs(text: str) -> int:
+    try:
+        jobs = int(text)
+    except ValueError:
+        jobs = None
+    if jobs is None or jobs < 1:
+        raise argparse.ArgumentTypeError(f"jobs={text!r} must be an integer >= 1")
+    return jobs
+
+
 def _verify(args, say) -> None:
     from bounds.ledger import verify
     from bounds.report import terminal_summary
@@ -92,7 +102,7 @@ def _verify(args, say) -> None:
     out = _check_out(args.out)
     _configure(cache=not args.no_cache, say=say)
     ledger, drawn = verify(out, args.suite, seed=args.seed, only=args.only, figures=not args.no_figures,
-                           resume=not args.fresh, progress=say)
+                           resume=not args.fresh, progress=say, jobs=args.jobs)
     print(terminal_summary(ledger, out / "report.md", full=args.full))
     print(f"wrote {out / 'ledger.json'}, {out / 'report.md'}"
           + (f" and {len(drawn)} figures in {out / 'figures'}" if drawn else ""))
@@ -161,6 +171,11 @@ def _parser() -> argparse.ArgumentParser:
                         help=f"run only these record producers, among: {', '.join(PRODUCER_NAMES)}")
     verify.add_argument("--no-figures", action="store_true", help="do not draw the figures")
     verify.add_argument("--full", action="store_true", help="print every record, not only the matrix")
+    from bounds.producers import default_jobs
+
+    verify.add_argument("--jobs", type=_jobs, default=default_jobs(),
+                        help="producers run at once, each in its own process (default: the CPU cores, "
+                             f"{default_jobs()} here); 1 runs them one after another in this process")
     verify.add_argument("--fresh", action="store_true",
                         help="ignore the checkpoints of an interrupted run and recompute everything")
     figures = sub.add_parser("figures", help="measure and draw the figure and table analogues (without a ledger)")

@@ -30,7 +30,7 @@ from typing import Any, Callable, Protocol, Sequence
 import jax
 
 from bounds import toolkit_version
-from bounds.producers import PRODUCER_NAMES, PRODUCERS
+from bounds.producers import PRODUCER_NAMES, PRODUCERS, SCHEDULE, default_jobs  # noqa: F401 (re-exported)
 from bounds.records import Record
 from bounds.suite import Suite, get_suite
 
@@ -135,15 +135,107 @@ def _load_checkpoint(path: pathlib.Path) -> tuple[list[Record], Any, float] | No
         return None
 
 
+#: The ``jax.config`` settings a worker process copies from its parent (the CLI makes them):
+#: float64, and the persistent compilation cache so that workers share compiled programs.
+_INHERITED = ("jax_enable_x64", "jax_enable_compilation_cache", "jax_compilation_cache_dir",
+              "jax_persistent_cache_min_compile_time_secs")
+_worker_say: Progress | None = None
+
+
+def _worker_init(settings: dict[str, Any], messages, parent: int) -> None:
+    global _worker_say
+    try:  # a worker must not outlive a parent killed by a signal (Linux; elsewhere best effort)
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # the parent died while this worker was starting
+        os._exit(1)
+    for name, value in settings.items():
+        jax.config.update(name, value)
+    _worker_say = messages.put
+
+
+def _produce(name: str, sizes: Suite, seed: int, path: pathlib.Path | None,
+             say: Progress) -> tuple[list[Record], Any, float]:
+    """Run producer ``name`` (or resume it from ``path``): its records, measurement and seconds."""
+    saved = _load_checkpoint(path) if path is not None else None
+    if saved is not None:
+        say(f"{name}: {len(saved[0])} records resumed from {path}")
+        return saved
+    start = time.perf_counter()
+    say(f"{name}: running")
+    module = producer(name)
+    measurement = module.measure(sizes, key=producer_key(seed, name))
+    produced = module.judge(measurement, sizes)
+    seconds = time.perf_counter() - start
+    say(f"{name}: {len(produced)} records in {seconds:.1f}s")
+    if path is not None:
+        try:
+            saved_bytes = pickle.dumps((produced, measurement, seconds))
+        except (pickle.PicklingError, TypeError, AttributeError) as err:  # e.g. a closure in a measurement
+            say(f"{name}: not checkpointed ({err}); an interrupted run recomputes it")
+        else:
+            write_atomic(path, saved_bytes)
+    return produced, measurement, seconds
+
+
+def _produce_in_worker(name: str, sizes: Suite, seed: int, path: pathlib.Path | None):
+    return _produce(name, sizes, seed, path, _worker_say)
+
+
+def _run_parallel(names: Sequence[str], sizes: Suite, seed: int, paths: dict, jobs: int,
+                  say: Progress) -> dict[str, tuple[list[Record], Any, float]]:
+    """Each producer in its own process (spawned: JAX does not survive a fork), longest first
+    (`bounds.producers.SCHEDULE`); their progress lines come back through a queue."""
+    import concurrent.futures as cf
+    import multiprocessing
+    import queue as queue_module
+
+    ctx = multiprocessing.get_context("spawn")
+    messages = ctx.Queue()
+    settings = {name: getattr(jax.config, name) for name in _INHERITED}
+    order = sorted(names, key=lambda n: SCHEDULE.index(n) if n in SCHEDULE else len(SCHEDULE))
+    results: dict[str, tuple[list[Record], Any, float]] = {}
+
+    def drain() -> None:
+        while True:
+            try:
+                say(messages.get_nowait())
+            except queue_module.Empty:
+                return
+
+    with cf.ProcessPoolExecutor(max_workers=min(jobs, len(order)), mp_context=ctx,
+                                initializer=_worker_init, initargs=(settings, messages, os.getpid())) as pool:
+        futures = {pool.submit(_produce_in_worker, n, sizes, seed, paths[n]): n for n in order}
+        pending = set(futures)
+        try:
+            while pending:
+                done, pending = cf.wait(pending, timeout=0.2, return_when=cf.FIRST_COMPLETED)
+                drain()
+                for future in done:
+                    results[futures[future]] = future.result()  # a producer's error surfaces here
+        except BaseException:
+            for future in pending:
+                future.cancel()
+            raise
+    drain()
+    return results
+
+
 def run_suite(suite: "str | Suite" = "default", *, seed: int = 0, only: Sequence[str] | None = None,
               progress: Progress | None = None, checkpoints: str | os.PathLike | None = None,
-              ) -> tuple[Ledger, dict[str, Any]]:
+              jobs: int = 1) -> tuple[Ledger, dict[str, Any]]:
     """Run every producer (or those named in ``only``) at ``suite`` size (a name or a `Suite`):
     the ledger and each producer's measurement (by name), from which the figures are drawn.
 
     With ``checkpoints`` (a folder), each finished producer is saved there atomically and a
     later call with the same suite, seed and toolkit resumes from it instead of recomputing;
-    the records and measurements are the same either way.
+    the records and measurements are the same either way. With ``jobs > 1`` up to ``jobs``
+    producers run at once, each in its own process; every producer has its own key, so the
+    ledger is the same as with ``jobs = 1`` (records in ledger order).
     """
     sizes = _as_suite(suite)
     root_key(seed)  # validates the seed before any computation
@@ -151,35 +243,20 @@ def run_suite(suite: "str | Suite" = "default", *, seed: int = 0, only: Sequence
         unknown = sorted(set(only) - set(PRODUCER_NAMES))
         if unknown:
             raise ValueError(f"only={unknown} must be among {PRODUCER_NAMES}")
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs={jobs!r} must be an integer >= 1")
     require_x64()
     say = progress or (lambda message: None)
-    records: list[Record] = []
-    measurements: dict[str, Any] = {}
-    seconds: dict[str, float] = {}
-    for name in PRODUCER_NAMES:
-        if only is not None and name not in only:
-            continue
-        path = checkpoint_path(pathlib.Path(checkpoints), sizes, seed, name) if checkpoints is not None else None
-        saved = _load_checkpoint(path) if path is not None else None
-        if saved is not None:
-            produced, measurements[name], seconds[name] = saved
-            say(f"{name}: {len(produced)} records resumed from {path}")
-        else:
-            start = time.perf_counter()
-            say(f"{name}: running")
-            module = producer(name)
-            measurements[name] = module.measure(sizes, key=producer_key(seed, name))
-            produced = module.judge(measurements[name], sizes)
-            seconds[name] = time.perf_counter() - start
-            say(f"{name}: {len(produced)} records in {seconds[name]:.1f}s")
-            if path is not None:
-                try:
-                    saved_bytes = pickle.dumps((produced, measurements[name], seconds[name]))
-                except (pickle.PicklingError, TypeError, AttributeError) as err:  # e.g. a closure in a measurement
-                    say(f"{name}: not checkpointed ({err}); an interrupted run recomputes it")
-                else:
-                    write_atomic(path, saved_bytes)
-        records.extend(produced)
+    names = [n for n in PRODUCER_NAMES if only is None or n in only]
+    paths = {n: checkpoint_path(pathlib.Path(checkpoints), sizes, seed, n) if checkpoints is not None else None
+             for n in names}
+    if jobs > 1 and len(names) > 1:
+        results = _run_parallel(names, sizes, seed, paths, jobs, say)
+    else:
+        results = {n: _produce(n, sizes, seed, paths[n], say) for n in names}
+    records = [r for n in names for r in results[n][0]]
+    measurements = {n: results[n][1] for n in names}
+    seconds = {n: results[n][2] for n in names}
     created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     return Ledger(sizes.name, seed, tuple(records), created, seconds), measurements
 
@@ -257,12 +334,12 @@ def _replace_folder(staged: pathlib.Path, target: pathlib.Path) -> None:
 
 def verify(out_dir: str | os.PathLike, suite: "str | Suite" = "default", *, seed: int = 0,
            only: Sequence[str] | None = None, figures: bool = True, resume: bool = True,
-           progress: Progress | None = None) -> tuple[Ledger, list[pathlib.Path]]:
+           progress: Progress | None = None, jobs: int = 1) -> tuple[Ledger, list[pathlib.Path]]:
     """``dssl-bounds verify``: run the suite into ``out_dir`` as one unit — ``ledger.json``,
     ``report.md`` and ``figures/`` (drawn from this run's measurements) — under the run marker
     (`read_run`). Finished producers are checkpointed in ``out_dir/.checkpoints``; a rerun after
     an interruption resumes from them (``resume=False`` recomputes) and writes the same output.
-    Returns the ledger and the figure paths."""
+    ``jobs``: producers run at once (`run_suite`). Returns the ledger and the figure paths."""
     from bounds.report import render_report
 
     out = pathlib.Path(out_dir)
@@ -276,7 +353,8 @@ def verify(out_dir: str | os.PathLike, suite: "str | Suite" = "default", *, seed
     checkpoints = out / CHECKPOINTS
     if not resume:
         shutil.rmtree(checkpoints, ignore_errors=True)
-    ledger, measurements = run_suite(sizes, seed=seed, only=only, progress=progress, checkpoints=checkpoints)
+    ledger, measurements = run_suite(sizes, seed=seed, only=only, progress=progress, checkpoints=checkpoints,
+                                     jobs=jobs)
     drawn: list[pathlib.Path] = []
     if figures:
         from figures import make_figures

@@ -53,6 +53,8 @@ API = {
     "suite-seed-2**63": (lambda: run_suite("smoke", seed=2**63), "seed"),
     "suite-seed-bool": (lambda: run_suite("smoke", seed=True), "seed"),
     "suite-only-unknown": (lambda: run_suite("smoke", only=["compare"]), "only"),
+    "suite-jobs-zero": (lambda: run_suite("smoke", jobs=0), "jobs=0"),
+    "suite-jobs-fraction": (lambda: run_suite("smoke", jobs=1.5), "jobs=1.5"),
     "table-format": (lambda: claims_table([], fmt="html"), "fmt"),
     "diff-rel-tol": (lambda: diff_ledgers({"records": []}, {"records": []}, rel_tol=-1.0), "rel_tol"),
     "checks-integer-bool": (lambda: checks.integer("classes_per_client", np.bool_(True), minimum=1),
@@ -91,6 +93,7 @@ def paths(tmp_path_factory):
 
 CLI = {
     "verify-seed-negative": (["verify", "--seed", "-1"], "seed"),
+    "verify-jobs-zero": (["verify", "--jobs", "0"], "jobs"),
     "verify-seed-2**63": (["verify", "--seed", str(2**63)], "seed"),
     "verify-seed-word": (["verify", "--seed", "zero"], "seed"),
     "verify-suite-unknown": (["verify", "--suite", "huge"], "--suite"),

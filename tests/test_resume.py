@@ -24,8 +24,9 @@ from bounds.ledger import verify
 from bounds.suite import LinearSizes, get_suite
 tiny = dataclasses.replace(get_suite("smoke"), name="tiny", linear=LinearSizes(
     d=24, n_seeds=8, sweep_d=(16, 24), sweep_seeds=2, n_masks=16, free_N=3))
-verify(sys.argv[1], tiny, only=["formula", "linear"], resume=sys.argv[2] == "resume",
-       progress=lambda m: print(m, file=sys.stderr, flush=True))
+if __name__ == "__main__":  # the parallel runner's spawned workers import this file as a module
+    verify(sys.argv[1], tiny, only=["formula", "linear"], resume=sys.argv[2] == "resume", jobs=int(sys.argv[3]),
+           progress=lambda m: print(m, file=sys.stderr, flush=True))
 """
 
 
@@ -71,16 +72,18 @@ def _ledger(out: pathlib.Path) -> dict:
 def test_verify_killed_then_rerun_equals_an_uninterrupted_run(tmp_path, env):
     script = _script(tmp_path)
     out, reference = tmp_path / "out", tmp_path / "reference"
-    first = subprocess.Popen([sys.executable, str(script), str(out), "resume"], env=env, cwd=ROOT,
+    # The interrupted and resumed runs put each producer in its own process (jobs = 2), the
+    # reference runs them in one: the ledgers must not differ.
+    first = subprocess.Popen([sys.executable, str(script), str(out), "resume", "2"], env=env, cwd=ROOT,
                              stderr=subprocess.PIPE, text=True)
     _kill_when(first, "*-formula-*.pkl", out / ".checkpoints")
     with pytest.raises(ValueError, match="did not finish"):
         read_run(out)  # the interrupted folder is not mistaken for a complete run
-    second = subprocess.run([sys.executable, str(script), str(out), "resume"], env=env, cwd=ROOT,
+    second = subprocess.run([sys.executable, str(script), str(out), "resume", "2"], env=env, cwd=ROOT,
                             capture_output=True, text=True, check=True)
     assert "formula:" in second.stderr and "records resumed" in second.stderr, second.stderr
     assert "linear: running" in second.stderr
-    subprocess.run([sys.executable, str(script), str(reference), "fresh"], env=env, cwd=ROOT,
+    subprocess.run([sys.executable, str(script), str(reference), "fresh", "1"], env=env, cwd=ROOT,
                    capture_output=True, text=True, check=True)
     marker = read_run(out)
     assert marker["state"] == "complete" and not (out / ".checkpoints").exists()

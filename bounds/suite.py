@@ -13,10 +13,13 @@ from sim.studies.mar import MARStudy
 @dataclasses.dataclass(frozen=True)
 class LinearSizes:
     """The single-client and objective-level FL study: dimension ``d`` with ``n_seeds`` seeds
-    at the theorem scalings, the order sweep over ``sweep_d`` (``sweep_seeds`` seeds at each
-    ``d`` other than ``d``), ``n_masks`` sampled masks for the Eq. 4 zero-diagonal check, and a
-    second study at ``free_N`` clients set by hand (the scaling gives ``N = 2`` at any
-    simulable ``d``)."""
+    at the theorem scalings under every samples reading (``population_seeds`` at population,
+    where only the dissimilar ``H`` is random), the order and cross-``d`` constant sweep over
+    ``sweep_d`` at ``n = d`` (``sweep_seeds`` seeds at each ``d`` other than ``d``; at least 4
+    values: half fit, half judge), ``n_masks`` sampled masks for the Eq. 4 zero-diagonal check,
+    and a second study at ``free_N`` clients set by hand with ``free_seeds`` seeds (the scaling
+    gives ``N = 2`` at any simulable ``d``). Seeds are chosen so each binomial record has power
+    0.8 against a rate 0.1 below the stated one (FL: one trial per seed)."""
 
     d: int
     n_seeds: int
@@ -24,6 +27,8 @@ class LinearSizes:
     sweep_seeds: int
     n_masks: int
     free_N: int
+    free_seeds: int = 0
+    population_seeds: int = 4
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,7 +54,8 @@ class Suite:
 SUITES: dict[str, Suite] = {
     "smoke": Suite(
         name="smoke",
-        linear=LinearSizes(d=48, n_seeds=48, sweep_d=(24, 32, 48), sweep_seeds=4, n_masks=64, free_N=4),
+        linear=LinearSizes(d=48, n_seeds=24, sweep_d=(24, 32, 48, 64), sweep_seeds=8, n_masks=64, free_N=4,
+                           free_seeds=8, population_seeds=2),
         # 10+ seeds so a Bonferroni sign test over 3 pairs can reject at all (0.5^10 < 0.01 / 3).
         connectivity=ConnectivityStudy(N=6, d=16, levels=(3, 4, 6), n_seeds=10, samples=("n=d", "population")),
         gossip=ConnectivityStudy(N=6, d=16, levels=(3, 6), n_seeds=10, rounds=6, local_steps=3,
@@ -66,7 +72,8 @@ SUITES: dict[str, Suite] = {
     ),
     "default": Suite(
         name="default",
-        linear=LinearSizes(d=192, n_seeds=64, sweep_d=(48, 96, 192, 384), sweep_seeds=8, n_masks=256, free_N=4),
+        linear=LinearSizes(d=160, n_seeds=192, sweep_d=(64, 160, 256, 512, 1024), sweep_seeds=12, n_masks=256,
+                           free_N=4, free_seeds=256, population_seeds=8),
         # 40 seeds: ~6 disjoint neighbourhoods per seed give ~240 independent per-neighbourhood trials at
         # |A_i| = 3 (stated probability 0.67 at d = 64), power 0.8 against 0.57. The global models (m = N = 20)
         # need d > (ln 10)^10 ~ 4200 for a positive stated probability: vacuous at any simulable d.
@@ -84,8 +91,8 @@ SUITES: dict[str, Suite] = {
     ),
     "full": Suite(
         name="full",
-        linear=LinearSizes(d=512, n_seeds=128, sweep_d=(64, 128, 256, 512, 1024), sweep_seeds=16, n_masks=2048,
-                           free_N=6),
+        linear=LinearSizes(d=512, n_seeds=256, sweep_d=(64, 128, 256, 512, 1024, 2048, 4096), sweep_seeds=32,
+                           n_masks=2048, free_N=6, free_seeds=320, population_seeds=16),
         connectivity=ConnectivityStudy(N=20, d=128, levels=(3, 5, 10, 20), n_seeds=48),
         gossip=ConnectivityStudy(N=20, d=64, levels=(3, 5, 10, 20), n_seeds=24, rounds=40, fl_clients_per_round=5),
         consensus=ConnectivityStudy(N=20, d=64, levels=(5, 10, 20), n_seeds=8, rounds=25, local_steps=5,

@@ -47,7 +47,7 @@ def make(ms: Measurements, out_dir: pathlib.Path) -> list[pathlib.Path]:
     dense = np.geomspace(d.min(), d.max(), 64)
     p = sweep[0].study.p
     N = np.interp(dense, d, [m.study.data.N for m in sweep])
-    tr_H = np.interp(dense, d, [m.trace_H for m in sweep])
+    tr_H = np.interp(dense, d, [float(np.mean(m.trace_H)) for m in sweep])
     fig, axes = plt.subplots(2, 3, figsize=(15, 9), constrained_layout=True)
     for ax, objective in zip(axes.flat, OBJECTIVES):
         zeros = 0

@@ -44,6 +44,8 @@ With ``F`` (``n_total x m``) the rows ``f_j`` and ``Xi`` (``n_total x d``) the n
 
 Public surface:
     sample_second_moments(cfg, *, key)   one exact draw of every client's ``S``: ``(N, d, d)``
+    sample_moments_at(cfg, n, *, key)    the same at ``n`` main samples (``n`` may be traced)
+    sampled_augmentation(S, n, H, *, key) the CL client matrices of one augmentation pair per sample
     population_second_moments(cfg)       ``E[S]`` of every client: ``(N, d, d)``
 
 The sample count comes from ``cfg`` (``n``, ``n_rare``); for the samples reading use
@@ -109,45 +111,83 @@ def _q_sums_direct(key, count: int, width: int, dtype):
     return jax.lax.scan(body, init, (jax.random.split(key, n_chunks), starts))[0]
 
 
-def _structured_gram(cfg: DataConfig, client, key, dtype) -> jax.Array:
-    """``G = F^T F`` on the ``m = N + 1`` structured coordinates (class coordinates, then rare)."""
-    N, half, width = cfg.N, cfg.n // 2, cfg.N - 1
-    q_sums = _q_sums_tree if 2**width <= min(half, _MAX_PATTERNS) else _q_sums_direct
+def _structured_gram(cfg: DataConfig, client, key, dtype, n) -> jax.Array:
+    """``G = F^T F`` on the ``m = N + 1`` structured coordinates (class coordinates, then rare).
+
+    ``n`` (main samples, even; may be traced) overrides ``cfg.n``; the halving tree serves any
+    count, the direct draw only ``cfg.n`` (its loop length is static)."""
+    N, width = cfg.N, cfg.N - 1
+    tree = 2**width <= min(cfg.n // 2, _MAX_PATTERNS)
+    if not tree and not (isinstance(n, int) and n == cfg.n):
+        raise ValueError(f"n: a sample count other than cfg.n = {cfg.n} needs 2^(N-1) <= min(n/2, {_MAX_PATTERNS})")
+    half = n // 2
     # Axis 0: class 2i (s = +1), class 2i+1 (s = -1).
-    sums, grams = q_sums(key, half, width, dtype)
+    sums, grams = (_q_sums_tree if tree else _q_sums_direct)(key, half, width, dtype)
     # Class coordinates of the N - 1 other clients, in increasing order.
     others = jnp.arange(width, dtype=jnp.int32) + (jnp.arange(width, dtype=jnp.int32) >= client).astype(jnp.int32)
     G = jnp.zeros((N + 1, N + 1), dtype)
-    G = G.at[client, client].set(cfg.n)
+    G = G.at[client, client].set(n)
     cross = -cfg.tau * (sums[0] - sums[1])  # sum_j s_j (-tau q_jk)
     G = G.at[client, others].set(cross).at[others, client].set(cross)
     G = G.at[others[:, None], others[None, :]].set(cfg.tau**2 * (grams[0] + grams[1]))
     return G.at[N, N].set(cfg.n_rare)
 
 
-def _wishart(key, normals, dof: int, dtype) -> jax.Array:
+_GAMMA_ROUNDS = 12
+
+
+def _chi2(key, df, dtype) -> jax.Array:
+    """``chi2(df)`` draws (``df >= 1/2``, may be traced) by Marsaglia-Tsang's gamma method with a
+    fixed number of proposal rounds instead of a rejection loop (jax.random.chisquare's loop
+    costs tens of seconds of XLA compilation per call site). Each round accepts with probability
+    >= 0.95, so all ``_GAMMA_ROUNDS`` fail with probability < 1e-15 (the last proposal is then
+    kept); otherwise the draw is exact. ``alpha < 1`` uses the boost ``G(alpha + 1) U^(1/alpha)``."""
+    alpha = jnp.asarray(df, dtype) / 2
+    boost = alpha < 1
+    a = jnp.where(boost, alpha + 1, alpha)
+    d3 = a - 1 / 3
+    c = 1 / jnp.sqrt(9 * d3)
+    k_x, k_u, k_b = jax.random.split(key, 3)
+    x = jax.random.normal(k_x, (_GAMMA_ROUNDS, *alpha.shape), dtype)
+    u = jax.random.uniform(k_u, (_GAMMA_ROUNDS, *alpha.shape), dtype, minval=jnp.finfo(dtype).tiny)
+    v = (1 + c * x) ** 3
+    ok = (v > 0) & (jnp.log(u) < x**2 / 2 + d3 - d3 * v + d3 * jnp.log(jnp.where(v > 0, v, 1)))
+    first = jnp.argmax(ok.at[-1].set(True), axis=0)
+    g = d3 * jnp.take_along_axis(jnp.where(v > 0, v, 1), first[None], axis=0)[0]
+    ub = jax.random.uniform(k_b, alpha.shape, dtype, minval=jnp.finfo(dtype).tiny)
+    return 2 * jnp.where(boost, g * ub ** (1 / alpha), g)
+
+
+def _wishart(key, normals, dof, dtype) -> jax.Array:
     """``Wishart(dof, I_d)`` by the Bartlett decomposition (``dof < d`` gives the singular law).
 
-    ``normals`` (``min(dof, d) x d``) are iid ``N(0, 1)``; only their strict upper triangle is used.
+    ``normals`` (``rows x d``, ``rows >= min(dof, d)``) are iid ``N(0, 1)``; only their strict
+    upper triangle is used, and rows ``a >= dof`` are zero (``dof`` may be traced, so the shape
+    does not depend on it).
     """
     rows, d = normals.shape
     if rows == 0:
         return jnp.zeros((d, d), dtype)
-    chi = jnp.sqrt(jax.random.chisquare(key, dof - jnp.arange(rows, dtype=dtype), dtype=dtype))
-    upper = jnp.arange(d)[None, :] > jnp.arange(rows)[:, None]
+    a = jnp.arange(rows, dtype=dtype)
+    live = a < dof
+    chi = jnp.where(live, jnp.sqrt(_chi2(key, jnp.maximum(dof - a, 1), dtype)), 0)
+    upper = (jnp.arange(d)[None, :] > jnp.arange(rows)[:, None]) & live[:, None]
     T = jnp.where(upper, normals, jnp.zeros((), dtype))
     T = T.at[jnp.arange(rows), jnp.arange(rows)].set(chi)
     return T.T @ T
 
 
-def _client_second_moment(cfg: DataConfig, client, key) -> jax.Array:
+def _client_second_moment(cfg: DataConfig, client, key, n=None) -> jax.Array:
+    """One client's ``S``; ``n`` (may be traced, ``>= cfg.n``) overrides ``cfg.n`` at the shapes of ``cfg``."""
     d, m, dtype = cfg.d, cfg.N + 1, jnp.result_type(float)
+    n = cfg.n if n is None else n
+    n_total = n + cfg.n_rare
     r0 = min(m, cfg.n_total)
     key_gram, key_normal, key_chi = jax.random.split(key, 3)
-    G = _structured_gram(cfg, client, key_gram, dtype)
-    dof = cfg.n_total - r0
+    G = _structured_gram(cfg, client, key_gram, dtype, n)
+    dof = n_total - r0
     # One normal draw for Z1 and the Bartlett factor's upper triangle (fewer random ops to compile).
-    normals = jax.random.normal(key_normal, (r0 + min(dof, d), d), dtype)
+    normals = jax.random.normal(key_normal, (r0 + min(cfg.n_total - r0, d), d), dtype)
     Z1 = normals[:r0]
     values, vectors = jnp.linalg.eigh(G)
     # Top r0 rows of Lambda^{1/2} V^T; eigenvalues below 0 are rounding (G is a Gram matrix).
@@ -163,14 +203,70 @@ def _client_second_moment(cfg: DataConfig, client, key) -> jax.Array:
         + cfg.mu * (PcrossT + PcrossT.T)
         + cfg.mu**2 * (Z1.T @ Z1 + _wishart(key_chi, normals[r0:], dof, dtype))
     )
-    return total / cfg.n_total
+    return total / n_total
 
 
-@functools.partial(jax.jit, static_argnums=0)
-def _sample_second_moments(cfg: DataConfig, key):
+def _all_clients(cfg: DataConfig, key, n=None):
     keys = jax.random.split(key, cfg.N)
     clients = jnp.arange(cfg.N, dtype=jnp.int32)
-    return jax.vmap(functools.partial(_client_second_moment, cfg))(clients, keys)
+    return jax.vmap(lambda i, k: _client_second_moment(cfg, i, k, n))(clients, keys)
+
+
+_sample_second_moments = jax.jit(_all_clients, static_argnums=0)
+
+
+def sample_moments_at(cfg: DataConfig, n, *, key: jax.Array) -> jax.Array:
+    """`sample_second_moments` with ``n`` main samples per client instead of ``cfg.n``; ``n``
+    may be traced (one compiled program serves every sample count of the samples reading).
+
+    Shapes come from ``cfg``, so ``cfg`` must have at least ``d`` Bartlett rows
+    (``cfg.n_total - N - 1 >= d``) and ``n >= cfg.n``, even (checked when ``n`` is concrete).
+    Traceable; not jitted itself (call it inside the caller's program).
+    """
+    _check_cfg(cfg)
+    if cfg.n_total - cfg.N - 1 < cfg.d:
+        raise ValueError(f"cfg: n_total - N - 1 = {cfg.n_total - cfg.N - 1} < d = {cfg.d}; "
+                         "a traced n needs cfg.n_total - N - 1 >= d")
+    if not isinstance(n, jax.core.Tracer) and (int(n) < cfg.n or int(n) % 2):
+        raise ValueError(f"n = {n!r} is out of range: need an even n >= cfg.n = {cfg.n}")
+    return _all_clients(cfg, key, n)
+
+
+def sampled_augmentation(S, n_total, H, *, key: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Exact draws of the CL client matrices one finite batch sees (reading 7, ``sampled``).
+
+    The minibatch CL losses (Theorem 4.3, Lemma A.11) draw one augmentation pair per sample:
+    similar views ``x + xi``, ``x + xi'``; dissimilar views ``x + xi`` and ``H x``, with
+    ``xi, xi' ~ N(0, I_d)`` independent of the data. Their client matrices are
+
+        X_sim = sym( (1/n) sum_j (x_j + xi_j)(x_j + xi'_j)^T ),
+        X_dis = sym( H (1/n) sum_j x_j (x_j + xi_j)^T ),
+
+    with expectations ``S`` and ``sym(H S)`` (the ``expectation`` reading). Given the data matrix
+    ``X`` (``n x d``, ``n >= d``), write ``X^T X = n S = R^T R`` (Cholesky) and ``X = Q R``. With
+    ``eta = (xi + xi') / sqrt 2`` and ``eta' = (xi - xi') / sqrt 2`` (independent standard normals),
+    ``(x + xi)(x + xi')^T`` has symmetric part ``a a^T - eta' eta'^T / 2``, ``a = x + eta / sqrt 2``.
+    ``E^T X = Z R`` with ``Z = E^T Q`` iid ``N(0, 1)`` (``d x d``) and
+    ``E^T E = Z Z^T + Wishart(n - d)`` independent of ``Z``, so
+
+        n X_sim = n S + (Z R + R^T Z^T) / sqrt 2 + (Z Z^T + W_{n-d}) / 2 - W'_n / 2,
+        n X_dis = sym( H (n S + R^T Z''^T) ),
+
+    ``W_{n-d}``, ``W'_n`` independent Wisharts and ``Z''`` an independent normal matrix: cost
+    ``O(d^3)`` whatever ``n`` is. ``S`` is one client's second moment over ``n_total`` samples
+    (may be traced, ``>= d``); ``H`` the transform. Returns ``(X_sim, X_dis)``.
+    """
+    d, dtype = S.shape[0], S.dtype
+    k_z, k_z2, k_w1, k_w2, k_n = jax.random.split(key, 5)
+    R = jnp.linalg.cholesky(n_total * (S + S.T) / 2).T  # upper: R^T R = n S
+    Z = jax.random.normal(k_z, (d, d), dtype)
+    normals = jax.random.normal(k_n, (2, d, d), dtype)
+    ZR = Z @ R
+    sim_ = (n_total * S + (ZR + ZR.T) / jnp.sqrt(2.0).astype(dtype)
+            + (Z @ Z.T + _wishart(k_w1, normals[0], n_total - d, dtype)) / 2
+            - _wishart(k_w2, normals[1], n_total, dtype) / 2) / n_total
+    HM = H @ (n_total * S + R.T @ jax.random.normal(k_z2, (d, d), dtype).T) / n_total
+    return (sim_ + sim_.T) / 2, (HM + HM.T) / 2
 
 
 def _check_cfg(cfg) -> None:

@@ -56,6 +56,10 @@ class Judgement:
     power: float | None = None
 
 
+#: The power a non-rejection needs before a binomial record may say "holds".
+POWER = 0.8
+
+
 def binomial_power(trials: int, p0: float, p_alt: float, *, alpha: float = ALPHA) -> float:
     """Probability that the one-sided exact binomial test of `binomial` rejects "rate >= p0"
     at level ``alpha`` when the true rate is ``p_alt``.
@@ -73,11 +77,11 @@ def binomial(successes: int, trials: int, p0: float, *, alpha: float = ALPHA, p_
     """Judge "the event holds with probability at least ``p0``".
 
     One-sided exact binomial test of H0: P(success) >= p0 against P < p0. Reject at ``alpha``
-    -> "fails" (false-alarm rate <= alpha when the claim is true). Otherwise "holds" if zero
-    successes would have been significant (the experiment could contradict the claim at all),
-    else "inconclusive": too few trials to ever reject. The CI is the two-sided 1-alpha
-    Clopper-Pearson interval of the success rate. ``power``: the test's rejection probability
-    at the alternative ``p_alt`` (default ``p0 - 0.1``, floored at 0).
+    -> "fails" (false-alarm rate <= alpha when the claim is true). Otherwise "holds" only if
+    the test had power at least `POWER` (0.8) to reject at the alternative ``p_alt`` (default
+    ``p0 - 0.1``, floored at 0), else "inconclusive": too few trials for a non-rejection to
+    mean anything. The CI is the two-sided 1-alpha Clopper-Pearson interval of the success
+    rate; ``power`` is reported.
     """
     if trials < 1:
         raise ValueError(f"trials={trials} must be >= 1")
@@ -87,15 +91,14 @@ def binomial(successes: int, trials: int, p0: float, *, alpha: float = ALPHA, p_
         raise ValueError(f"p0={p0} must be in (0, 1]")
     test = stats.binomtest(successes, trials, p0, alternative="less")
     ci = stats.binomtest(successes, trials).proportion_ci(confidence_level=1 - alpha, method="exact")
-    can_reject = (1 - p0) ** trials < alpha  # P(0 successes | p0)
-    if test.pvalue < alpha:
-        verdict: Verdict = "fails"
-    elif can_reject:
-        verdict = "holds"
-    else:
-        verdict = "inconclusive"
     p_alt = max(0.0, p0 - 0.1) if p_alt is None else float(p_alt)
     power = binomial_power(trials, p0, p_alt, alpha=alpha)
+    if test.pvalue < alpha:
+        verdict: Verdict = "fails"
+    elif power >= POWER:
+        verdict = "holds"
+    else:
+        verdict = "inconclusive"  # a non-rejection the test could rarely have made is no evidence
     rule = (
         f"one-sided exact binomial test, H0: P(success) >= {p0:.4g}, alpha={alpha}; "
         f"{successes}/{trials} successes, p={test.pvalue:.3g}; power {power:.2f} against rate {p_alt:.4g}"

@@ -75,18 +75,34 @@ def _pattern_bits(width: int, dtype) -> jax.Array:
     return jnp.asarray((leaves >> shifts) & 1, dtype)
 
 
-def _q_sums_tree(key, count: int, width: int, dtype):
+def _binomial_half(key, counts, max_count: int, dtype):
+    """Exact ``Binomial(counts, 1/2)`` draws: the number of ones among ``counts`` fair random
+    bits, counted 32 at a time by popcount (``counts <= max_count``, static, may be traced).
+    ``jax.random.binomial``'s rejection sampler costs about 2 s of XLA compilation per call site
+    on a 2-core CPU; this costs a few milliseconds and draws the same law."""
+    words = max(1, -(-int(max_count) // 32))
+    c = jnp.asarray(counts).astype(jnp.int32)[..., None]
+    bits = jax.random.bits(key, (*jnp.shape(counts), words), jnp.uint32)
+    index = jnp.arange(words, dtype=jnp.int32).reshape((1,) * jnp.ndim(counts) + (words,))
+    partial = jnp.left_shift(jnp.uint32(1), (c % 32).astype(jnp.uint32)) - jnp.uint32(1)
+    mask = jnp.where(index < c // 32, jnp.uint32(0xFFFFFFFF), jnp.where(index == c // 32, partial, jnp.uint32(0)))
+    return jnp.sum(jax.lax.population_count(bits & mask).astype(jnp.int32), axis=-1).astype(dtype)
+
+
+def _q_sums_tree(key, count: int, width: int, dtype, max_count: int | None = None):
     """``(sum_j q_j, sum_j q_j q_j^T)`` per class (leading axis 2) from the multinomial pattern counts.
 
     Leaf ``p`` of the halving tree is stored at index ``p`` of a fixed-size array; at level ``l``
     the occupied nodes sit at multiples of ``2^(width - l)`` and send their ``q = 1`` half
     ``2^(width - l - 1)`` places on, so one loop body (one binomial) serves every level.
+    ``max_count`` (static) bounds a traced ``count``.
     """
+    max_count = int(count) if max_count is None else max_count
     leaves = 2**width
     counts = jnp.zeros((2, leaves), dtype).at[:, 0].set(count)
 
     def level(l, counts):
-        ones = jax.random.binomial(jax.random.fold_in(key, l), counts, jnp.asarray(0.5, dtype), dtype=dtype)
+        ones = _binomial_half(jax.random.fold_in(key, l), counts, max_count, dtype)
         return counts - ones + jnp.roll(ones, jnp.right_shift(leaves, l + 1), axis=1)
 
     counts = jax.lax.fori_loop(0, width, level, counts)
@@ -111,18 +127,22 @@ def _q_sums_direct(key, count: int, width: int, dtype):
     return jax.lax.scan(body, init, (jax.random.split(key, n_chunks), starts))[0]
 
 
-def _structured_gram(cfg: DataConfig, client, key, dtype, n) -> jax.Array:
+def _structured_gram(cfg: DataConfig, client, key, dtype, n, n_max: int | None = None) -> jax.Array:
     """``G = F^T F`` on the ``m = N + 1`` structured coordinates (class coordinates, then rare).
 
-    ``n`` (main samples, even; may be traced) overrides ``cfg.n``; the halving tree serves any
-    count, the direct draw only ``cfg.n`` (its loop length is static)."""
+    ``n`` (main samples, even; may be traced, then at most the static ``n_max``) overrides
+    ``cfg.n``; the halving tree serves any count, the direct draw only ``cfg.n`` (its loop
+    length is static)."""
     N, width = cfg.N, cfg.N - 1
     tree = 2**width <= min(cfg.n // 2, _MAX_PATTERNS)
     if not tree and not (isinstance(n, int) and n == cfg.n):
         raise ValueError(f"n: a sample count other than cfg.n = {cfg.n} needs 2^(N-1) <= min(n/2, {_MAX_PATTERNS})")
     half = n // 2
     # Axis 0: class 2i (s = +1), class 2i+1 (s = -1).
-    sums, grams = (_q_sums_tree if tree else _q_sums_direct)(key, half, width, dtype)
+    if tree:
+        sums, grams = _q_sums_tree(key, half, width, dtype, (int(n) if n_max is None else n_max) // 2)
+    else:
+        sums, grams = _q_sums_direct(key, half, width, dtype)
     # Class coordinates of the N - 1 other clients, in increasing order.
     others = jnp.arange(width, dtype=jnp.int32) + (jnp.arange(width, dtype=jnp.int32) >= client).astype(jnp.int32)
     G = jnp.zeros((N + 1, N + 1), dtype)
@@ -150,8 +170,9 @@ def _chi2(key, df, dtype) -> jax.Array:
     k_x, k_u, k_b = jax.random.split(key, 3)
     x = jax.random.normal(k_x, (_GAMMA_ROUNDS, *alpha.shape), dtype)
     u = jax.random.uniform(k_u, (_GAMMA_ROUNDS, *alpha.shape), dtype, minval=jnp.finfo(dtype).tiny)
+    c, d3r = c[None], d3[None]  # one row per proposal round
     v = (1 + c * x) ** 3
-    ok = (v > 0) & (jnp.log(u) < x**2 / 2 + d3 - d3 * v + d3 * jnp.log(jnp.where(v > 0, v, 1)))
+    ok = (v > 0) & (jnp.log(u) < x**2 / 2 + d3r - d3r * v + d3r * jnp.log(jnp.where(v > 0, v, 1)))
     first = jnp.argmax(ok.at[-1].set(True), axis=0)
     g = d3 * jnp.take_along_axis(jnp.where(v > 0, v, 1), first[None], axis=0)[0]
     ub = jax.random.uniform(k_b, alpha.shape, dtype, minval=jnp.finfo(dtype).tiny)
@@ -177,14 +198,15 @@ def _wishart(key, normals, dof, dtype) -> jax.Array:
     return T.T @ T
 
 
-def _client_second_moment(cfg: DataConfig, client, key, n=None) -> jax.Array:
-    """One client's ``S``; ``n`` (may be traced, ``>= cfg.n``) overrides ``cfg.n`` at the shapes of ``cfg``."""
+def _client_second_moment(cfg: DataConfig, client, key, n=None, n_max: int | None = None) -> jax.Array:
+    """One client's ``S``; ``n`` (may be traced, ``cfg.n <= n <= n_max``) overrides ``cfg.n`` at
+    the shapes of ``cfg``."""
     d, m, dtype = cfg.d, cfg.N + 1, jnp.result_type(float)
     n = cfg.n if n is None else n
     n_total = n + cfg.n_rare
     r0 = min(m, cfg.n_total)
     key_gram, key_normal, key_chi = jax.random.split(key, 3)
-    G = _structured_gram(cfg, client, key_gram, dtype, n)
+    G = _structured_gram(cfg, client, key_gram, dtype, n, n_max)
     dof = n_total - r0
     # One normal draw for Z1 and the Bartlett factor's upper triangle (fewer random ops to compile).
     normals = jax.random.normal(key_normal, (r0 + min(cfg.n_total - r0, d), d), dtype)
@@ -206,18 +228,20 @@ def _client_second_moment(cfg: DataConfig, client, key, n=None) -> jax.Array:
     return total / n_total
 
 
-def _all_clients(cfg: DataConfig, key, n=None):
+def _all_clients(cfg: DataConfig, key, n=None, n_max: int | None = None):
     keys = jax.random.split(key, cfg.N)
     clients = jnp.arange(cfg.N, dtype=jnp.int32)
-    return jax.vmap(lambda i, k: _client_second_moment(cfg, i, k, n))(clients, keys)
+    # lax.map, not vmap: a batched halving tree and Bartlett factor cost XLA seconds more to compile.
+    return jax.lax.map(lambda a: _client_second_moment(cfg, a[0], a[1], n, n_max), (clients, keys))
 
 
 _sample_second_moments = jax.jit(_all_clients, static_argnums=0)
 
 
-def sample_moments_at(cfg: DataConfig, n, *, key: jax.Array) -> jax.Array:
+def sample_moments_at(cfg: DataConfig, n, *, key: jax.Array, n_max: int | None = None) -> jax.Array:
     """`sample_second_moments` with ``n`` main samples per client instead of ``cfg.n``; ``n``
-    may be traced (one compiled program serves every sample count of the samples reading).
+    may be traced (one compiled program serves every sample count of the samples reading), and
+    then ``n_max`` (static) bounds it.
 
     Shapes come from ``cfg``, so ``cfg`` must have at least ``d`` Bartlett rows
     (``cfg.n_total - N - 1 >= d``) and ``n >= cfg.n``, even (checked when ``n`` is concrete).
@@ -227,9 +251,16 @@ def sample_moments_at(cfg: DataConfig, n, *, key: jax.Array) -> jax.Array:
     if cfg.n_total - cfg.N - 1 < cfg.d:
         raise ValueError(f"cfg: n_total - N - 1 = {cfg.n_total - cfg.N - 1} < d = {cfg.d}; "
                          "a traced n needs cfg.n_total - N - 1 >= d")
-    if not isinstance(n, jax.core.Tracer) and (int(n) < cfg.n or int(n) % 2):
-        raise ValueError(f"n = {n!r} is out of range: need an even n >= cfg.n = {cfg.n}")
-    return _all_clients(cfg, key, n)
+    if isinstance(n, jax.core.Tracer):
+        if isinstance(n_max, bool) or not isinstance(n_max, int) or n_max < cfg.n:
+            raise ValueError(f"n_max = {n_max!r}: a traced n needs a static bound n_max >= cfg.n = {cfg.n}")
+    else:
+        if int(n) < cfg.n or int(n) % 2:
+            raise ValueError(f"n = {n!r} is out of range: need an even n >= cfg.n = {cfg.n}")
+        n_max = int(n) if n_max is None else n_max
+        if int(n) > n_max:
+            raise ValueError(f"n = {n!r} is out of range: need n <= n_max = {n_max}")
+    return _all_clients(cfg, key, n, n_max)
 
 
 def sampled_augmentation(S, n_total, H, *, key: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -257,15 +288,15 @@ def sampled_augmentation(S, n_total, H, *, key: jax.Array) -> tuple[jax.Array, j
     (may be traced, ``>= d``); ``H`` the transform. Returns ``(X_sim, X_dis)``.
     """
     d, dtype = S.shape[0], S.dtype
-    k_z, k_z2, k_w1, k_w2, k_n = jax.random.split(key, 5)
+    k_w, k_n = jax.random.split(key)
     R = jnp.linalg.cholesky(n_total * (S + S.T) / 2).T  # upper: R^T R = n S
-    Z = jax.random.normal(k_z, (d, d), dtype)
-    normals = jax.random.normal(k_n, (2, d, d), dtype)
+    # One normal draw and one Wishart program for both Wisharts (fewer ops for XLA to compile).
+    Z, Z2, *bartlett = jax.random.normal(k_n, (4, d, d), dtype)
+    W, W_prime = jax.lax.map(lambda a: _wishart(a[0], a[1], a[2], dtype),
+                             (jax.random.split(k_w), jnp.stack(bartlett), jnp.stack([n_total - d, n_total + 0 * d])))
     ZR = Z @ R
-    sim_ = (n_total * S + (ZR + ZR.T) / jnp.sqrt(2.0).astype(dtype)
-            + (Z @ Z.T + _wishart(k_w1, normals[0], n_total - d, dtype)) / 2
-            - _wishart(k_w2, normals[1], n_total, dtype) / 2) / n_total
-    HM = H @ (n_total * S + R.T @ jax.random.normal(k_z2, (d, d), dtype).T) / n_total
+    sim_ = (n_total * S + (ZR + ZR.T) / jnp.sqrt(2.0).astype(dtype) + (Z @ Z.T + W) / 2 - W_prime / 2) / n_total
+    HM = H @ (n_total * S + R.T @ Z2.T) / n_total
     return (sim_ + sim_.T) / 2, (HM + HM.T) / 2
 
 

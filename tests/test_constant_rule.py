@@ -56,6 +56,15 @@ def test_small_fit_half_is_inconclusive_not_holds():
     assert j.undercover_probability == pytest.approx(0.999**30)
 
 
+def test_underpowered_held_out_test_is_inconclusive_not_holds():
+    """A fixed constant, enough fit trials, but 3 held-out trials per d: power against 0.8 is
+    far below 0.8, so a non-rejection is no evidence."""
+    rng = np.random.default_rng(2)
+    needed = [2 * np.exp(SIGMA * rng.standard_normal(200 if k <= 256 else 3)) for k in D]
+    j = cross_d_constant(D, needed, p0=0.9)
+    assert j.binomial_power < 0.8 and j.verdict == "inconclusive" and "lacked power" in j.reason, j.reason
+
+
 @pytest.mark.parametrize(
     "args, kwargs, words",
     [
@@ -75,3 +84,10 @@ def test_small_fit_half_is_inconclusive_not_holds():
 def test_bad_input_raises_naming_the_argument(args, kwargs, words):
     with pytest.raises(ValueError, match=words):
         cross_d_constant(*args, **kwargs)
+
+
+def test_identical_constants_give_a_finite_slope_and_ci():
+    """Every trial met by any C > 0 (the surrogate's r_k = 1): the same needed C at every d, so
+    the slope is 0 with a zero-width CI — never NaN in a record or its note."""
+    j = cross_d_constant(D, [np.full(50, 1e-300) for _ in D], p0=0.9)
+    assert j.slope == 0.0 and j.slope_ci == (0.0, 0.0) and "nan" not in j.reason.lower()

@@ -19,9 +19,14 @@ def test_binomial_false_alarm_rate_is_at_most_alpha(n, p0):
 
 
 def test_binomial_verdicts():
-    assert rules.binomial(64, 64, 0.9).verdict == "holds"
+    assert rules.binomial(200, 200, 0.9).verdict == "holds"
     assert rules.binomial(0, 64, 0.9).verdict == "fails"
-    assert rules.binomial(12, 12, 0.78).verdict == "holds"
+    # 12 / 12 at p0 = 0.78 could reject (0.22^12 < alpha) but has power 0.05 against 0.68:
+    # not evidence for the claim.
+    j = rules.binomial(12, 12, 0.78)
+    assert j.verdict == "inconclusive" and j.power < 0.8
+    assert rules.binomial(64, 64, 0.9).verdict == ("holds" if rules.binomial_power(64, 0.9, 0.8) >= 0.8
+                                                   else "inconclusive")
     # 3 trials at p0 = 0.3 can never reject (P(0 successes) = 0.7^3 = 0.34 > alpha): not "holds".
     assert rules.binomial(3, 3, 0.3).verdict == "inconclusive"
     assert rules.binomial(0, 3, 0.3).verdict == "inconclusive"

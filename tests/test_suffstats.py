@@ -157,3 +157,32 @@ def test_population_matches_spec_facts():
 def test_bad_input_raises_naming_the_field(call, words):
     with pytest.raises(ValueError, match=words):
         call()
+
+
+def test_popcount_binomial_has_the_binomial_law():
+    """`_binomial_half` (the halving tree's Binomial(c, 1/2) by popcount): support [0, c] always;
+    for c = 7 a chi-square goodness-of-fit test against the Binomial(7, 1/2) pmf; for counts on
+    both sides of a 32-bit word boundary the mean and variance against c/2 and c/4 by z-tests.
+    Bonferroni over all tests at family-wise alpha = 1e-3, fixed seed."""
+    from sim.suffstats import _binomial_half
+
+    counts = jnp.asarray([0.0, 1.0, 7.0, 31.0, 32.0, 33.0, 64.0, 1000.0])
+    R = 20_000
+    keys = jax.random.split(jax.random.key(11), R)
+    draws = np.asarray(jax.jit(jax.vmap(lambda k: _binomial_half(k, counts, 1000, jnp.float64)))(keys))
+    c = np.asarray(counts)
+    assert np.all(draws >= 0) and np.all(draws <= c) and np.all(draws == np.round(draws))
+    tests = 1 + 2 * (len(c) - 1)
+    level = ALPHA / tests
+    seven = draws[:, 2].astype(int)
+    observed = np.bincount(seven, minlength=8)
+    assert stats.chisquare(observed, R * stats.binom.pmf(np.arange(8), 7, 0.5)).pvalue > level
+    for j in range(1, len(c)):
+        x = draws[:, j]
+        z_mean = (x.mean() - c[j] / 2) / np.sqrt(c[j] / 4 / R)
+        # Var(sample variance) = (mu4 - var^2 (R-3)/(R-1)) / R; for Binomial(c, 1/2),
+        # mu4 = 3 var^2 - var / 2 = var^2 (3 - 2/c).
+        var = c[j] / 4
+        mu4 = var**2 * (3 - 2 / c[j])
+        z_var = (x.var(ddof=1) - var) / np.sqrt((mu4 - var**2 * (R - 3) / (R - 1)) / R)
+        assert abs(z_mean) < stats.norm.isf(level / 2) and abs(z_var) < stats.norm.isf(level / 2), (c[j], z_mean, z_var)

@@ -160,11 +160,18 @@ def _draw_transform(study: LinearStudy, key, draws: int = 32):
     it (all fail with probability about ``2^-draws``; the record then says A.9 fails). Returns
     ``H`` and ``tr(P H_sym P)``."""
     d, c = study.data.d, study.c
-    keys = jax.random.split(key, draws)
-    Hs = jax.vmap(lambda k: make_transform(study.transform, d, key=k, dim=study.transform_dim))(keys)
-    traces = jax.vmap(lambda H: transform_trace(H, c))(Hs)
-    first = jnp.argmax(traces > 0)
-    return Hs[first], traces[first]
+    draw = lambda i: make_transform(study.transform, d, key=jax.random.fold_in(key, i), dim=study.transform_dim)  # noqa: E731
+
+    def next_candidate(state):
+        i, _, _ = state
+        H = draw(i + 1)
+        return i + 1, H, transform_trace(H, c)
+
+    H0 = draw(0)
+    # A loop, not `draws` candidates at once: d x d each, and the first usually satisfies A.9.
+    _, H, trace = jax.lax.while_loop(lambda s: (s[2] <= 0) & (s[0] < draws - 1), next_candidate,
+                                     (0, H0, transform_trace(H0, c)))
+    return H, trace
 
 
 def _spectra(X, c: int, key):
@@ -211,7 +218,7 @@ def _one_seed(study: LinearStudy, key, n, population, augment: bool):
     data, c, p = study.data, study.c, study.p
     h_key, data_key, aug_key, solve_key = jax.random.split(key, 4)
     H, trace = _draw_transform(study, h_key)
-    S = jnp.where(population, population_second_moments(data), sample_moments_at(data, n, key=data_key))
+    S = jnp.where(population, population_second_moments(data), sample_moments_at(data, n, key=data_key, n_max=samples_n(data.d, "n=d^2")))
     S = jnp.concatenate([S, jnp.mean(S, axis=0, keepdims=True)])  # N clients, then FL
     sym = lambda A: (A + jnp.swapaxes(A, -1, -2)) / 2  # noqa: E731
     # Eq. 3's reduced-rank regression (`sim.matrices.encoder_subspace`): with Sigma_uu = L L^T and
@@ -219,11 +226,11 @@ def _one_seed(study: LinearStudy, key, n, population, augment: bool):
     uu, vu, _ = jax.vmap(lambda s: mask_moments(s, p))(S)
     L = jnp.linalg.cholesky(uu)
     A = jsl.solve_triangular(L, jnp.swapaxes(vu, 1, 2), lower=True)
-    blocks = {"mim-alignment": p * (1 - p) * (S - S * jnp.eye(data.d, dtype=S.dtype)), "cl-similar": S,
+    blocks = {"mim-alignment": p * (1 - p) * (S - S * jnp.eye(data.d, dtype=S.dtype)[None]), "cl-similar": S,
               "cl-dissimilar": sym(H @ S), "mim-reconstruction": A @ jnp.swapaxes(A, 1, 2)}
     if augment:
         keys = jax.random.split(aug_key, data.N)
-        pairs = jax.vmap(lambda s, k: sampled_augmentation(s, n + data.n_rare, H, key=k))(S[:-1], keys)
+        pairs = jax.lax.map(lambda a: sampled_augmentation(a[0], n + data.n_rare, H, key=a[1]), (S[:-1], keys))
         for name, X in zip(CL_OBJECTIVES, pairs):
             blocks[f"{name}@sampled"] = jnp.concatenate([X, X.mean(0, keepdims=True)])
     M = S.shape[0]
@@ -243,7 +250,7 @@ def _one_seed(study: LinearStudy, key, n, population, augment: bool):
 def _chunk(keys, n, population, *, study, augment):
     """`SEED_CHUNK` seeds in one program (``n`` and ``population`` traced: one compile per shape
     serves every samples reading and every seed count)."""
-    return jax.vmap(lambda k: _one_seed(study, k, n, population, augment))(keys)
+    return jax.lax.map(lambda k: _one_seed(study, k, n, population, augment), keys)
 
 
 def _program(keys, n, population, *, study, augment):

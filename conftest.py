@@ -9,6 +9,8 @@ them cannot silently skip the sharding tests.
 
 import os
 
+import pytest
+
 # Before numpy/jax load OpenBLAS: its threads oversubscribe 2 cores (as the CLI does).
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import jax  # noqa: E402
@@ -26,3 +28,17 @@ matplotlib.use("Agg")
 # the two-device assertion guards the CPU run that CI does.
 if jax.default_backend() == "cpu":
     assert jax.device_count() == 2, f"tests need 2 CPU devices, got {jax.devices()}"
+
+
+@pytest.hookimpl(trylast=True)  # after the tmp_path plugin has made the run's base folder
+def pytest_configure(config):
+    """One persistent compilation cache for every xdist worker of this run, in pytest's own
+    (rotated) temporary folder: the smoke-suite programs that several test files build are
+    compiled once, not once per file and worker. The CLI finds it through ``XDG_CACHE_HOME``
+    (`bounds.cli.cache_dir`); a cached program is the same program, so no result changes."""
+    base = config._tmp_path_factory.getbasetemp()
+    shared = base.parent if hasattr(config, "workerinput") else base
+    os.environ["XDG_CACHE_HOME"] = str(shared / "xdg-cache")
+    jax.config.update("jax_compilation_cache_dir", str(shared / "xdg-cache" / "dssl-bounds" / "jax"))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_enable_compilation_cache", True)

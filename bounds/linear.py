@@ -230,7 +230,8 @@ def _lower_bound_records(m: study.LinearMeasurement, objective: str) -> list[Rec
             if vacuous:
                 verdict = "vacuous"
                 note = f"Vacuous: {vacuous}. " + note
-            elif objective == "mim-surrogate" and is_binary(r) and verdict == "holds":
+            elif (objective == "mim-surrogate" and is_binary(r) and verdict != "fails"
+                  and bool(np.all(margins >= 0))):  # structural, so not a question of power
                 verdict = "holds-trivially"
                 note += (" X^M is diagonal, so row(W) is spanned by coordinate axes and every r_k is 0 or 1: the bound"
                          " holds because the N-1 other-class coordinates (E x_k^2 = tau^2/2 + mu^2) are among the top c"

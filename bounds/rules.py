@@ -16,8 +16,10 @@ at most ``ALPHA``.
 - `negative_rank_correlation`: "lower x goes with higher y" (Spearman's rho);
 - `untie`: differences within rounding are ties, not signs.
 
-    >>> binomial(64, 64, 0.96).verdict
+    >>> binomial(200, 200, 0.96).verdict
     'holds'
+    >>> binomial(64, 64, 0.96).verdict  # could reject, but has power 0.69 < 0.8 against 0.86
+    'inconclusive'
     >>> sign_test([0.1] * 12).verdict
     'holds'
 """

@@ -31,7 +31,7 @@ def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("verify")
     capture = io.StringIO()
     with contextlib.redirect_stdout(capture):
-        assert main(["verify", "--suite", "smoke", "--out", str(out), "--seed", "0", "--no-cache"]) == 0
+        assert main(["verify", "--suite", "smoke", "--out", str(out), "--seed", "0", "--jobs", "1"]) == 0
     return out, capture.getvalue()
 
 
@@ -122,6 +122,6 @@ def test_verify_draws_the_figures_of_its_own_run(ledger):
 
 
 def test_figures_command_writes_the_bounds_figure(tmp_path):
-    assert main(["figures", "--only", "bounds_vs_d", "--suite", "smoke", "--out", str(tmp_path), "--no-cache"]) == 0
+    assert main(["figures", "--only", "bounds_vs_d", "--suite", "smoke", "--out", str(tmp_path)]) == 0
     png = tmp_path / "bounds_vs_d.png"
     assert png.stat().st_size > 10_000 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

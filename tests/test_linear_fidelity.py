@@ -18,7 +18,7 @@ import numpy as np
 
 import sim
 from bounds import linear as producer
-from bounds.suite import LinearSizes, get_suite
+from bounds.suite import get_suite
 from sim.studies import linear
 from sim.suffstats import sampled_augmentation
 from theory.population import population_limit
@@ -65,13 +65,13 @@ def test_large_n_simulation_matches_the_sympy_population_limit():
         block = sim.class_minimum(r, 4, exclude_own=scope == "local")
         assert np.all(np.abs(block - limit) < 0.05), (scope, block, limit)
     # Eq. 4's exact matrix at N = 2 vanishes at population: no positive eigenvalue (A.5 fails).
-    pop = linear.measure(linear.theorem_study(24, n_seeds=2, samples="population"), key=jax.random.key(6))
+    pop = linear.measure(linear.theorem_study(32, n_seeds=2, samples="population"), key=jax.random.key(6))
     assert population_limit("mim-alignment", "local", N=2).positive_eigenvalues == 0
     assert np.all(pop.positive_local["mim-alignment"] == 0)
 
 
 def test_one_transform_per_seed_and_samples_reading_validated():
-    m = linear.measure(linear.theorem_study(24, n_seeds=4, samples="n=d"), key=jax.random.key(7))
+    m = linear.measure(linear.theorem_study(32, n_seeds=4, samples="n=d"), key=jax.random.key(7))
     assert np.unique(np.round(m.trace_H, 12)).size == 4 and np.all(m.trace_H > 0)
     assert set(m.sampled_local) == {"cl-similar", "cl-dissimilar"}
     try:
@@ -84,8 +84,8 @@ def test_one_transform_per_seed_and_samples_reading_validated():
 
 def test_smoke_records_say_vacuous_with_reason_and_carry_power():
     suite = get_suite("smoke")
-    sizes = LinearSizes(d=24, n_seeds=8, sweep_d=(16, 20, 24, 28), sweep_seeds=4, n_masks=16, free_N=4, free_seeds=4,
-                        population_seeds=2)
+    # The smoke suite's shapes (their programs are shared with the other smoke tests), fewer seeds.
+    sizes = dataclasses.replace(suite.linear, n_seeds=8, sweep_seeds=2, n_masks=16, free_seeds=4)
     recs = producer.records(dataclasses.replace(suite, linear=sizes), key=jax.random.key(8))
     lower = [r for r in recs if r.claim.startswith(("thm4.2", "thm4.3")) and r.reading.get("constants") == "unit"]
     assert {r.reading["samples"] for r in lower} == set(linear.SAMPLES)

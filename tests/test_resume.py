@@ -14,16 +14,20 @@ import pytest
 from bounds.ledger import RUN_MARKER, read_run
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-# The cheapest producers (formula, linear) at the smallest sizes the linear study accepts,
+# The cheapest producers (formula, linear) at smoke shapes with fewer seeds,
 # through the function `dssl-bounds verify` runs.
 VERIFY = """
-import dataclasses, sys, jax, matplotlib
+import dataclasses, os, sys, jax, matplotlib
 jax.config.update("jax_enable_x64", True)
+# The compilation cache the CLI would use (`bounds.cli.cache_dir`): the reruns load what the
+# first run compiled.
+jax.config.update("jax_compilation_cache_dir", os.path.join(os.environ["XDG_CACHE_HOME"], "dssl-bounds", "jax"))
+jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
 matplotlib.use("Agg")
 from bounds.ledger import verify
-from bounds.suite import LinearSizes, get_suite
-tiny = dataclasses.replace(get_suite("smoke"), name="tiny", linear=LinearSizes(
-    d=24, n_seeds=8, sweep_d=(16, 24), sweep_seeds=2, n_masks=16, free_N=3))
+from bounds.suite import get_suite
+tiny = dataclasses.replace(get_suite("smoke"), name="tiny", linear=dataclasses.replace(
+    get_suite("smoke").linear, n_seeds=8, sweep_seeds=2, n_masks=16, free_seeds=4))
 if __name__ == "__main__":  # the parallel runner's spawned workers import this file as a module
     verify(sys.argv[1], tiny, only=["formula", "linear"], resume=sys.argv[2] == "resume", jobs=int(sys.argv[3]),
            progress=lambda m: print(m, file=sys.stderr, flush=True))
@@ -31,10 +35,11 @@ if __name__ == "__main__":  # the parallel runner's spawned workers import this 
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory):
-    # A private compilation cache: the reruns load what the first run compiled.
-    cache = tmp_path_factory.mktemp("cache")
-    return {**os.environ, "XDG_CACHE_HOME": str(cache), "OPENBLAS_NUM_THREADS": "1"}
+def env():
+    # The test run's shared compilation cache (conftest.py sets XDG_CACHE_HOME): the reruns, and
+    # the other tests at smoke shapes, load what one of them compiled.
+    assert "XDG_CACHE_HOME" in os.environ
+    return {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
 
 
 def _script(tmp_path):

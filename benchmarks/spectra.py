@@ -1,7 +1,8 @@
 """Top-c eigenspaces at growing d: dense eigh vs the matrix-free solver vs scipy's eigsh (ARPACK).
 
 The stationary row space of an alignment-type loss is the top-c eigenspace of the client matrix
-(SPEC 1.3); Definition 4.1's representabilities are read from it. Two operators per d, c = 4:
+(Section 3.3, Assumption A.5); Definition 4.1's representabilities are read from it. Two
+operators per d, c = 4:
 
 - ``spiked``: population type, ``X = diag(u) + U diag(s) U^T``, ``u ~ U(-1, 1)``, 8 spikes
   ``s = 3.0 .. 1.6`` along random orthonormal ``U`` — indefinite, a resolved gap.
@@ -15,7 +16,19 @@ apart), ``eigsh`` = ``scipy.sparse.linalg.eigsh(k=c+1, which="LA")`` on a NumPy
 ``LinearOperator``. Each row: seconds (warm) and the gap ``lam_c - lam_{c+1}`` the method found
 (``matfree`` also its ``distance_bound`` and restarts). float64. Not a test.
 
+``--exact-sampler``: instead, one representability evaluation per d on the Section 3.2 data
+model with ``n = d^2`` samples: an exact draw of client 0's second-moment factors
+(``sim.bigd.draw_second_moment_factors``, the Wishart factor in ``--wishart-dtype``; no
+``n x d`` data, no ``d x d`` matrix) and the top-``c`` eigenspace of the Eq. 4 alignment operator
+``p(1-p)(S - diag S)`` and of ``S`` (CL-similar) by the matrix-free solver. ``c`` defaults to 2
+there: the structured directions (``N = 2`` at every simulable d; beyond them lies the Wishart
+bulk, whose gap is near zero: inconclusive by construction). Columns: draw seconds and top-c
+seconds of each of ``--reps`` evaluations (the first compiles; the others draw with new keys),
+the gap, ``distance_bound``, restarts (of the last evaluation).
+
     python benchmarks/spectra.py [--max-d 32768] [--dense-max 4096] [--c 4]
+    python benchmarks/spectra.py --exact-sampler [--min-d 256] [--max-d 32768 | --sizes D ...] [--reps 2]
+                                 [--c 2] [--wishart-dtype float32]
 """
 
 from __future__ import annotations
@@ -58,6 +71,37 @@ def _mim_sample(d, key):
     return data, matvec, dense
 
 
+def _exact_sampler_rows(sizes: list[int], c: int, wishart_dtype: str, reps: int) -> list[dict]:
+    import dataclasses
+
+    from sim.bigd import OPERATORS, draw_second_moment_factors, top_eigenspace_factors
+    from sim.config import DataConfig
+
+    print(f"backend={jax.default_backend()} jax={jax.__version__} exact sampler, n = d^2, client 0, c={c}, "
+          f"Wishart factor {wishart_dtype}, rest float64; seconds of each evaluation (the first compiles)")
+    print(f"{'operator':14s} {'d':>6s} {'draw s':>16s} {'top-c s':>16s} {'gap':>10s} {'bound':>9s} {'restarts':>8s}")
+    rows = []
+    for d in sizes:
+        cfg = dataclasses.replace(DataConfig(d=d), n=d**2)
+        times = {}
+        for rep in range(reps):  # the first compiles; later ones draw with fresh keys
+            f, draw_s = _timed(lambda k: draw_second_moment_factors(cfg, 0, key=k, wishart_dtype=wishart_dtype),
+                               jax.random.key(2 * rep))
+            times.setdefault("draw", []).append(draw_s)
+            for name in OPERATORS:
+                (res, _), top_s = _timed(lambda f: top_eigenspace_factors(f, name, c, key=jax.random.key(1), p=P), f)
+                times.setdefault(name, []).append(top_s)
+                if rep == reps - 1:
+                    row = dict(operator=name, d=d, draw_s=times["draw"], top_s=times[name], gap=float(res.gap),
+                               bound=float(res.distance_bound), restarts=int(res.iterations))
+                    rows.append(row)
+                    secs = lambda ts: "/".join(f"{t:.1f}" for t in ts)  # noqa: E731
+                    print(f"{name:14s} {d:6d} {secs(times['draw']):>16s} {secs(times[name]):>16s} {row['gap']:10.3e} "
+                          f"{row['bound']:9.1e} {row['restarts']:8d}", flush=True)
+            del f
+    return rows
+
+
 def _timed(fn, *args):
     t = time.perf_counter()
     out = jax.block_until_ready(fn(*args))
@@ -70,14 +114,23 @@ def main(argv=None) -> list[dict]:
     ap.add_argument("--min-d", type=int, default=2**8)
     ap.add_argument("--dense-max", type=int, default=4096)
     ap.add_argument("--eigsh-max", type=int, default=2**15)
-    ap.add_argument("--c", type=int, default=4)
+    ap.add_argument("--c", type=int, default=None, help="eigenspace width (default 4; 2 with --exact-sampler)")
+    ap.add_argument("--exact-sampler", action="store_true", help="representabilities of exact draws of S (sim.bigd)")
+    ap.add_argument("--wishart-dtype", default="float32", choices=("float32", "float64"))
+    ap.add_argument("--sizes", type=int, nargs="+", help="--exact-sampler: these d instead of min-d, 2 min-d, ... max-d")
+    ap.add_argument("--reps", type=int, default=2, help="--exact-sampler: evaluations per d (the first compiles)")
     args = ap.parse_args(argv)
     jax.config.update("jax_enable_x64", True)
+    if args.exact_sampler:
+        sizes = args.sizes or [args.min_d * 2**k for k in range(64) if args.min_d * 2**k <= args.max_d]
+        if any(d < 8 for d in sizes) or args.reps < 1:
+            ap.error(f"--sizes {sizes}, --reps {args.reps}: every d must be >= 8 and reps >= 1")
+        return _exact_sampler_rows(sizes, 2 if args.c is None else args.c, args.wishart_dtype, args.reps)
 
     import sim
     from sim.topc import top_eigenspace_matvec
 
-    c = args.c
+    c = 4 if args.c is None else args.c
     rows = []
     print(f"backend={jax.default_backend()} jax={jax.__version__} float64 c={c}")
     print(f"{'operator':11s} {'d':>6s} {'method':8s} {'seconds':>8s} {'compile s':>9s} {'gap':>10s} {'bound':>9s} {'restarts':>8s}")

@@ -9,6 +9,8 @@ Variants, timed interleaved in one process (so machine load hits them alike):
   ``sim.objectives.linear_objective("mim-alignment", p=0.75)`` (batches and masks drawn on
   device inside the program), float32 / float64 data and parameters. x64 is enabled for the
   process (the toolkit's setting), so ``engine-f32`` shows what an f32 run costs there.
+- ``engine-f32-chunk10``: the same with ``TrainConfig(client_chunk=10)`` (10 clients vmapped at
+  a time, the chunks in sequence; same result): a chunk's batches stay in cache.
 - ``naive-vmap``: ~20 lines, ``vmap`` over clients of ``lax.scan`` over local steps, batches and
   masks pre-drawn (not timed): the compute floor.
 - ``inline-bernoulli``: the same, masks drawn inside the step with ``jax.random.bernoulli``
@@ -25,10 +27,11 @@ Reported: median ms/round over ``--reps`` interleaved repetitions after warm-up,
 (``lower().compile()``), GFLOP/s from the analytic count ``N E (8 B d c + 4 c^2 d)`` (forward
 and backward of the two ``B x d x c`` products and the ``c x c`` Gram penalty), and its share of
 a measured float32 GEMM rate (1024^3 ``jnp.dot``). ``--json``: the last stdout line is one JSON
-object of median ms/round per variant. ``--scaling``: the engine (f32, f64) and naive-vmap
-table for N in (10, 100, 1000) and d in (128 ... 2048). Not a test: timings depend on the machine and its load.
+object of median ms/round per variant. ``--scaling``: the engine-f32 (one vmap and chunks of 10)
+and naive-vmap table for N in (10, 100, 1000) and d in (128 ... 2048), ``--scaling-reps`` each.
+Not a test: timings depend on the machine and its load.
 
-    python benchmarks/w1.py [--clients 100] [--d 128] [--reps 10] [--json] [--scaling]
+    python benchmarks/w1.py [--clients 100] [--d 128] [--reps 10] [--json] [--scaling [--scaling-reps 3]]
 """
 
 from __future__ import annotations
@@ -98,8 +101,9 @@ def _variants(n: int, d: int, c: int, E: int, B: int, only=None):
     mask = jnp.ones((n, SAMPLES), bool)
     W64 = init_linear_params("mim-alignment", d, c, key=kw)["encoder"].astype(jnp.float64)
     x32, W32 = x64.astype(jnp.float32), W64.astype(jnp.float32)
-    cfg = TrainConfig(rounds=1, local_steps=E, batch_size=B, learning_rate=LR)
-    engine = jax.jit(functools.partial(fedavg_program, loss_fn=linear_objective("mim-alignment", p=P), cfg=cfg))
+    def engine(chunk=None):
+        cfg = TrainConfig(rounds=1, local_steps=E, batch_size=B, learning_rate=LR, client_chunk=chunk)
+        return jax.jit(functools.partial(fedavg_program, loss_fn=linear_objective("mim-alignment", p=P), cfg=cfg))
 
     idx = jax.random.randint(kb, (n, E, B), 0, SAMPLES)
     xb = jax.vmap(lambda xi, ii: xi[ii])(x32, idx)  # (N, E, B, d), drawn once, not timed
@@ -112,8 +116,9 @@ def _variants(n: int, d: int, c: int, E: int, B: int, only=None):
     hand = lambda draw: jax.jit(lambda W, xb, mi: _hand_round(W, xb, draw, mi))  # noqa: E731
 
     out = {
-        "engine-f32": (engine, ({"encoder": W32}, x32, mask, kr)),
-        "engine-f64": (engine, ({"encoder": W64}, x64, mask, kr)),
+        "engine-f32": (engine(), ({"encoder": W32}, x32, mask, kr)),
+        "engine-f32-chunk10": (engine(10), ({"encoder": W32}, x32, mask, kr)),
+        "engine-f64": (engine(), ({"encoder": W64}, x64, mask, kr)),
         "naive-vmap": (hand(predrawn), (W32, xb, masks)),
         "inline-bernoulli": (hand(inline), (W32, xb, step_keys)),
         "packed-masks": (hand(packed), (W32, xb, step_keys)),
@@ -157,7 +162,7 @@ def _torch_variant(xb, masks, W):  # pragma: no cover - only where torch is inst
     import torch
 
     torch.set_num_threads(1)
-    x, m, W0 = (torch.from_numpy(np.asarray(a)) for a in (xb, masks, W))
+    x, m, W0 = (torch.from_numpy(np.array(a)) for a in (xb, masks, W))  # writable copies
     n, E = x.shape[:2]
 
     def round_():
@@ -222,10 +227,11 @@ def main(argv=None) -> dict:
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--reps", type=int, default=10)
     ap.add_argument("--scaling", action="store_true", help="also sweep N in (10, 100, 1000) and d in 128..2048")
+    ap.add_argument("--scaling-reps", type=int, default=3, help="repetitions per scaling point (bounds its time)")
     ap.add_argument("--json", action="store_true", help="last stdout line: JSON of median ms/round per variant")
     args = ap.parse_args(argv)
-    if args.reps < 1:
-        ap.error("--reps must be >= 1")
+    if args.reps < 1 or args.scaling_reps < 1:
+        ap.error("--reps and --scaling-reps must be >= 1")
     jax.config.update("jax_enable_x64", True)  # only engine-f64 computes in float64 on purpose
 
     sgemm = _sgemm_gflops()
@@ -239,8 +245,8 @@ def main(argv=None) -> dict:
 
     if args.scaling:
         for n, d in [(10, 128), (1000, 128), (100, 256), (100, 512), (100, 1024), (100, 2048)]:
-            scaled = _variants(n, d, c, E, B, only=("engine-f32", "engine-f64", "naive-vmap"))
-            _table(_measure(scaled, max(3, args.reps // 3))[0], n, d, c, E, B, sgemm)
+            scaled = _variants(n, d, c, E, B, only=("engine-f32", "engine-f32-chunk10", "naive-vmap"))
+            _table(_measure(scaled, args.scaling_reps)[0], n, d, c, E, B, sgemm)
 
     summary = {name: round(r["ms"], 3) for name, r in results.items()}
     if args.json:

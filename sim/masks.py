@@ -128,10 +128,15 @@ def _bernoulli_mask(key, p, *, shape, bits):
 def _packed(key, threshold, shape, bits):
     rows, last = (shape[:-1], shape[-1]) if shape else ((), 1)
     per_word = 32 // bits
-    words = jax.random.bits(key, rows + (math.ceil(last / per_word),), jnp.uint32)
-    shifts = (np.arange(per_word, dtype=np.uint32) * np.uint32(bits)).reshape((1,) * words.ndim + (per_word,))
-    chunks = (words[..., None] >> jnp.asarray(shifts)) & jnp.uint32(2**bits - 1)
-    chunks = chunks.reshape(rows + (-1,))[..., :last]
+    n_words = math.ceil(last / per_word)
+    words = jax.random.bits(key, rows + (n_words,), jnp.uint32)
+    # Entry k of a row is chunk k % per_word of word k // per_word. Repeating each word along the
+    # last axis and shifting by a constant row of offsets keeps the unpacking one flat elementwise
+    # loop on XLA:CPU; the equivalent (words[..., None] >> shifts).reshape(...) form compiles to a
+    # loop several times slower (measured: 40 ms against 6 ms per W1 round of masks).
+    shifts = np.tile(np.arange(per_word, dtype=np.uint32) * np.uint32(bits), n_words)[:last]
+    shifts = shifts.reshape((1,) * len(rows) + (last,))
+    chunks = (jnp.repeat(words, per_word, axis=-1)[..., :last] >> jnp.asarray(shifts)) & jnp.uint32(2**bits - 1)
     return (chunks >= threshold).reshape(shape)
 
 

@@ -127,13 +127,14 @@ def _q_sums_direct(key, count: int, width: int, dtype):
     return jax.lax.scan(body, init, (jax.random.split(key, n_chunks), starts))[0]
 
 
-def _structured_gram(cfg: DataConfig, client, key, dtype, n, n_max: int | None = None) -> jax.Array:
+def _structured_gram(cfg: DataConfig, client, key, dtype, n=None, n_max: int | None = None) -> jax.Array:
     """``G = F^T F`` on the ``m = N + 1`` structured coordinates (class coordinates, then rare).
 
     ``n`` (main samples, even; may be traced, then at most the static ``n_max``) overrides
     ``cfg.n``; the halving tree serves any count, the direct draw only ``cfg.n`` (its loop
     length is static)."""
     N, width = cfg.N, cfg.N - 1
+    n = cfg.n if n is None else n
     tree = 2**width <= min(cfg.n // 2, _MAX_PATTERNS)
     if not tree and not (isinstance(n, int) and n == cfg.n):
         raise ValueError(f"n: a sample count other than cfg.n = {cfg.n} needs 2^(N-1) <= min(n/2, {_MAX_PATTERNS})")

@@ -159,8 +159,35 @@ def _sample_batch(key, x, mask, batch_size):
     if batch_size is None or batch_size >= n_max:
         return x, mask
     ranks = (jax.random.bits(key, (n_max,), jnp.uint32) >> 1).astype(jnp.int32)
-    _, idx = lax.top_k(jnp.where(mask, ranks, jnp.int32(-1)), batch_size)
+    idx = _top_indices(jnp.where(mask, ranks, jnp.int32(-1)), batch_size)
     return x[idx], mask[idx]
+
+
+def _top_indices(ranks, k: int):
+    """``lax.top_k(ranks, k)[1]`` (same indices, same order: rank descending, ties by lower index)
+    for int32 ``ranks`` in ``[-1, 2^31)``, without a sort.
+
+    XLA:CPU lowers an integer ``top_k`` to a comparator sort per row (measured on W1's 100 clients
+    x 10 steps x 64 of 256 rows: 41-60 ms per round, against 14 ms for this). Here: the k-th
+    largest rank ``t`` bit by bit (31 counting passes over the row),
+    the rows above ``t`` plus the first rows equal to it, compacted in index order, then each
+    chosen row's place among the k chosen (k^2 comparisons)."""
+    n = ranks.shape[0]
+    count = lambda chosen: jnp.sum(chosen, dtype=jnp.int32)  # noqa: E731
+
+    def next_bit(i, t):
+        candidate = t | jnp.left_shift(jnp.int32(1), 30 - i)
+        return jnp.where(count(ranks >= candidate) >= k, candidate, t)
+
+    t = lax.fori_loop(0, 31, next_bit, jnp.int32(0))
+    t = jnp.where(count(ranks >= 0) >= k, t, jnp.int32(-1))  # fewer than k real rows: padding fills up
+    above, tied = ranks > t, ranks == t
+    chosen = above | (tied & (jnp.cumsum(tied, dtype=jnp.int32) <= k - count(above)))
+    slot = jnp.where(chosen, jnp.cumsum(chosen, dtype=jnp.int32) - 1, k)
+    idx = jnp.zeros((k,), jnp.int32).at[slot].set(jnp.arange(n, dtype=jnp.int32), mode="drop")
+    r, pos = ranks[idx], jnp.arange(k)
+    ahead = (r[None, :] > r[:, None]) | ((r[None, :] == r[:, None]) & (pos[None, :] < pos[:, None]))
+    return jnp.zeros((k,), jnp.int32).at[jnp.sum(ahead, axis=1, dtype=jnp.int32)].set(idx)
 
 
 def local_training(params, opt_state, x, mask, key, *, loss_fn, cfg: TrainConfig):

@@ -13,6 +13,9 @@
   the rule of ``tests/test_train.py``: mean of 4000 draws within ``5 + sqrt(2 log #entries)``
   Monte-Carlo standard errors of the moment-form gradient; and the fast and stock samplers
   draw the same law: a two-sample z-test on the keep rate over 2^20 entries (|z| < 5).
+- The sort-free minibatch sampler returns exactly ``lax.top_k``'s indices (order and ties
+  included), the repeat-based mask unpacking exactly the reshape-based one, and the written-out
+  gradient of Eq. 4's data term the autodiff gradient of the plain expression (1e-12, float64).
 """
 
 import math
@@ -24,6 +27,7 @@ import pytest
 
 import sim
 from sim.masks import bernoulli_mask, dyadic_bits, exact_mask
+from sim.objectives import masked_alignment
 from sim.mixing import mixing_matrix
 from sim.objectives import init_linear_params, linear_objective
 from sim.topology import make_topology
@@ -38,6 +42,7 @@ from sim.train import (
     train_fedavg,
     train_local,
 )
+from sim.train import _top_indices
 
 LOSS = linear_objective("mim-alignment", p=0.75)
 
@@ -165,3 +170,57 @@ def test_packed_mask_gradients_are_unbiased(objective):
 def test_client_chunk_is_validated():
     with pytest.raises(ValueError, match="client_chunk"):
         TrainConfig(rounds=1, local_steps=1, batch_size=2, learning_rate=0.1, client_chunk=0)
+
+
+def _ranks(n, seed, *, padded=0, ties=0):
+    r = np.asarray(jax.random.bits(jax.random.key(seed), (n,), jnp.uint32) >> 1).astype(np.int32)
+    rng = np.random.default_rng(seed)
+    for i in rng.choice(n, ties, replace=False):  # copy the rank of the current k-th largest row
+        r[i] = np.sort(r)[-8]
+    r[rng.choice(n, padded, replace=False)] = -1
+    return r
+
+
+@pytest.mark.parametrize("n, k, padded, ties", [(256, 64, 0, 0), (40, 8, 0, 3), (40, 8, 35, 0), (40, 20, 30, 2),
+                                                (9, 8, 0, 1), (64, 1, 60, 0)])
+def test_sort_free_sampler_is_top_k(n, k, padded, ties):
+    rows = np.stack([_ranks(n, seed, padded=padded, ties=ties) for seed in range(6)])
+    if ties:
+        rows[0, :4] = rows[0, 4]  # a run of equal ranks: top_k keeps the lowest indices first
+    fast = jax.jit(jax.vmap(lambda r: _top_indices(r, k)))(jnp.asarray(rows))
+    slow = jax.vmap(lambda r: jax.lax.top_k(r, k)[1])(jnp.asarray(rows))
+    np.testing.assert_array_equal(np.asarray(fast), np.asarray(slow))
+
+
+def _reshape_unpacked(key, threshold, shape, bits):
+    # The reference unpacking: split each word into its chunks along a new axis, then flatten.
+    rows, last = shape[:-1], shape[-1]
+    per_word = 32 // bits
+    words = jax.random.bits(key, rows + (math.ceil(last / per_word),), jnp.uint32)
+    shifts = jnp.asarray((np.arange(per_word, dtype=np.uint32) * np.uint32(bits)).reshape((1,) * words.ndim + (per_word,)))
+    chunks = ((words[..., None] >> shifts) & jnp.uint32(2**bits - 1)).reshape(rows + (-1,))[..., :last]
+    return chunks >= threshold
+
+
+@pytest.mark.parametrize("bits, shape", [(2, (5, 128)), (2, (3, 4, 37)), (1, (7, 33)), (8, (2, 9)), (16, (6, 3))])
+def test_mask_unpacking_matches_the_reshape_form(bits, shape):
+    key = jax.random.key(11)
+    k = 2 ** (bits - 1) + 1 if bits > 1 else 1
+    p = k / 2**bits
+    np.testing.assert_array_equal(np.asarray(bernoulli_mask(key, p, shape, bits=bits)),
+                                  np.asarray(_reshape_unpacked(key, np.uint32(k), shape, bits)))
+
+
+def test_masked_alignment_gradient_is_the_autodiff_gradient():
+    kW, kx, km, kw = jax.random.split(jax.random.key(12), 4)
+    W, x = jax.random.normal(kW, (3, 10)), jax.random.normal(kx, (7, 10))
+    visible, w = jax.random.bernoulli(km, 0.25, (7, 10)), jax.random.uniform(kw, (7,))
+
+    def plain(W, x, w):
+        u = jnp.where(visible, x, 0.0)
+        return -jnp.sum(w * jnp.sum((u @ W.T) * ((x - u) @ W.T), axis=1))
+
+    fast = jax.value_and_grad(lambda W, x, w: masked_alignment(W, x, visible, w), argnums=(0, 1, 2))(W, x, w)
+    slow = jax.value_and_grad(plain, argnums=(0, 1, 2))(W, x, w)
+    _close(fast, slow)
+    assert np.abs(np.asarray(slow[1][0])).max() > 0.1  # the comparison is not between zeros

@@ -1,0 +1,107 @@
+"""Compiled XLA programs of one ``dssl-bounds verify`` run, per producer, with the persistent cache off.
+
+Runs the verify pipeline in this process (``bounds.ledger.verify``, producers one after the
+other, ``resume`` off, JAX configured as the CLI does with ``--no-cache``: float64, no
+persistent compilation cache) and counts JAX's backend compilations through
+``jax.monitoring`` (the ``/jax/core/compile/backend_compile_duration`` event, one per compiled
+program). Each compilation is charged to the producer that was running (the pipeline's progress
+lines say which), figures to ``figures``. Printed: per producer the number of programs, their
+compile seconds and the programs compiled most often by name (many variants of one function,
+or many single-op programs such as ``jit(add)`` from op-by-op dispatch, are what this looks
+for); then the totals and the wall time.
+
+Use the ``smoke`` suite during development; the default suite takes minutes. Not a test.
+
+    python benchmarks/compile_count.py [--suite smoke] [--only P ...] [--no-figures] [--top 5] [--json]
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as the CLI: OpenBLAS threads oversubscribe small CPUs
+
+import argparse  # noqa: E402
+import collections  # noqa: E402
+import json  # noqa: E402
+import pathlib  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+
+import jax  # noqa: E402
+import jax.monitoring  # noqa: E402
+
+COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
+
+
+class CompileLog:
+    """Backend compilations seen through ``jax.monitoring``, charged to the current phase."""
+
+    def __init__(self):
+        self.phase = "setup"
+        self.programs: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+        self.seconds: dict[str, float] = collections.defaultdict(float)
+
+    def listener(self, event: str, duration: float, **kwargs) -> None:
+        if event == COMPILE_EVENT:
+            self.programs[self.phase][kwargs.get("fun_name", "?")] += 1
+            self.seconds[self.phase] += duration
+
+    def progress(self, message: str) -> None:
+        # The pipeline announces "<producer>: running" before a producer's first computation.
+        head, _, rest = message.partition(": ")
+        if rest == "running":
+            self.phase = head
+        elif "figure" in message:
+            self.phase = "figures"
+
+
+def main(argv=None) -> dict:
+    from bounds.cli import SUITE_NAMES
+    from bounds.producers import PRODUCER_NAMES
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--suite", default="smoke", choices=SUITE_NAMES)
+    ap.add_argument("--only", nargs="+", metavar="PRODUCER", choices=PRODUCER_NAMES)
+    ap.add_argument("--no-figures", action="store_true", help="do not draw (nor compile for) the figures")
+    ap.add_argument("--top", type=int, default=5, help="most-compiled program names shown per producer")
+    ap.add_argument("--json", action="store_true", help="last stdout line: JSON {producer: [programs, seconds]}")
+    args = ap.parse_args(argv)
+    if args.top < 0:
+        ap.error(f"--top={args.top} must be >= 0")
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    jax.config.update("jax_enable_x64", True)  # the CLI's precision
+    jax.config.update("jax_enable_compilation_cache", False)  # --no-cache: every program compiles
+
+    from bounds.ledger import verify
+
+    log = CompileLog()
+    jax.monitoring.register_event_duration_secs_listener(log.listener)
+    print(f"backend={jax.default_backend()} devices={jax.device_count()} jax={jax.__version__} "
+          f"suite={args.suite} persistent cache off, producers in sequence", flush=True)
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as out:
+        verify(pathlib.Path(out), args.suite, only=args.only, figures=not args.no_figures, resume=False,
+               progress=log.progress, jobs=1)
+    wall = time.perf_counter() - start
+
+    print(f"{'phase':14s} {'programs':>8s} {'compile s':>9s}  most compiled")
+    for phase, counts in log.programs.items():
+        top = ", ".join(f"{name} x{k}" for name, k in counts.most_common(args.top))
+        print(f"{phase:14s} {sum(counts.values()):8d} {log.seconds[phase]:9.2f}  {top}")
+    total = sum(sum(c.values()) for c in log.programs.values())
+    compile_s = sum(log.seconds.values())
+    print(f"{'total':14s} {total:8d} {compile_s:9.2f}  wall {wall:.1f} s ({100 * compile_s / wall:.0f}% compiling)")
+    summary = {phase: [sum(c.values()), round(log.seconds[phase], 2)] for phase, c in log.programs.items()}
+    summary["total"] = [total, round(compile_s, 2)]
+    summary["wall_s"] = round(wall, 1)
+    if args.json:
+        print(json.dumps(summary))
+    return summary
+
+
+if __name__ == "__main__":
+    main()

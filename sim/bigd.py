@@ -1,0 +1,227 @@
+"""Representabilities at large ``d`` (to ``2^15``) from an exact draw of ``S`` that is never formed.
+
+A client's sample second moment of the Section 3.2 data model is, exactly in law
+(derivation in `sim.suffstats`),
+
+    n_total S = P G P^T + mu (P R^T Z1 + Z1^T R P^T) + mu^2 (Z1^T Z1 + T^T T),
+
+with ``G = R^T R`` the structured Gram matrix on the ``m = N + 1`` structured coordinates
+(``P`` puts them at ``coords``), ``Z1`` (``r0 x d``) iid ``N(0, 1)`` and ``T`` the Bartlett factor
+of ``Wishart(n_total - r0, I_d)``: upper trapezoidal, ``T_aa = sqrt(chi2(n_total - r0 - a))``,
+``T_ab ~ N(0, 1)`` above the diagonal. `sim.suffstats.sample_second_moments` forms the ``d x d``
+matrix (8.6 GB in float64 at ``d = 2^15``); here the factors are kept and ``S V`` is applied to a
+block ``V (d, b)`` piece by piece, so one evaluation costs ``O(d^2 b)`` time per product and the
+memory of ``T`` alone.
+
+``T`` is stored by row blocks without its zero lower part (``block`` rows each, columns from the
+block's first row on), in both layouts (`SecondMomentFactors`): ``d^2`` entries in all, 4.3 GB
+in float32 at ``d = 2^15``. Its precision is
+``wishart_dtype`` (float32 by default, to fit a 24 GB machine with room for the solver); the
+rest is float64. A float32 ``T`` perturbs ``S`` by about ``1e-7 mu^2 ||T||^2 / n_total`` in norm, far
+below the eigen-gaps that decide a representability verdict; the solver's tolerance is set
+to that level (`top_eigenspace_factors`), and its Davis–Kahan ``distance_bound`` states the
+subspace error that remains.
+
+Operators (Section 3.3): ``"mim-alignment"``, the Eq. 4 alignment matrix ``p(1-p)(S - diag S)``
+(``diag S`` from the factors), and ``"cl-similar"``, ``S`` itself. Their top-``c`` eigenspace is
+``row(W)`` at a stationary point; Definition 4.1's ``r_k`` are the squared row norms of its basis.
+
+Public surface: `SecondMomentFactors`, `draw_second_moment_factors`, `second_moment_matvec`,
+`second_moment_diagonal`, `dense_second_moment`, `top_eigenspace_factors`, `OPERATORS`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from sim.config import DataConfig
+from sim.metrics import representability
+from sim.suffstats import _structured_gram
+from sim.topc import TopEigenspace, top_eigenspace_matvec
+
+OPERATORS: tuple[str, ...] = ("mim-alignment", "cl-similar")
+
+
+@functools.partial(jax.tree_util.register_dataclass,
+                   data_fields=("coords", "gram", "root", "z1", "bartlett", "bartlett_t"),
+                   meta_fields=("n_total", "mu", "starts"))
+@dataclasses.dataclass(frozen=True)
+class SecondMomentFactors:
+    """The factors of one client's ``S`` (module docstring); a pytree, jit- and vmap-able.
+
+    ``coords`` (m,) int32, ``gram`` ``G`` (m, m), ``root`` ``R`` (r0, m), ``z1`` ``Z1`` (r0, d),
+    ``bartlett``: the row blocks of ``T``, block ``i`` holding rows ``starts[i] ..`` and columns
+    ``starts[i] .. d - 1``; ``bartlett_t`` the same blocks transposed. ``n_total`` and ``mu`` are
+    the data model's (static).
+    """
+
+    coords: jax.Array
+    gram: jax.Array
+    root: jax.Array
+    z1: jax.Array
+    bartlett: tuple
+    bartlett_t: tuple
+    n_total: int
+    mu: float
+    starts: tuple
+
+    @property
+    def d(self) -> int:
+        return self.z1.shape[1]
+
+
+def _check_client(cfg, client) -> int:
+    if not isinstance(cfg, DataConfig):
+        raise ValueError(f"cfg = {cfg!r}: need a sim.DataConfig")
+    if isinstance(client, bool) or not isinstance(client, (int, np.integer)) or not 0 <= client < cfg.N:
+        raise ValueError(f"client = {client!r} is out of range: need an integer in [0, N = {cfg.N})")
+    return int(client)
+
+
+def draw_second_moment_factors(cfg: DataConfig, client: int, *, key: jax.Array, block: int = 2048,
+                               wishart_dtype=jnp.float32) -> SecondMomentFactors:
+    """One exact draw of client ``client``'s factors (same law as its ``S`` in
+    `sim.suffstats.sample_second_moments`, another random stream). ``block`` rows of ``T`` per
+    stored block; ``wishart_dtype`` its precision (module docstring). Cost ``O(d^2)`` time, about
+    ``d^2`` entries of ``wishart_dtype`` memory (``T`` in two layouts), independent of ``n``.
+
+    >>> f = draw_second_moment_factors(DataConfig(d=16), 0, key=jax.random.key(0), block=8)
+    >>> f.d, [b.shape for b in f.bartlett]
+    (16, [(8, 16), (8, 8)])
+    """
+    client = _check_client(cfg, client)
+    if isinstance(block, bool) or not isinstance(block, (int, np.integer)) or block < 1:
+        raise ValueError(f"block = {block!r} is out of range: need an integer >= 1")
+    wishart_dtype = jnp.dtype(wishart_dtype)
+    if not jnp.issubdtype(wishart_dtype, jnp.floating):
+        raise ValueError(f"wishart_dtype = {wishart_dtype}: need a floating dtype")
+    d, m = cfg.d, cfg.N + 1
+    rows = min(cfg.n_total - min(m, cfg.n_total), d)  # rows of T: min(dof, d)
+    starts = tuple(range(0, rows, int(block)))
+    key_factors, key_blocks = jax.random.split(key)
+    coords, gram, root, z1, chi = _draw(cfg, client, key_factors, rows=rows)
+    # One small program per block shape, the blocks drawn one after the other (one program for
+    # all blocks had not compiled after 4 minutes at d = 2^15), so peak memory stays T's own.
+    zero = jnp.zeros((), jnp.int32)
+    bartlett = tuple(_bartlett_block(jax.random.fold_in(key_blocks, i), chi[s:s + block], zero,
+                                     width=d - s, dtype=wishart_dtype)
+                     for i, s in enumerate(starts))
+    # Both layouts are kept (twice T's memory): XLA:CPU computes T_b^T y (y with b << d columns)
+    # by transposing T_b first, 15x slower than T_b @ V (measured at 4096 x 16384: 0.6 s vs 0.04 s).
+    bartlett_t = tuple(_transposed(Tb) for Tb in bartlett)
+    return SecondMomentFactors(coords, gram, root, z1, bartlett, bartlett_t, cfg.n_total, float(cfg.mu), starts)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1), static_argnames=("rows",))
+def _draw(cfg, client, key, *, rows):
+    d, m, dtype = cfg.d, cfg.N + 1, jnp.result_type(float)
+    r0 = min(m, cfg.n_total)
+    key_gram, key_normal, key_chi = jax.random.split(key, 3)
+    G = _structured_gram(cfg, client, key_gram, dtype)
+    values, vectors = jnp.linalg.eigh(G)
+    # Top r0 rows of Lambda^{1/2} V^T (R^T R = G; eigenvalues below 0 are rounding of a Gram matrix).
+    R = (jnp.sqrt(jnp.clip(values, 0.0, None))[:, None] * vectors.T)[m - r0:]
+    coords = jnp.concatenate([jnp.arange(cfg.N, dtype=jnp.int32), jnp.asarray(cfg.rare_class, jnp.int32)[client][None]])
+    z1 = jax.random.normal(key_normal, (r0, d), dtype)
+    chi = jnp.sqrt(jax.random.chisquare(key_chi, cfg.n_total - r0 - jnp.arange(rows, dtype=dtype), dtype=dtype))
+    return coords, G, R, z1, chi
+
+
+@functools.partial(jax.jit, static_argnames=("width", "dtype"))
+def _bartlett_block(key, chi, zero, *, width, dtype):
+    """Rows ``s .. s + len(chi)`` of ``T``, columns ``s ..``: ``chi`` on the diagonal, normals above."""
+    height = chi.shape[0]
+    # ``zero`` is a traced 0: without it XLA folds this (height x width) index pattern into a
+    # constant at compile time, which at d = 2^15 costs minutes and gigabytes.
+    offset = jnp.arange(width, dtype=jnp.int32)[None, :] - jnp.arange(height, dtype=jnp.int32)[:, None] + zero
+    normals = jax.random.normal(key, (height, width), dtype)
+    return jnp.where(offset > 0, normals, jnp.where(offset == 0, chi[:, None].astype(dtype), jnp.zeros((), dtype)))
+
+
+_transposed = jax.jit(jnp.transpose)
+
+
+def _wishart_apply(f: SecondMomentFactors, V):
+    """``T^T T V`` block by block, in ``T``'s precision, returned in ``V``'s."""
+    out = jnp.zeros_like(V)
+    for s, Tb, Tb_t in zip(f.starts, f.bartlett, f.bartlett_t):
+        out = out.at[s:].add((Tb_t @ (Tb @ V[s:].astype(Tb.dtype))).astype(V.dtype))
+    return out
+
+
+def second_moment_matvec(f: SecondMomentFactors, V) -> jax.Array:
+    """``S V`` for a block ``V (d, b)`` without forming ``S`` (module docstring)."""
+    G, R, Z1, c = f.gram, f.root, f.z1, f.coords
+    Vc = V[c]  # P^T V
+    out = jnp.zeros_like(V).at[c].add(G @ Vc + f.mu * (R.T @ (Z1 @ V)))  # P G P^T V + mu P R^T Z1 V
+    out = out + f.mu * (Z1.T @ (R @ Vc)) + f.mu**2 * (Z1.T @ (Z1 @ V) + _wishart_apply(f, V))
+    return out / f.n_total
+
+
+def second_moment_diagonal(f: SecondMomentFactors) -> jax.Array:
+    """``diag S`` (d,) from the factors (``coords`` may repeat a coordinate: its blocks of ``G``
+    and of the cross term add up)."""
+    d, c = f.d, f.coords
+    same = c[:, None] == c[None, :]
+    structured = jnp.zeros((d,), f.gram.dtype).at[c].add(jnp.sum(jnp.where(same, f.gram, 0.0), axis=1))
+    cross = f.root.T @ f.z1  # (m, d): F^T Xi
+    structured = structured.at[c].add(2 * f.mu * cross[jnp.arange(c.shape[0]), c])
+    wishart = jnp.zeros((d,), f.gram.dtype)
+    for s, Tb in zip(f.starts, f.bartlett):
+        wishart = wishart.at[s:].add(jnp.sum(Tb * Tb, axis=0).astype(wishart.dtype))
+    return (structured + f.mu**2 * (jnp.sum(f.z1 * f.z1, axis=0) + wishart)) / f.n_total
+
+
+def dense_second_moment(f: SecondMomentFactors) -> jax.Array:
+    """``S`` (d, d) formed from the factors (small ``d`` only: the check of the matrix-free path)."""
+    return second_moment_matvec(f, jnp.eye(f.d, dtype=f.gram.dtype))
+
+
+def _operator(f: SecondMomentFactors, objective: str, p):
+    if objective == "cl-similar":
+        return lambda V: second_moment_matvec(f, V)
+    diag = second_moment_diagonal(f)
+    return lambda V: p * (1 - p) * (second_moment_matvec(f, V) - diag[:, None] * V)
+
+
+@functools.partial(jax.jit, static_argnames=("objective", "p", "c", "tol", "oversample", "blocks", "iters"))
+def _top(f, key, *, objective, p, c, tol, oversample, blocks, iters):
+    res = top_eigenspace_matvec(_operator(f, objective, p), f.d, c, key=key, tol=tol, dtype=f.gram.dtype,
+                                oversample=oversample, blocks=blocks, iters=iters)
+    return res, representability(res.vectors)
+
+
+def top_eigenspace_factors(f: SecondMomentFactors, objective: str, c: int, *, key: jax.Array, p: float | None = None,
+                           tol: float | None = None, oversample: int = 4, blocks: int = 10,
+                           iters: int = 200) -> tuple[TopEigenspace, jax.Array]:
+    """Top-``c`` eigenspace of ``objective``'s operator (`OPERATORS`) of ``S`` and its
+    representabilities ``r (d,)`` (Definition 4.1), by `sim.topc.top_eigenspace_matvec`.
+
+    ``p`` is the mask ratio (``"mim-alignment"``, in (0, 1)). ``tol`` (relative residual) defaults
+    to ``1e-5`` when ``T`` is below float64 (its rounding floor, module docstring), else the
+    solver's default. Check the result's ``gap`` and ``distance_bound`` before reading ``r``: a
+    near-zero gap is an inconclusive measurement.
+    """
+    if objective not in OPERATORS:
+        raise ValueError(f"objective = {objective!r}: need one of {OPERATORS}")
+    if objective == "mim-alignment":
+        if p is None or not 0 < float(p) < 1:
+            raise ValueError(f"p = {p!r} is out of range: 'mim-alignment' needs the mask ratio p in (0, 1)")
+        p = float(p)
+    else:
+        p = None
+    if tol is None and any(b.dtype != f.gram.dtype for b in f.bartlett):
+        tol = 1e-5
+    return _top(f, key, objective=objective, p=p, c=int(c), tol=None if tol is None else float(tol),
+                oversample=int(oversample), blocks=int(blocks), iters=int(iters))
+
+
+__all__ = [
+    "OPERATORS", "SecondMomentFactors", "dense_second_moment", "draw_second_moment_factors", "second_moment_diagonal",
+    "second_moment_matvec", "top_eigenspace_factors",
+]

@@ -187,7 +187,7 @@ def _produce_in_worker(name: str, sizes: Suite, seed: int, path: pathlib.Path | 
 
 
 def _run_parallel(names: Sequence[str], sizes: Suite, seed: int, paths: dict, jobs: int,
-                  say: Progress) -> dict[str, tuple[list[Record], Any, float]]:
+                  say: Progress, on_result) -> dict[str, tuple[list[Record], Any, float]]:
     """Each producer in its own process (spawned: JAX does not survive a fork), longest first
     (`bounds.producers.SCHEDULE`); their progress lines come back through a queue."""
     import concurrent.futures as cf
@@ -216,7 +216,9 @@ def _run_parallel(names: Sequence[str], sizes: Suite, seed: int, paths: dict, jo
                 done, pending = cf.wait(pending, timeout=0.2, return_when=cf.FIRST_COMPLETED)
                 drain()
                 for future in done:
-                    results[futures[future]] = future.result()  # a producer's error surfaces here
+                    name = futures[future]
+                    results[name] = future.result()  # a producer's error surfaces here
+                    on_result(name, results[name][1])
         except BaseException:
             for future in pending:
                 future.cancel()
@@ -227,7 +229,8 @@ def _run_parallel(names: Sequence[str], sizes: Suite, seed: int, paths: dict, jo
 
 def run_suite(suite: "str | Suite" = "default", *, seed: int = 0, only: Sequence[str] | None = None,
               progress: Progress | None = None, checkpoints: str | os.PathLike | None = None,
-              jobs: int = 1) -> tuple[Ledger, dict[str, Any]]:
+              jobs: int = 1, on_result: Callable[[str, Any], None] | None = None
+              ) -> tuple[Ledger, dict[str, Any]]:
     """Run every producer (or those named in ``only``) at ``suite`` size (a name or a `Suite`):
     the ledger and each producer's measurement (by name), from which the figures are drawn.
 
@@ -235,7 +238,9 @@ def run_suite(suite: "str | Suite" = "default", *, seed: int = 0, only: Sequence
     later call with the same suite, seed and toolkit resumes from it instead of recomputing;
     the records and measurements are the same either way. With ``jobs > 1`` up to ``jobs``
     producers run at once, each in its own process; every producer has its own key, so the
-    ledger is the same as with ``jobs = 1`` (records in ledger order).
+    ledger is the same as with ``jobs = 1`` (records in ledger order). ``on_result(name,
+    measurement)`` is called in this process as each producer finishes (``verify`` draws its
+    figures there while the others still run).
     """
     sizes = _as_suite(suite)
     root_key(seed)  # validates the seed before any computation
@@ -250,10 +255,14 @@ def run_suite(suite: "str | Suite" = "default", *, seed: int = 0, only: Sequence
     names = [n for n in PRODUCER_NAMES if only is None or n in only]
     paths = {n: checkpoint_path(pathlib.Path(checkpoints), sizes, seed, n) if checkpoints is not None else None
              for n in names}
+    done = on_result or (lambda name, measurement: None)
     if jobs > 1 and len(names) > 1:
-        results = _run_parallel(names, sizes, seed, paths, jobs, say)
+        results = _run_parallel(names, sizes, seed, paths, jobs, say, done)
     else:
-        results = {n: _produce(n, sizes, seed, paths[n], say) for n in names}
+        results = {}
+        for n in names:
+            results[n] = _produce(n, sizes, seed, paths[n], say)
+            done(n, results[n][1])
     records = [r for n in names for r in results[n][0]]
     measurements = {n: results[n][1] for n in names}
     seconds = {n: results[n][2] for n in names}
@@ -353,18 +362,22 @@ def verify(out_dir: str | os.PathLike, suite: "str | Suite" = "default", *, seed
     checkpoints = out / CHECKPOINTS
     if not resume:
         shutil.rmtree(checkpoints, ignore_errors=True)
-    ledger, measurements = run_suite(sizes, seed=seed, only=only, progress=progress, checkpoints=checkpoints,
-                                     jobs=jobs)
-    drawn: list[pathlib.Path] = []
-    if figures:
+    staged = out / ".figures-new"
+    shutil.rmtree(staged, ignore_errors=True)
+    names: list[str] = []
+
+    def draw(name: str, measurement: Any) -> None:  # a producer's figures, as soon as it is done
         from figures import make_figures
 
-        staged = out / ".figures-new"
-        shutil.rmtree(staged, ignore_errors=True)
-        names = [p.name for p in make_figures(measurements, staged, progress=progress)]
+        names.extend(p.name for p in make_figures({name: measurement}, staged, progress=progress))
+
+    ledger, measurements = run_suite(sizes, seed=seed, only=only, progress=progress, checkpoints=checkpoints,
+                                     jobs=jobs, on_result=draw if figures else None)
+    drawn: list[pathlib.Path] = []
+    if figures:
         staged.mkdir(exist_ok=True)
         _replace_folder(staged, out / "figures")
-        drawn = [out / "figures" / n for n in names]
+        drawn = [out / "figures" / n for n in sorted(names)]  # the same order whichever finished first
     write_ledger(ledger, out)
     write_atomic(out / "report.md", render_report(ledger, out, drawn))
     files = ["ledger.json", "report.md", *(str(p.relative_to(out)) for p in drawn)]

@@ -155,7 +155,7 @@ def _parser() -> argparse.ArgumentParser:
 
     def common(p, *, out: pathlib.Path, what: str) -> None:
         p.add_argument("--suite", default="default", choices=SUITE_NAMES,
-                       help="sizes: smoke (about a minute), default (about 4 minutes on 2 CPU cores), full (tens of minutes); "
+                       help="sizes: smoke (about a minute), default (about 3.5 minutes cold on 2 CPU cores, 2 warm), full (tens of minutes); "
                             "default: default")
         p.add_argument("--out", default=out, type=pathlib.Path, help=f"{what} (created if missing; default: {out})")
         p.add_argument("--seed", default=0, type=_seed, help="root seed of the run, in [0, 2**32) (default: 0)")

@@ -79,10 +79,11 @@ def binomial(successes: int, trials: int, p0: float, *, alpha: float = ALPHA, p_
     """Judge "the event holds with probability at least ``p0``".
 
     One-sided exact binomial test of H0: P(success) >= p0 against P < p0. Reject at ``alpha``
-    -> "fails" (false-alarm rate <= alpha when the claim is true). Otherwise "holds" only if
-    the test had power at least `POWER` (0.8) to reject at the alternative ``p_alt`` (default
-    ``p0 - 0.1``, floored at 0), else "inconclusive": too few trials for a non-rejection to
-    mean anything. The CI is the two-sided 1-alpha Clopper-Pearson interval of the success
+    -> "fails" (false-alarm rate <= alpha when the claim is true). Otherwise "holds" if the
+    test had power at least `POWER` (0.8) to reject at the alternative ``p_alt`` (default
+    ``p0 - 0.1``, floored at 0), or if the rate is shown to exceed ``p0`` (the mirrored
+    one-sided test rejects "rate <= p0" at ``alpha``: positive evidence, whatever the power);
+    else "inconclusive": too few trials for a non-rejection to mean anything. The CI is the two-sided 1-alpha Clopper-Pearson interval of the success
     rate; ``power`` is reported.
     """
     if trials < 1:
@@ -95,9 +96,10 @@ def binomial(successes: int, trials: int, p0: float, *, alpha: float = ALPHA, p_
     ci = stats.binomtest(successes, trials).proportion_ci(confidence_level=1 - alpha, method="exact")
     p_alt = max(0.0, p0 - 0.1) if p_alt is None else float(p_alt)
     power = binomial_power(trials, p0, p_alt, alpha=alpha)
+    above = stats.binomtest(successes, trials, p0, alternative="greater").pvalue < alpha
     if test.pvalue < alpha:
         verdict: Verdict = "fails"
-    elif power >= POWER:
+    elif power >= POWER or above:
         verdict = "holds"
     else:
         verdict = "inconclusive"  # a non-rejection the test could rarely have made is no evidence

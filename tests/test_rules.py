@@ -21,12 +21,17 @@ def test_binomial_false_alarm_rate_is_at_most_alpha(n, p0):
 def test_binomial_verdicts():
     assert rules.binomial(200, 200, 0.9).verdict == "holds"
     assert rules.binomial(0, 64, 0.9).verdict == "fails"
-    # 12 / 12 at p0 = 0.78 could reject (0.22^12 < alpha) but has power 0.05 against 0.68:
-    # not evidence for the claim.
+    # 12 / 12 at p0 = 0.78 could reject (0.22^12 < alpha) but has power 0.05 against 0.68, and
+    # 12 / 12 does not show a rate above 0.78 at alpha (0.78^12 = 0.05): not evidence either way.
     j = rules.binomial(12, 12, 0.78)
     assert j.verdict == "inconclusive" and j.power < 0.8
-    assert rules.binomial(64, 64, 0.9).verdict == ("holds" if rules.binomial_power(64, 0.9, 0.8) >= 0.8
-                                                   else "inconclusive")
+    # 222 / 222 at p0 = 0.67 with power 0.74: the rate is shown to exceed p0 (0.67^222 < alpha).
+    j = rules.binomial(222, 222, 0.67)
+    assert j.power < 0.8 and j.verdict == "holds"
+    # 150 / 222 at p0 = 0.67 (rate 0.68): neither rejected nor shown above p0, power 0.74.
+    assert rules.binomial(150, 222, 0.67).verdict == "inconclusive"
+    # 64 / 64 at p0 = 0.9: power 0.52, but 0.9^64 = 0.0012 < alpha shows the rate above 0.9.
+    assert rules.binomial_power(64, 0.9, 0.8) < 0.8 and rules.binomial(64, 64, 0.9).verdict == "holds"
     # 3 trials at p0 = 0.3 can never reject (P(0 successes) = 0.7^3 = 0.34 > alpha): not "holds".
     assert rules.binomial(3, 3, 0.3).verdict == "inconclusive"
     assert rules.binomial(0, 3, 0.3).verdict == "inconclusive"

@@ -41,6 +41,13 @@ class CompileLog:
         self.phase = "setup"
         self.programs: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
         self.seconds: dict[str, float] = collections.defaultdict(float)
+        self.wall: dict[str, float] = collections.defaultdict(float)
+        self._since = time.perf_counter()
+
+    def _enter(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.wall[self.phase] += now - self._since
+        self.phase, self._since = phase, now
 
     def listener(self, event: str, duration: float, **kwargs) -> None:
         if event == COMPILE_EVENT:
@@ -51,9 +58,9 @@ class CompileLog:
         # The pipeline announces "<producer>: running" before a producer's first computation.
         head, _, rest = message.partition(": ")
         if rest == "running":
-            self.phase = head
+            self._enter(head)
         elif "figure" in message:
-            self.phase = "figures"
+            self._enter("figures")
 
 
 def main(argv=None) -> dict:
@@ -65,7 +72,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--only", nargs="+", metavar="PRODUCER", choices=PRODUCER_NAMES)
     ap.add_argument("--no-figures", action="store_true", help="do not draw (nor compile for) the figures")
     ap.add_argument("--top", type=int, default=5, help="most-compiled program names shown per producer")
-    ap.add_argument("--json", action="store_true", help="last stdout line: JSON {producer: [programs, seconds]}")
+    ap.add_argument("--json", action="store_true", help="last stdout line: JSON {producer: [programs, compile seconds, wall seconds]}")
     args = ap.parse_args(argv)
     if args.top < 0:
         ap.error(f"--top={args.top} must be >= 0")
@@ -87,15 +94,17 @@ def main(argv=None) -> dict:
         verify(pathlib.Path(out), args.suite, only=args.only, figures=not args.no_figures, resume=False,
                progress=log.progress, jobs=1)
     wall = time.perf_counter() - start
+    log._enter("done")
 
-    print(f"{'phase':14s} {'programs':>8s} {'compile s':>9s}  most compiled")
+    print(f"{'phase':14s} {'programs':>8s} {'compile s':>9s} {'wall s':>7s}  most compiled")
     for phase, counts in log.programs.items():
         top = ", ".join(f"{name} x{k}" for name, k in counts.most_common(args.top))
-        print(f"{phase:14s} {sum(counts.values()):8d} {log.seconds[phase]:9.2f}  {top}")
+        print(f"{phase:14s} {sum(counts.values()):8d} {log.seconds[phase]:9.2f} {log.wall[phase]:7.1f}  {top}")
     total = sum(sum(c.values()) for c in log.programs.values())
     compile_s = sum(log.seconds.values())
     print(f"{'total':14s} {total:8d} {compile_s:9.2f}  wall {wall:.1f} s ({100 * compile_s / wall:.0f}% compiling)")
-    summary = {phase: [sum(c.values()), round(log.seconds[phase], 2)] for phase, c in log.programs.items()}
+    summary = {phase: [sum(c.values()), round(log.seconds[phase], 2), round(log.wall[phase], 1)]
+               for phase, c in log.programs.items()}
     summary["total"] = [total, round(compile_s, 2)]
     summary["wall_s"] = round(wall, 1)
     if args.json:

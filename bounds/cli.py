@@ -43,10 +43,36 @@ def cache_dir() -> pathlib.Path:
     return pathlib.Path(base) / "dssl-bounds" / "jax"
 
 
+#: jaxlib releases whose CPU LAPACK kernels (Cholesky, QR, eigh) split a batch over XLA's
+#: intra-op thread pool and block a pool thread until it is done: two such calls running at once
+#: inside a compiled loop can wait on each other forever (seen in `verify` at d = 1024 on 2 cores:
+#: every pool thread in `ParallelBatchMap`). pyproject.toml excludes them.
+DEADLOCKING_JAXLIB = ("0.10.", "0.11.0")  # (a series, a release)
+
+
+def jaxlib_warning(version: str) -> str | None:
+    """A warning for a jaxlib ``version`` known to deadlock here, else None.
+
+    >>> jaxlib_warning("0.9.2") is None, jaxlib_warning("0.11.1") is None
+    (True, True)
+    >>> jaxlib_warning("0.10.2").split(":")[0]
+    'jaxlib 0.10.2 can deadlock on CPU (batched LAPACK calls wait on each other)'
+    """
+    series, release = DEADLOCKING_JAXLIB
+    if version.startswith(series) or version == release:
+        return (f"jaxlib {version} can deadlock on CPU (batched LAPACK calls wait on each other): "
+                "python3 -m pip install -e . installs a supported one")
+    return None
+
+
 def _configure(*, cache: bool, say) -> None:
     import jax
+    import jaxlib
     import matplotlib
 
+    warning = jaxlib_warning(jaxlib.__version__)
+    if warning:
+        say(f"warning: {warning}")
     jax.config.update("jax_enable_x64", True)
     matplotlib.use("Agg")
     jax.config.update("jax_enable_compilation_cache", cache)

@@ -186,8 +186,10 @@ def _spectra(X, c: int, key):
         lam, U = jnp.linalg.eigh(X)
         lam, V = lam[:, ::-1], U[:, :, ::-1][:, :, :c]
     else:
-        res = jax.vmap(lambda x, k: top_eigenspace_matvec(lambda W: x @ W, d, c, key=k, dtype=X.dtype))(
-            X, jax.random.split(key, B))
+        # lax.map, not vmap: a vmapped solve runs every matrix until the slowest converges, and
+        # batch-1 LAPACK calls (the QRs of each restart) never wait on XLA's intra-op pool.
+        res = jax.lax.map(lambda a: top_eigenspace_matvec(lambda W: a[0] @ W, d, c, key=a[1], dtype=X.dtype),
+                          (X, jax.random.split(key, B)))
         lam, V = res.values, res.vectors
     tol = 1e3 * jnp.finfo(X.dtype).eps * d * scale
     positive = jnp.sum(lam > tol[:, None], axis=1)
@@ -248,31 +250,32 @@ def _one_seed(study: LinearStudy, key, n, population, augment: bool):
 
 @functools.partial(jax.jit, static_argnames=("study", "augment"))
 def _chunk(keys, n, population, *, study, augment):
-    """`SEED_CHUNK` seeds in one program (``n`` and ``population`` traced: one compile per shape
+    """A chunk of seeds in one program (``n`` and ``population`` traced: one compile per shape
     serves every samples reading and every seed count)."""
     return jax.lax.map(lambda k: _one_seed(study, k, n, population, augment), keys)
 
 
-def _program(keys, n, population, *, study, augment):
+def _program(keys, n, population, *, study, augment, chunk=SEED_CHUNK):
     # Seeds padded to whole chunks: the compiled program never depends on the seed count.
-    pad = -len(keys) % SEED_CHUNK
+    pad = -len(keys) % chunk
     padded = jnp.concatenate([keys] + [keys[:1]] * pad) if pad else keys
-    parts = [_chunk(padded[i:i + SEED_CHUNK], n, population, study=study, augment=augment)
-             for i in range(0, len(padded), SEED_CHUNK)]
+    parts = [_chunk(padded[i:i + chunk], n, population, study=study, augment=augment)
+             for i in range(0, len(padded), chunk)]
     return jax.tree_util.tree_map(lambda *xs: np.concatenate([np.asarray(x) for x in xs])[:len(keys)], *parts)
 
 
-def measure(study: LinearStudy, *, key, augment: bool = True) -> LinearMeasurement:
+def measure(study: LinearStudy, *, key, augment: bool = True, chunk: int = SEED_CHUNK) -> LinearMeasurement:
     """Closed-form stationary points for every objective, every seed and client, under the
     study's samples reading (exact sufficient statistics: cost independent of ``n``), and with
-    ``augment`` (finite ``n`` only) the CL models under the sampled augmentation.
+    ``augment`` (finite ``n`` only) the CL models under the sampled augmentation; ``chunk`` seeds
+    per compiled call (the seed count is padded to a multiple of it).
 
     Raises FloatingPointError if any representability is non-finite."""
     base = dataclasses.replace(study, samples="n=d", n_seeds=1)  # the program's static shape
     n = study.n
     out, trace, full = _program(jax.random.split(key, study.n_seeds),
                                 jnp.asarray(n or study.data.n, jnp.result_type(float)), jnp.asarray(n is None),
-                                study=base, augment=augment)
+                                study=base, augment=augment, chunk=chunk)
     out = jax.tree_util.tree_map(np.asarray, out)
     if n is None:  # the sampled augmentation averages out at population (its mean is S)
         out = {k: v for k, v in out.items() if "@" not in k}
@@ -305,8 +308,10 @@ def sweep(d_values, *, n_seeds: int, key, p: float = 0.75, samples: str = "n=d",
     say = progress or (lambda message: None)
     out = []
     for d, k in zip(d_values, jax.random.split(key, len(d_values))):
-        # The orders and constants need no augmentation reading: a smaller program per d.
-        out.append(measure(theorem_study(int(d), n_seeds=n_seeds, p=p, samples=samples), key=k, augment=False))
+        # The orders and constants need no augmentation reading: a smaller program per d, used
+        # once, so its chunk is the seed count (no padded seeds; at d = 1024 a seed costs seconds).
+        out.append(measure(theorem_study(int(d), n_seeds=n_seeds, p=p, samples=samples), key=k, augment=False,
+                           chunk=min(SEED_CHUNK, n_seeds)))
         say(f"linear: sweep d={d}")
     return out
 

@@ -15,6 +15,10 @@ import os
 # 256x256 eigendecompositions: 12-62 s with default threads, 0.4-1.7 s with one). Set before
 # numpy loads OpenBLAS; only a default, a user's setting wins.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+# jaxlib 0.9.2 logs a C++ warning ("Assume version compatibility. PjRt-IFRT does not track XLA
+# executable versions.") for every program it loads from the persistent compilation cache; XLA's
+# errors still print. Only a default, as above.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import argparse  # noqa: E402
 import pathlib  # noqa: E402

@@ -186,8 +186,8 @@ def _spectra(X, c: int, key):
         lam, U = jnp.linalg.eigh(X)
         lam, V = lam[:, ::-1], U[:, :, ::-1][:, :, :c]
     else:
-        # lax.map, not vmap: a vmapped solve runs every matrix until the slowest converges, and
-        # batch-1 LAPACK calls (the QRs of each restart) never wait on XLA's intra-op pool.
+        # lax.map, not vmap: a vmapped solve runs every matrix until the slowest converges (and
+        # its restarts make batched QR calls, which jaxlib 0.10.x spread over XLA's thread pool).
         res = jax.lax.map(lambda a: top_eigenspace_matvec(lambda W: a[0] @ W, d, c, key=a[1], dtype=X.dtype),
                           (X, jax.random.split(key, B)))
         lam, V = res.values, res.vectors

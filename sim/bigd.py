@@ -39,6 +39,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from sim import draws
 from sim.config import DataConfig
 from sim.metrics import representability
 from sim.suffstats import _structured_gram
@@ -127,7 +128,7 @@ def _draw(cfg, client, key, *, rows):
     # Top r0 rows of Lambda^{1/2} V^T (R^T R = G; eigenvalues below 0 are rounding of a Gram matrix).
     R = (jnp.sqrt(jnp.clip(values, 0.0, None))[:, None] * vectors.T)[m - r0:]
     coords = jnp.concatenate([jnp.arange(cfg.N, dtype=jnp.int32), jnp.asarray(cfg.rare_class, jnp.int32)[client][None]])
-    z1 = jax.random.normal(key_normal, (r0, d), dtype)
+    z1 = draws.normal(key_normal, (r0, d), dtype)
     chi = jnp.sqrt(jax.random.chisquare(key_chi, cfg.n_total - r0 - jnp.arange(rows, dtype=dtype), dtype=dtype))
     return coords, G, R, z1, chi
 
@@ -139,7 +140,7 @@ def _bartlett_block(key, chi, zero, *, width, dtype):
     # ``zero`` is a traced 0: without it XLA folds this (height x width) index pattern into a
     # constant at compile time, which at d = 2^15 costs minutes and gigabytes.
     offset = jnp.arange(width, dtype=jnp.int32)[None, :] - jnp.arange(height, dtype=jnp.int32)[:, None] + zero
-    normals = jax.random.normal(key, (height, width), dtype)
+    normals = draws.normal(key, (height, width), dtype)
     return jnp.where(offset > 0, normals, jnp.where(offset == 0, chi[:, None].astype(dtype), jnp.zeros((), dtype)))
 
 

@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from sim import draws
 from sim.config import DataConfig
 
 
@@ -26,8 +27,8 @@ def _main_samples(cfg: DataConfig, labels: jax.Array, key: jax.Array) -> jax.Arr
     m = labels.shape[0]
     owner = labels // 2
     sign = 1.0 - 2.0 * (labels % 2).astype(jnp.result_type(float))
-    q = jax.random.bernoulli(key_q, 0.5, (m, cfg.N))
-    xi = jax.random.normal(key_xi, (m, cfg.d))
+    q = draws.bernoulli(key_q, 0.5, (m, cfg.N))
+    xi = draws.normal(key_xi, (m, cfg.d))
     own = jnp.arange(cfg.N, dtype=owner.dtype)[None, :] == owner[:, None]
     class_block = jnp.where(own, sign[:, None], jnp.where(q, -cfg.tau, 0.0))
     class_block = jnp.pad(class_block.astype(xi.dtype), ((0, 0), (0, cfg.d - cfg.N)))
@@ -70,7 +71,7 @@ def _one_client(cfg: DataConfig, client, key):
     )
     h = jnp.asarray(cfg.rare_class, jnp.int32)[client]
     x_main = _main_samples(cfg, labels_main, key_main)
-    xi = jax.random.normal(key_rare, (cfg.n_rare, cfg.d), x_main.dtype)
+    xi = draws.normal(key_rare, (cfg.n_rare, cfg.d), x_main.dtype)
     x_rare = jax.nn.one_hot(h, cfg.d, dtype=xi.dtype)[None, :] + cfg.mu * xi
     y = jnp.concatenate([labels_main, jnp.full((cfg.n_rare,), h, jnp.int32)])
     return jnp.concatenate([x_main, x_rare]), y

@@ -41,6 +41,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from sim import draws
 from sim.data import sample_labelled
 
 
@@ -141,9 +142,9 @@ def make_latent_model(cfg: LatentConfig, *, key: jax.Array) -> LatentModel:
 @functools.partial(jax.jit, static_argnums=0)
 def _draw(cfg: LatentConfig, key: jax.Array) -> LatentModel:
     k_embed, k_means = jax.random.split(key)
-    q, r = jnp.linalg.qr(jax.random.normal(k_embed, (cfg.d, cfg.k)))
+    q, r = jnp.linalg.qr(draws.normal(k_embed, (cfg.d, cfg.k)))
     signs = jnp.where(jnp.diagonal(r) < 0, -1.0, 1.0)
-    means = cfg.separation * jax.random.normal(k_means, (cfg.n_classes, cfg.k))
+    means = cfg.separation * draws.normal(k_means, (cfg.n_classes, cfg.k))
     return LatentModel(cfg, q * signs[None, :], means)
 
 
@@ -151,8 +152,8 @@ def _draw(cfg: LatentConfig, key: jax.Array) -> LatentModel:
 def _sample(model: LatentModel, labels: jax.Array, key: jax.Array) -> jax.Array:
     k_z, k_xi = jax.random.split(key)
     cfg = model.cfg
-    z = model.means[labels] + cfg.latent_std * jax.random.normal(k_z, (labels.shape[0], cfg.k), model.means.dtype)
-    xi = jax.random.normal(k_xi, (labels.shape[0], cfg.d), model.means.dtype)
+    z = model.means[labels] + cfg.latent_std * draws.normal(k_z, (labels.shape[0], cfg.k), model.means.dtype)
+    xi = draws.normal(k_xi, (labels.shape[0], cfg.d), model.means.dtype)
     return jnp.einsum("nk,dk->nd", z, model.embedding) + cfg.noise * xi
 
 

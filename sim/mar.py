@@ -65,6 +65,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from sim import draws
 from sim.shallow import ShallowConfig, encode, masked_mean, negative_cosine, reconstruction_loss
 
 #: A-MMD normalisations. ``paper``: Section 5 as printed (unbiased U-statistic, unsquared distance
@@ -402,7 +403,7 @@ class MARLoss:
         _known("variant", self.variant, VARIANTS)
 
     def _visible_view(self, params, x, key):
-        visible = jax.random.bernoulli(key, 1.0 - self.cfg.mask_ratio, x.shape).astype(x.dtype)
+        visible = draws.bernoulli(key, 1.0 - self.cfg.mask_ratio, x.shape).astype(x.dtype)
         return encode(self.cfg, params["encoder"], x * visible), visible
 
     def embeddings(self, params, x: jax.Array, mask: jax.Array, key: jax.Array) -> jax.Array:

@@ -32,6 +32,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from sim import draws
+
 MASK_BITS = 8  # default resolution: p on a 1/256 grid, 4 mask entries per 32-bit word
 _ALLOWED_BITS = (1, 2, 4, 8, 16)
 
@@ -116,7 +118,7 @@ def exact_mask(key: jax.Array, p: float, shape: tuple[int, ...]) -> jax.Array:
     bits = dyadic_bits(p)
     shape = tuple(int(s) for s in shape)
     if bits is None:
-        return jax.random.bernoulli(key, jnp.float32(1 - float(p)), shape)
+        return draws.bernoulli(key, jnp.float32(1 - float(p)), shape)
     return _packed(key, np.uint32(round(float(p) * 2**bits)), shape, bits)
 
 
@@ -129,7 +131,7 @@ def _packed(key, threshold, shape, bits):
     rows, last = (shape[:-1], shape[-1]) if shape else ((), 1)
     per_word = 32 // bits
     n_words = math.ceil(last / per_word)
-    words = jax.random.bits(key, rows + (n_words,), jnp.uint32)
+    words = draws.bits(key, rows + (n_words,), jnp.uint32)
     # Entry k of a row is chunk k % per_word of word k // per_word. Repeating each word along the
     # last axis and shifting by a constant row of offsets keeps the unpacking one flat elementwise
     # loop on XLA:CPU; the equivalent (words[..., None] >> shifts).reshape(...) form compiles to a

@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import jax.scipy.linalg as jsl
 import numpy as np
 
+from sim import draws
 from sim.solvers import _check_square, _check_width, top_eigenspace
 
 ALIGNMENT_OBJECTIVES = ("mim-surrogate", "mim-alignment", "cl-similar", "cl-dissimilar")
@@ -192,7 +193,7 @@ def make_transform(kind: str, d: int, *, key: jax.Array | None = None, dim: int 
 
 
 def _haar_orthogonal(key, d: int) -> jax.Array:
-    Q, R = jnp.linalg.qr(jax.random.normal(key, (d, d)))
+    Q, R = jnp.linalg.qr(draws.normal(key, (d, d)))
     return Q * jnp.sign(jnp.diagonal(R))[None, :]
 
 

@@ -35,6 +35,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from sim import draws
 from sim.masks import exact_mask
 from sim.matrices import OBJECTIVES, client_matrix, reconstruction_loss
 
@@ -176,9 +177,9 @@ class LinearObjective:
             return jnp.sum(w * jnp.sum(resid * resid, axis=1))
         else:
             k1, k2 = jax.random.split(key)
-            a = (x + jax.random.normal(k1, x.shape, x.dtype)) @ W.T
+            a = (x + draws.normal(k1, x.shape, x.dtype)) @ W.T
             if self.name == "cl-similar":
-                b = (x + jax.random.normal(k2, x.shape, x.dtype)) @ W.T
+                b = (x + draws.normal(k2, x.shape, x.dtype)) @ W.T
             else:
                 b = x @ (W @ jnp.asarray(self.transform, x.dtype)).T
         return -jnp.sum(w * jnp.sum(a * b, axis=1)) + _gram_penalty(W)
@@ -221,9 +222,9 @@ def init_linear_params(name: str, d: int, c: int, *, key, scale: float | None = 
     if not scale > 0:
         raise ValueError(f"scale={scale} must be > 0")
     ke, kd = jax.random.split(key)
-    params = {"encoder": scale * jax.random.normal(ke, (c, d))}
+    params = {"encoder": scale * draws.normal(ke, (c, d))}
     if name == "mim-reconstruction":
-        params["decoder"] = scale * jax.random.normal(kd, (d, c))
+        params["decoder"] = scale * draws.normal(kd, (d, c))
     return params
 
 

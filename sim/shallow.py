@@ -45,6 +45,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from sim import draws
+
 MODELS: tuple[str, ...] = ("linear", "two-layer")
 LOSSES: tuple[str, ...] = ("mae", "simsiam", "infonce")
 AUGMENTATIONS: tuple[str, ...] = ("noise", "mask", "linear")
@@ -111,7 +113,7 @@ class ShallowConfig:
 # ----------------------------------------------------------------------------- parameters
 
 def _dense(key, fan_out: int, fan_in: int, gain: float = 1.0) -> jax.Array:
-    return jax.random.normal(key, (fan_out, fan_in)) * jnp.sqrt(gain / fan_in)
+    return draws.normal(key, (fan_out, fan_in)) * jnp.sqrt(gain / fan_in)
 
 
 def init_params(cfg: ShallowConfig, *, key: jax.Array) -> Params:
@@ -212,13 +214,13 @@ def augment(x: jax.Array, kind: str, strength: float, *, key: jax.Array, H: jax.
     with ``P(m_k = 0) = s``; ``"linear"`` ``x + s xi, H x``."""
     _check_name("augmentation", kind, AUGMENTATIONS)
     ka, kb = jax.random.split(key)
-    noise = lambda k: strength * jax.random.normal(k, x.shape, x.dtype)  # noqa: E731
+    noise = lambda k: strength * draws.normal(k, x.shape, x.dtype)  # noqa: E731
     if kind == "noise":
         return x + noise(ka), x + noise(kb)
     if kind == "mask":
         keep = 1.0 - strength
-        return (x * jax.random.bernoulli(ka, keep, x.shape).astype(x.dtype),
-                x * jax.random.bernoulli(kb, keep, x.shape).astype(x.dtype))
+        return (x * draws.bernoulli(ka, keep, x.shape).astype(x.dtype),
+                x * draws.bernoulli(kb, keep, x.shape).astype(x.dtype))
     if H is None:
         raise ValueError("augmentation 'linear' needs the transform H (a (d, d) matrix)")
     return x + noise(ka), _affine(x, H.astype(x.dtype))
@@ -259,7 +261,7 @@ class ShallowLoss:
     def __call__(self, params: Params, x: jax.Array, mask: jax.Array, key: jax.Array) -> jax.Array:
         cfg = self.cfg
         if cfg.loss == "mae":
-            visible = jax.random.bernoulli(key, 1.0 - cfg.mask_ratio, x.shape).astype(x.dtype)
+            visible = draws.bernoulli(key, 1.0 - cfg.mask_ratio, x.shape).astype(x.dtype)
             z = encode(cfg, params["encoder"], x * visible)
             return reconstruction_loss(_decode(params["head"], z), x, visible, mask)
         H = None if self.H is None else jnp.asarray(self.H, x.dtype)

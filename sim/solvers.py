@@ -14,6 +14,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from sim import draws
+
 
 def _check_width(c, d: int) -> None:
     if isinstance(c, bool) or not isinstance(c, (int, np.integer)) or not 1 <= c <= d:
@@ -66,8 +68,8 @@ def _fit_reconstruction(x, p, key, *, c, steps, learning_rate, batch_size, masks
     n, d = x.shape
     key_e, key_d, key_run = jax.random.split(key, 3)
     params = {
-        "encoder": jax.random.normal(key_e, (c, d), x.dtype) / np.sqrt(d),
-        "decoder": jax.random.normal(key_d, (d, c), x.dtype) / np.sqrt(c),
+        "encoder": draws.normal(key_e, (c, d), x.dtype) / np.sqrt(d),
+        "decoder": draws.normal(key_d, (d, c), x.dtype) / np.sqrt(c),
     }
     optimizer = optax.adam(learning_rate)
 
@@ -85,7 +87,7 @@ def _fit_reconstruction(x, p, key, *, c, steps, learning_rate, batch_size, masks
         else:
             batch = x[jax.random.randint(key_batch, (batch_size,), 0, n)]
         # m_k = 1 (visible) with probability 1 - p: p is the fraction masked.
-        masks = jax.random.bernoulli(key_mask, 1 - p, (masks_per_step,) + batch.shape).astype(x.dtype)
+        masks = draws.bernoulli(key_mask, 1 - p, (masks_per_step,) + batch.shape).astype(x.dtype)
         value, grads = jax.value_and_grad(loss)(params, batch, masks)
         with jax.numpy_dtype_promotion("standard"):  # optax mixes float hyperparameters with its int32 step count
             updates, state = optimizer.update(grads, state, params)

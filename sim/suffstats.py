@@ -60,6 +60,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from sim import draws
 from sim.config import DataConfig
 from sim.data import expected_second_moment
 
@@ -82,7 +83,7 @@ def _binomial_half(key, counts, max_count: int, dtype):
     on a 2-core CPU; this costs a few milliseconds and draws the same law."""
     words = max(1, -(-int(max_count) // 32))
     c = jnp.asarray(counts).astype(jnp.int32)[..., None]
-    bits = jax.random.bits(key, (*jnp.shape(counts), words), jnp.uint32)
+    bits = draws.bits(key, (*jnp.shape(counts), words), jnp.uint32)
     index = jnp.arange(words, dtype=jnp.int32).reshape((1,) * jnp.ndim(counts) + (words,))
     partial = jnp.left_shift(jnp.uint32(1), (c % 32).astype(jnp.uint32)) - jnp.uint32(1)
     mask = jnp.where(index < c // 32, jnp.uint32(0xFFFFFFFF), jnp.where(index == c // 32, partial, jnp.uint32(0)))
@@ -117,7 +118,7 @@ def _q_sums_direct(key, count: int, width: int, dtype):
 
     def body(carry, inputs):
         chunk_key, start = inputs
-        q = jax.random.bernoulli(chunk_key, 0.5, (2, chunk, width)).astype(dtype)
+        q = draws.bernoulli(chunk_key, 0.5, (2, chunk, width)).astype(dtype)
         real = (start + jnp.arange(chunk) < count).astype(dtype)
         q = q * real[None, :, None]
         return (carry[0] + jnp.sum(q, axis=1), carry[1] + jnp.einsum("cjk,cjl->ckl", q, q)), None
@@ -169,14 +170,14 @@ def _chi2(key, df, dtype) -> jax.Array:
     d3 = a - 1 / 3
     c = 1 / jnp.sqrt(9 * d3)
     k_x, k_u, k_b = jax.random.split(key, 3)
-    x = jax.random.normal(k_x, (_GAMMA_ROUNDS, *alpha.shape), dtype)
-    u = jax.random.uniform(k_u, (_GAMMA_ROUNDS, *alpha.shape), dtype, minval=jnp.finfo(dtype).tiny)
+    x = draws.normal(k_x, (_GAMMA_ROUNDS, *alpha.shape), dtype)
+    u = draws.uniform(k_u, (_GAMMA_ROUNDS, *alpha.shape), dtype, minval=jnp.finfo(dtype).tiny)
     c, d3r = c[None], d3[None]  # one row per proposal round
     v = (1 + c * x) ** 3
     ok = (v > 0) & (jnp.log(u) < x**2 / 2 + d3r - d3r * v + d3r * jnp.log(jnp.where(v > 0, v, 1)))
     first = jnp.argmax(ok.at[-1].set(True), axis=0)
     g = d3 * jnp.take_along_axis(jnp.where(v > 0, v, 1), first[None], axis=0)[0]
-    ub = jax.random.uniform(k_b, alpha.shape, dtype, minval=jnp.finfo(dtype).tiny)
+    ub = draws.uniform(k_b, alpha.shape, dtype, minval=jnp.finfo(dtype).tiny)
     return 2 * jnp.where(boost, g * ub ** (1 / alpha), g)
 
 
@@ -210,7 +211,7 @@ def _client_second_moment(cfg: DataConfig, client, key, n=None, n_max: int | Non
     G = _structured_gram(cfg, client, key_gram, dtype, n, n_max)
     dof = n_total - r0
     # One normal draw for Z1 and the Bartlett factor's upper triangle (fewer random ops to compile).
-    normals = jax.random.normal(key_normal, (r0 + min(cfg.n_total - r0, d), d), dtype)
+    normals = draws.normal(key_normal, (r0 + min(cfg.n_total - r0, d), d), dtype)
     Z1 = normals[:r0]
     values, vectors = jnp.linalg.eigh(G)
     # Top r0 rows of Lambda^{1/2} V^T; eigenvalues below 0 are rounding (G is a Gram matrix).
@@ -292,7 +293,7 @@ def sampled_augmentation(S, n_total, H, *, key: jax.Array) -> tuple[jax.Array, j
     k_w, k_n = jax.random.split(key)
     R = jnp.linalg.cholesky(n_total * (S + S.T) / 2).T  # upper: R^T R = n S
     # One normal draw and one Wishart program for both Wisharts (fewer ops for XLA to compile).
-    Z, Z2, *bartlett = jax.random.normal(k_n, (4, d, d), dtype)
+    Z, Z2, *bartlett = draws.normal(k_n, (4, d, d), dtype)
     W, W_prime = jax.lax.map(lambda a: _wishart(a[0], a[1], a[2], dtype),
                              (jax.random.split(k_w), jnp.stack(bartlett), jnp.stack([n_total - d, n_total + 0 * d])))
     ZR = Z @ R

@@ -35,6 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from sim import draws
 from sim.solvers import _check_square, _check_width
 
 # Measured on a shared 2-core CPU, float64, c = 4 (benchmarks/spectra.py; warm calls, spiked and
@@ -226,7 +227,7 @@ def top_eigenspace_matvec(
     b, blocks = _check_sizes(d, c, oversample, blocks, iters)
     dtype = jnp.result_type(float) if dtype is None else jnp.dtype(dtype)
     tol = _default_tol(dtype) if tol is None else float(tol)
-    V0 = jax.random.normal(key, (d, b), dtype)
+    V0 = draws.normal(key, (d, b), dtype)
     return _solve(matvec, V0, c=int(c), blocks=blocks, iters=int(iters), tol=tol)
 
 

@@ -57,6 +57,7 @@ import optax
 from jax import lax
 from jax.experimental import multihost_utils
 
+from sim import draws
 from sim.data import ClientData
 from sim.masks import check_stream_key
 from sim.mixing import Mixing, mix, push_sum_step
@@ -158,7 +159,7 @@ def _sample_batch(key, x, mask, batch_size):
     n_max = mask.shape[0]
     if batch_size is None or batch_size >= n_max:
         return x, mask
-    ranks = (jax.random.bits(key, (n_max,), jnp.uint32) >> 1).astype(jnp.int32)
+    ranks = (draws.bits(key, (n_max,), jnp.uint32) >> 1).astype(jnp.int32)
     idx = _top_indices(jnp.where(mask, ranks, jnp.int32(-1)), batch_size)
     return x[idx], mask[idx]
 

@@ -47,7 +47,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import sim
-from sim import checks
+from sim import checks, draws
 from sim.matrices import TRANSFORMS
 from sim.mixing import MIXING_RULES, eq1_moment, mixing_matrix, neighbourhood_moments
 from sim.objectives import alignment_matrix_loss, encoder_row_space, init_linear_params
@@ -520,7 +520,7 @@ def measure(study: ConnectivityStudy, *, key: jax.Array, train: bool, samples: s
     W = jnp.asarray(graphs.weights)
     pi = graphs.weights.mean(axis=-2)  # Eq. 1 weights pi_j = (1/N) sum_i W_ij
     pi_dev = np.max(np.abs(pi - 1.0 / study.N), axis=-1)  # (seeds, G)
-    priority = np.asarray(jax.random.uniform(_subkey(key, "trial-order"), graphs.sizes.shape))
+    priority = np.asarray(draws.uniform(_subkey(key, "trial-order"), graphs.sizes.shape))
     n_seed, n_graph, N = graphs.sizes.shape
     r: dict = {}
     positive: dict = {}
@@ -597,7 +597,7 @@ def _unequal_moments(study: ConnectivityStudy, key):
     data, N, n_seeds = study.data(), study.N, study.n_seeds
     x, _ = jax.vmap(lambda k: sim.sample_clients(data, key=k))(jax.random.split(_subkey(key, "data"), n_seeds))
     half = data.n // 2
-    keep = np.asarray(jnp.round(half * jax.random.uniform(_subkey(key, "keep"), (n_seeds, N), minval=0.25,
+    keep = np.asarray(jnp.round(half * draws.uniform(_subkey(key, "keep"), (n_seeds, N), minval=0.25,
                                                           maxval=1.0))).astype(int)
     pos = np.arange(data.n_total)[None, None, :]
     kept = keep[..., None]

@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import jax.scipy.linalg as jsl
 import numpy as np
 
+from sim import draws
 from sim.config import DataConfig
 from sim.data import sample_clients, second_moment
 from sim.matrices import client_matrix, make_transform, mask_moments, transform_trace
@@ -332,7 +333,7 @@ def mask_average(study: LinearStudy, *, key, n_masks: int) -> MaskAverage:
     """Average Eq. 4's symmetrised cross-moment of one client over sampled Bernoulli masks."""
     data_key, mask_key = jax.random.split(key)
     x = sample_clients(study.data, key=data_key)[0][0]
-    keep = jax.random.bernoulli(mask_key, 1 - study.p, (n_masks, *x.shape)).astype(x.dtype)  # m = 1: visible
+    keep = draws.bernoulli(mask_key, 1 - study.p, (n_masks, *x.shape)).astype(x.dtype)  # m = 1: visible
     visible, hidden = x[None] * keep, x[None] * (1 - keep)
     cross = jnp.einsum("mjk,mjl->mkl", visible, hidden) / x.shape[0]
     cross = (cross + jnp.swapaxes(cross, 1, 2)) / 2

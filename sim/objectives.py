@@ -38,6 +38,7 @@ import numpy as np
 from sim import draws
 from sim.masks import exact_mask
 from sim.matrices import OBJECTIVES, client_matrix, reconstruction_loss
+from sim.solvers import thin_svd
 
 FORMS: tuple[str, ...] = ("minibatch", "moment")
 
@@ -233,4 +234,4 @@ def encoder_row_space(params) -> jax.Array:
     largest first). Meaningful when ``rank W = c`` (Assumption A.5); if ``W`` is rank deficient
     the trailing columns span directions ``W`` does not use."""
     W = params["encoder"] if isinstance(params, dict) else params
-    return jnp.linalg.svd(W, full_matrices=False)[2].T
+    return thin_svd(W)[2].T  # not jnp.linalg.svd: see sim.solvers.thin_svd (a hang on one core)

@@ -46,6 +46,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from sim import draws
+from sim.solvers import thin_svd
 
 MODELS: tuple[str, ...] = ("linear", "two-layer")
 LOSSES: tuple[str, ...] = ("mae", "simsiam", "infonce")
@@ -286,7 +287,7 @@ def input_subspace(cfg: ShallowConfig, encoder: Params, c: int | None = None) ->
     W = encoder["W"] if cfg.model == "linear" else encoder["W1"]
     if not 1 <= c <= min(W.shape):
         raise ValueError(f"c={c} must be in [1, {min(W.shape)}] for an encoder layer of shape {W.shape}")
-    _, _, vt = jnp.linalg.svd(W, full_matrices=False)
+    _, _, vt = thin_svd(W)  # not jnp.linalg.svd: see sim.solvers.thin_svd
     return vt[:c].T
 
 

@@ -29,6 +29,24 @@ def _check_square(name: str, A) -> int:
     return shape[0]
 
 
+def thin_svd(A) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """``jnp.linalg.svd(A, full_matrices=False)``, computed by LAPACK's QR-iteration driver
+    (``gesvd``) where JAX offers the choice (``jax.lax.linalg.SvdAlgorithm.QR``).
+
+    Why: in jaxlib 0.9.2 the default divide-and-conquer kernel (``lapack_dgesdd_ffi``) is the
+    one LAPACK kernel that takes XLA's intra-op thread pool and waits for work it puts there
+    (its symbol is the only ``Kernel(xla::ffi::ThreadPool, ...)`` in ``jaxlib/cpu/_lapack.so``).
+    Inside a compiled loop, whose body itself runs on a pool thread, a one-thread pool then waits
+    forever: ``dssl-bounds verify --suite smoke`` on one core (``taskset -c 0``) hung in the
+    distributed producer, gdb showing the pool thread in ``SingularValueDecomposition::Kernel ->
+    BlockUntilReady``. ``gesvd`` computes the same decomposition without the pool.
+    """
+    algorithm = getattr(getattr(jax.lax.linalg, "SvdAlgorithm", None), "QR", None)
+    if algorithm is None:  # a JAX without the choice has a single SVD kernel
+        return jnp.linalg.svd(A, full_matrices=False)
+    return jax.lax.linalg.svd(A, full_matrices=False, algorithm=algorithm)
+
+
 @functools.partial(jax.jit, static_argnames="c")
 def _top_eigenspace(X, *, c):
     values, vectors = jnp.linalg.eigh(X)

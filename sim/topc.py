@@ -36,7 +36,7 @@ import numpy as np
 from jax import lax
 
 from sim import draws
-from sim.solvers import _check_square, _check_width
+from sim.solvers import _check_square, _check_width, thin_svd
 
 # Measured on a shared 2-core CPU, float64, c = 4 (benchmarks/spectra.py; warm calls, spiked and
 # sample-alignment operators): dense `sim.top_eigenspace` 0.02-0.05 s at d = 256, 0.08-0.15 s at
@@ -92,7 +92,7 @@ def _complement_basis(Q, Y, scale, eps):
     """
     for _ in range(2):
         Y = Y - Q @ (Q.T @ Y)
-    U, s, _ = jnp.linalg.svd(Y, full_matrices=False)
+    U, s, _ = thin_svd(Y)  # inside the restart loop: jnp.linalg.svd can hang there (sim.solvers.thin_svd)
     keep = (s > jnp.sqrt(eps) * scale).astype(Y.dtype)
     U = U * keep[None, :]
     return U - Q @ (Q.T @ U)

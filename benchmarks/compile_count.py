@@ -6,9 +6,11 @@ persistent compilation cache) and counts JAX's backend compilations through
 ``jax.monitoring`` (the ``/jax/core/compile/backend_compile_duration`` event, one per compiled
 program). Each compilation is charged to the producer that was running (the pipeline's progress
 lines say which), figures to ``figures``. Printed: per producer the number of programs, their
-compile seconds and the programs compiled most often by name (many variants of one function,
-or many single-op programs such as ``jit(add)`` from op-by-op dispatch, are what this looks
-for); then the totals and the wall time.
+compile seconds, wall and CPU seconds (CPU: every thread of the process; their sum over the
+producers divided by the cores bounds what running them in parallel can reach), and the
+programs compiled most often by name (many variants of one function, or many single-op
+programs such as ``jit(add)`` from op-by-op dispatch, are what this looks for); then the
+totals, the wall and the CPU time.
 
 Use the ``smoke`` suite during development; the default suite takes minutes. Not a test.
 
@@ -42,12 +44,15 @@ class CompileLog:
         self.programs: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
         self.seconds: dict[str, float] = collections.defaultdict(float)
         self.wall: dict[str, float] = collections.defaultdict(float)
+        self.cpu: dict[str, float] = collections.defaultdict(float)
         self._since = time.perf_counter()
+        self._cpu_since = time.process_time()
 
     def _enter(self, phase: str) -> None:
-        now = time.perf_counter()
+        now, cpu = time.perf_counter(), time.process_time()
         self.wall[self.phase] += now - self._since
-        self.phase, self._since = phase, now
+        self.cpu[self.phase] += cpu - self._cpu_since
+        self.phase, self._since, self._cpu_since = phase, now, cpu
 
     def listener(self, event: str, duration: float, **kwargs) -> None:
         if event == COMPILE_EVENT:
@@ -72,7 +77,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--only", nargs="+", metavar="PRODUCER", choices=PRODUCER_NAMES)
     ap.add_argument("--no-figures", action="store_true", help="do not draw (nor compile for) the figures")
     ap.add_argument("--top", type=int, default=5, help="most-compiled program names shown per producer")
-    ap.add_argument("--json", action="store_true", help="last stdout line: JSON {producer: [programs, compile seconds, wall seconds]}")
+    ap.add_argument("--json", action="store_true",
+                    help="last stdout line: JSON {producer: [programs, compile seconds, wall seconds, CPU seconds]}")
     args = ap.parse_args(argv)
     if args.top < 0:
         ap.error(f"--top={args.top} must be >= 0")
@@ -96,17 +102,23 @@ def main(argv=None) -> dict:
     wall = time.perf_counter() - start
     log._enter("done")
 
-    print(f"{'phase':14s} {'programs':>8s} {'compile s':>9s} {'wall s':>7s}  most compiled")
+    # CPU s: the process's CPU time (every thread: XLA's pool, LLVM's workers) in the phase. On
+    # a machine with k cores, producers run in parallel can at best finish in sum(CPU s) / k.
+    print(f"{'phase':14s} {'programs':>8s} {'compile s':>9s} {'wall s':>7s} {'CPU s':>7s}  most compiled")
     for phase, counts in log.programs.items():
         top = ", ".join(f"{name} x{k}" for name, k in counts.most_common(args.top))
-        print(f"{phase:14s} {sum(counts.values()):8d} {log.seconds[phase]:9.2f} {log.wall[phase]:7.1f}  {top}")
+        print(f"{phase:14s} {sum(counts.values()):8d} {log.seconds[phase]:9.2f} {log.wall[phase]:7.1f} "
+              f"{log.cpu[phase]:7.1f}  {top}")
     total = sum(sum(c.values()) for c in log.programs.values())
     compile_s = sum(log.seconds.values())
-    print(f"{'total':14s} {total:8d} {compile_s:9.2f}  wall {wall:.1f} s ({100 * compile_s / wall:.0f}% compiling)")
-    summary = {phase: [sum(c.values()), round(log.seconds[phase], 2), round(log.wall[phase], 1)]
-               for phase, c in log.programs.items()}
+    cpu = sum(log.cpu.values())
+    print(f"{'total':14s} {total:8d} {compile_s:9.2f}  wall {wall:.1f} s ({100 * compile_s / wall:.0f}% compiling), "
+          f"CPU {cpu:.1f} s")
+    summary = {phase: [sum(c.values()), round(log.seconds[phase], 2), round(log.wall[phase], 1),
+                       round(log.cpu[phase], 1)] for phase, c in log.programs.items()}
     summary["total"] = [total, round(compile_s, 2)]
     summary["wall_s"] = round(wall, 1)
+    summary["cpu_s"] = round(cpu, 1)
     if args.json:
         print(json.dumps(summary))
     return summary

@@ -154,11 +154,11 @@ def _global_sensitivity(r, *, variant, N, c):
     return jax.vmap(lambda rr: sensitivity(rr, variant, N=N, c=c))(r)
 
 
-def _draw_transform(study: LinearStudy, key, draws: int = 32):
+def _draw_transform(study: LinearStudy, key, attempts: int = 32):
     """One ``H`` per seed (reading 8), drawn conditionally on Assumption A.9
     (``tr(P H_sym P) > 0``): a Haar rotation of a subspace violates it about half the time, and
-    the theorem says nothing about such ``H``. The first of ``draws`` candidates that satisfies
-    it (all fail with probability about ``2^-draws``; the record then says A.9 fails). Returns
+    the theorem says nothing about such ``H``. The first of ``attempts`` candidates that satisfies
+    it (all fail with probability about ``2^-attempts``; the record then says A.9 fails). Returns
     ``H`` and ``tr(P H_sym P)``."""
     d, c = study.data.d, study.c
     draw = lambda i: make_transform(study.transform, d, key=jax.random.fold_in(key, i), dim=study.transform_dim)  # noqa: E731
@@ -169,8 +169,8 @@ def _draw_transform(study: LinearStudy, key, draws: int = 32):
         return i + 1, H, transform_trace(H, c)
 
     H0 = draw(0)
-    # A loop, not `draws` candidates at once: d x d each, and the first usually satisfies A.9.
-    _, H, trace = jax.lax.while_loop(lambda s: (s[2] <= 0) & (s[0] < draws - 1), next_candidate,
+    # A loop, not `attempts` candidates at once: d x d each, and the first usually satisfies A.9.
+    _, H, trace = jax.lax.while_loop(lambda s: (s[2] <= 0) & (s[0] < attempts - 1), next_candidate,
                                      (0, H0, transform_trace(H0, c)))
     return H, trace
 

@@ -47,7 +47,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import sim
-from sim import checks, draws
+from sim import checks, draws, xla
 from sim.matrices import TRANSFORMS
 from sim.mixing import MIXING_RULES, eq1_moment, mixing_matrix, neighbourhood_moments
 from sim.objectives import alignment_matrix_loss, encoder_row_space, init_linear_params
@@ -229,7 +229,7 @@ def _second_moments(study: ConnectivityStudy, samples: str, key) -> jax.Array:
     return jax.vmap(lambda k: sample_second_moments(data, key=k))(keys)
 
 
-@functools.partial(jax.jit, static_argnames=("data",))
+@functools.partial(xla.jit, static_argnames=("data",))  # loop emitters: `sim.xla`
 def _sampled_moments(keys, *, data):
     return jax.vmap(lambda k: sim.second_moment(sim.sample_clients(data, key=k)[0]))(keys)
 
@@ -260,7 +260,29 @@ def _fit(M, H, *, objective, c, p):
     return V, jnp.asarray(-1)
 
 
-@functools.partial(jax.jit, static_argnames=("objective", "c", "p"))
+def _distinct_models(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Which models of `_model_moments` are fitted (``fitted``, indices into its model axis), and
+    for every model the position in ``fitted`` whose fit it takes (``source``).
+
+    A graph whose closed neighbourhoods all carry the same weights, in every seed (the complete
+    graph, ``|A_i| = N``, under a mixing rule that treats clients alike) gives ``N`` copies of
+    one moment ``Σ_j W_ij S_j`` (bitwise: identical weight rows, the same operations): it is
+    fitted once and the fit shared (default sizes: 129 fits per seed and objective, not 148).
+    Every other model is fitted on its own; FL's mean, the same matrix in exact arithmetic as the
+    complete graph's neighbourhoods, is fitted separately as before (its rounding differs)."""
+    n_graph, N = weights.shape[1], weights.shape[2]
+    alike = np.all(weights == weights[:, :, :1, :], axis=(0, 2, 3))  # (G,)
+    fitted, source = list(range(1 + n_graph)), list(range(1 + n_graph))
+    for g in range(n_graph):
+        first = 1 + n_graph + g * N
+        rows = [first] if alike[g] else range(first, first + N)
+        for row in rows:
+            fitted.append(row)
+            source.extend([len(fitted) - 1] * (N if alike[g] else 1))
+    return np.asarray(fitted), np.asarray(source)
+
+
+@functools.partial(xla.jit, static_argnames=("objective", "c", "p"))  # loop emitters: `sim.xla`
 def _closed_form(M, H, *, objective, c, p):
     """Representability (seeds, models, d) and A.5 eigenvalue count (seeds, models) of every
     model of `_model_moments`, H (seeds, d, d) one per seed.
@@ -314,7 +336,7 @@ def _diverged(losses, participation, r) -> np.ndarray:
     return bad.reshape(bad.shape[0], -1).any(axis=1) | ~np.isfinite(r).reshape(r.shape[0], -1).all(axis=1)
 
 
-@functools.partial(jax.jit, static_argnames=("objectives", "cfg", "fl_cfg", "c", "p"))
+@functools.partial(xla.jit, static_argnames=("objectives", "cfg", "fl_cfg", "c", "p"))  # loop emitters: `sim.xla`
 def _train_measure(S, W, H, key, *, objectives, cfg, fl_cfg, c, p):
     """Gossip (every graph) and FedAvg (once per seed) on the expected losses of ``objectives``.
 
@@ -361,7 +383,7 @@ def _train_measure(S, W, H, key, *, objectives, cfg, fl_cfg, c, p):
             loss_fl, part_fl)
 
 
-@functools.partial(jax.jit, static_argnames=("objective", "cfg", "c", "p", "push_sum"))
+@functools.partial(xla.jit, static_argnames=("objective", "cfg", "c", "p", "push_sum"))  # loop emitters: `sim.xla`
 def _consensus_train(S, W, H, keys, *, objective, cfg, c, p, push_sum):
     """Gossip runs (runs, N, d, d) x (runs, N, N), H (runs, d, d), on the normalised expected
     loss; returns the global models' representability (NaN for a non-finite encoder) and the losses."""
@@ -496,6 +518,24 @@ def _all_sensitivities(study: ConnectivityStudy, r: dict, r_fl: dict):
     return s, s_fl
 
 
+_LAST_DESIGN: dict = {}
+
+
+def _design(study: ConnectivityStudy, key: jax.Array) -> tuple[Graphs, jax.Array]:
+    """The graphs and transforms of ``key``. The samples readings of one key share them (paired
+    readings), so the last design is kept: the second reading does not rebuild 280 graphs and
+    40 conditioned draws of ``H`` (about 3 s at the default sizes). Its arrays are read-only."""
+    typed = jnp.issubdtype(jnp.asarray(key).dtype, jax.dtypes.prng_key)
+    tag = (study, np.asarray(jax.random.key_data(key) if typed else key).tobytes())
+    if tag not in _LAST_DESIGN:
+        graphs = build_graphs(study, key=_subkey(key, "graphs"))
+        for array in (graphs.avg, graphs.sizes, graphs.weights):
+            array.flags.writeable = False
+        _LAST_DESIGN.clear()
+        _LAST_DESIGN[tag] = graphs, _transforms(study, _subkey(key, "transform"))
+    return _LAST_DESIGN[tag]
+
+
 def measure(study: ConnectivityStudy, *, key: jax.Array, train: bool, samples: str = "n=d",
             progress: Progress | None = None) -> Sweep:
     """Closed-form readings (``objective-eq1``, ``per-neighbourhood``) for every objective under
@@ -514,8 +554,7 @@ def measure(study: ConnectivityStudy, *, key: jax.Array, train: bool, samples: s
     if train and samples != "n=d":
         raise ValueError(f"samples = {samples!r} is out of range: the trained readings use 'n=d'")
     say = progress or (lambda message: None)
-    graphs = build_graphs(study, key=_subkey(key, "graphs"))
-    H = _transforms(study, _subkey(key, "transform"))
+    graphs, H = _design(study, key)
     S = _second_moments(study, samples, _subkey(key, "data" if samples == "n=d" else f"data {samples}"))
     W = jnp.asarray(graphs.weights)
     pi = graphs.weights.mean(axis=-2)  # Eq. 1 weights pi_j = (1/N) sum_i W_ij
@@ -528,11 +567,12 @@ def measure(study: ConnectivityStudy, *, key: jax.Array, train: bool, samples: s
     if not train:
         r = {"objective-eq1": {}, "per-neighbourhood": {}}
         positive = {"objective-eq1": {}, "per-neighbourhood": {}}
-        M = _model_moments(S, W)
+        fitted, source = _distinct_models(graphs.weights)
+        M = _model_moments(S, W)[:, fitted]
         for obj in sim.OBJECTIVES:
-            rr, count = (np.asarray(v) for v in _closed_form(M, H, objective=obj, c=study.c, p=study.p))
+            rr, count = (np.asarray(v)[:, source] for v in _closed_form(M, H, objective=obj, c=study.c, p=study.p))
             if obj == "mim-reconstruction":
-                count = np.asarray(_cross_moment_rank(M))
+                count = np.asarray(_cross_moment_rank(M))[:, source]
             parts = [(rr[:, 0], count[:, 0]), (rr[:, 1:1 + n_graph], count[:, 1:1 + n_graph]),
                      (rr[:, 1 + n_graph:].reshape(n_seed, n_graph, N, -1), count[:, 1 + n_graph:].reshape(n_seed, n_graph, N))]
             (r_fl[obj], positive_fl[obj]), (r["objective-eq1"][obj], positive["objective-eq1"][obj]), \

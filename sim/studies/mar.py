@@ -33,6 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from sim import partition as part
+from sim import xla
 from sim.latent import LatentConfig, make_latent_model
 from sim.mar import GAMMA_MAX, GAMMA_MIN
 from sim.mar_train import MixedMARLoss, decmar_program, fedmar_program, metric_weights
@@ -242,7 +243,9 @@ def _program(st: MARStudy, algorithm: str):
         feats, dist = jax.vmap(analyse)(result, probe_x)
         return result, feats, dist
 
-    return jax.jit(program, compiler_options={"xla_backend_optimization_level": 0} if st.fast_compile else None)
+    # XLA's loop emitters compile these faster (`sim.xla`); -O0 as well for the small suites.
+    options = (*xla.LOOP_EMITTERS, ("xla_backend_optimization_level", 0)) if st.fast_compile else xla.LOOP_EMITTERS
+    return xla.jit(program, options=options)
 
 
 def _mixing(st: MARStudy, key) -> np.ndarray:

@@ -126,13 +126,26 @@ def _jobs(text: str) -> int:
 
 
 def _verify(args, say) -> None:
-    from bounds.ledger import verify
-    from bounds.report import terminal_summary
+    from bounds.producers import PRODUCER_NAMES
 
     out = _check_out(args.out)
     _configure(cache=not args.no_cache, say=say)
-    ledger, drawn = verify(out, args.suite, seed=args.seed, only=args.only, figures=not args.no_figures,
-                           resume=not args.fresh, progress=say, jobs=args.jobs)
+    running = len(set(args.only or PRODUCER_NAMES))
+    started = None
+    if args.jobs > 1 and running > 1:
+        # Workers first: their import of the toolkit overlaps this process's (`bounds.workers`).
+        from bounds import workers
+
+        started = workers.start(min(args.jobs, running))
+    try:
+        from bounds.ledger import verify
+        from bounds.report import terminal_summary
+
+        ledger, drawn = verify(out, args.suite, seed=args.seed, only=args.only, figures=not args.no_figures,
+                               resume=not args.fresh, progress=say, jobs=args.jobs, workers=started)
+    finally:
+        if started is not None:
+            started.close()
     print(terminal_summary(ledger, out / "report.md", full=args.full))
     print(f"wrote {out / 'ledger.json'}, {out / 'report.md'}"
           + (f" and {len(drawn)} figures in {out / 'figures'}" if drawn else ""))

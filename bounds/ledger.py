@@ -25,7 +25,7 @@ import shutil
 import tempfile
 import time
 import zlib
-from typing import Any, Callable, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
 
 import jax
 
@@ -33,6 +33,9 @@ from bounds import toolkit_version
 from bounds.producers import PRODUCER_NAMES, PRODUCERS, SCHEDULE, default_jobs  # noqa: F401 (re-exported)
 from bounds.records import Record
 from bounds.suite import Suite, get_suite
+
+if TYPE_CHECKING:
+    from bounds.workers import Workers
 
 SCHEMA = 2
 
@@ -135,29 +138,6 @@ def _load_checkpoint(path: pathlib.Path) -> tuple[list[Record], Any, float] | No
         return None
 
 
-#: The ``jax.config`` settings a worker process copies from its parent (the CLI makes them):
-#: float64, and the persistent compilation cache so that workers share compiled programs.
-_INHERITED = ("jax_enable_x64", "jax_enable_compilation_cache", "jax_compilation_cache_dir",
-              "jax_persistent_cache_min_compile_time_secs")
-_worker_say: Progress | None = None
-
-
-def _worker_init(settings: dict[str, Any], messages, parent: int) -> None:
-    global _worker_say
-    try:  # a worker must not outlive a parent killed by a signal (Linux; elsewhere best effort)
-        import ctypes
-        import signal
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-    if os.getppid() != parent:  # the parent died while this worker was starting
-        os._exit(1)
-    for name, value in settings.items():
-        jax.config.update(name, value)
-    _worker_say = messages.put
-
-
 def _produce(name: str, sizes: Suite, seed: int, path: pathlib.Path | None,
              say: Progress) -> tuple[list[Record], Any, float]:
     """Run producer ``name`` (or resume it from ``path``): its records, measurement and seconds."""
@@ -182,55 +162,49 @@ def _produce(name: str, sizes: Suite, seed: int, path: pathlib.Path | None,
     return produced, measurement, seconds
 
 
-def _produce_in_worker(name: str, sizes: Suite, seed: int, path: pathlib.Path | None):
-    return _produce(name, sizes, seed, path, _worker_say)
-
-
 def _run_parallel(names: Sequence[str], sizes: Suite, seed: int, paths: dict, jobs: int,
-                  say: Progress, on_result) -> dict[str, tuple[list[Record], Any, float]]:
-    """Each producer in its own process (spawned: JAX does not survive a fork), longest first
-    (`bounds.producers.SCHEDULE`); their progress lines come back through a queue."""
+                  say: Progress, on_result, started: "Workers | None" = None
+                  ) -> dict[str, tuple[list[Record], Any, float]]:
+    """Each producer in its own process (spawned: JAX does not survive a fork; the ``started``
+    workers if given, else ``min(jobs, len(names))`` new ones), longest first
+    (`bounds.producers.SCHEDULE`); their progress lines come back through a queue. The workers
+    are shut down at the end."""
     import concurrent.futures as cf
-    import multiprocessing
     import queue as queue_module
 
-    ctx = multiprocessing.get_context("spawn")
-    messages = ctx.Queue()
-    settings = {name: getattr(jax.config, name) for name in _INHERITED}
+    from bounds import workers
+
     order = sorted(names, key=lambda n: SCHEDULE.index(n) if n in SCHEDULE else len(SCHEDULE))
+    pool = started if started is not None else workers.start(min(jobs, len(order)))
     results: dict[str, tuple[list[Record], Any, float]] = {}
 
     def drain() -> None:
         while True:
             try:
-                say(messages.get_nowait())
+                say(pool.messages.get_nowait())
             except queue_module.Empty:
                 return
 
-    with cf.ProcessPoolExecutor(max_workers=min(jobs, len(order)), mp_context=ctx,
-                                initializer=_worker_init, initargs=(settings, messages, os.getpid())) as pool:
-        futures = {pool.submit(_produce_in_worker, n, sizes, seed, paths[n]): n for n in order}
+    try:
+        futures = {pool.pool.submit(workers.produce, n, sizes, seed, paths[n]): n for n in order}
         pending = set(futures)
-        try:
-            while pending:
-                done, pending = cf.wait(pending, timeout=0.2, return_when=cf.FIRST_COMPLETED)
-                drain()
-                for future in done:
-                    name = futures[future]
-                    results[name] = future.result()  # a producer's error surfaces here
-                    on_result(name, results[name][1])
-        except BaseException:
-            for future in pending:
-                future.cancel()
-            raise
+        while pending:
+            done, pending = cf.wait(pending, timeout=0.2, return_when=cf.FIRST_COMPLETED)
+            drain()
+            for future in done:
+                name = futures[future]
+                results[name] = future.result()  # a producer's error surfaces here
+                on_result(name, results[name][1])
+    finally:
+        pool.close()  # cancels what has not started
     drain()
     return results
 
 
 def run_suite(suite: "str | Suite" = "default", *, seed: int = 0, only: Sequence[str] | None = None,
               progress: Progress | None = None, checkpoints: str | os.PathLike | None = None,
-              jobs: int = 1, on_result: Callable[[str, Any], None] | None = None
-              ) -> tuple[Ledger, dict[str, Any]]:
+              jobs: int = 1, on_result: Callable[[str, Any], None] | None = None,
+              workers: "Workers | None" = None) -> tuple[Ledger, dict[str, Any]]:
     """Run every producer (or those named in ``only``) at ``suite`` size (a name or a `Suite`):
     the ledger and each producer's measurement (by name), from which the figures are drawn.
 
@@ -240,7 +214,9 @@ def run_suite(suite: "str | Suite" = "default", *, seed: int = 0, only: Sequence
     producers run at once, each in its own process; every producer has its own key, so the
     ledger is the same as with ``jobs = 1`` (records in ledger order). ``on_result(name,
     measurement)`` is called in this process as each producer finishes (``verify`` draws its
-    figures there while the others still run).
+    figures there while the others still run). ``workers`` (`bounds.workers.start`): processes
+    already started for the parallel run, used and shut down here (the CLI starts them before
+    importing the toolkit, so that their start-up overlaps its own).
     """
     sizes = _as_suite(suite)
     root_key(seed)  # validates the seed before any computation
@@ -257,8 +233,10 @@ def run_suite(suite: "str | Suite" = "default", *, seed: int = 0, only: Sequence
              for n in names}
     done = on_result or (lambda name, measurement: None)
     if jobs > 1 and len(names) > 1:
-        results = _run_parallel(names, sizes, seed, paths, jobs, say, done)
+        results = _run_parallel(names, sizes, seed, paths, jobs, say, done, workers)
     else:
+        if workers is not None:
+            workers.close()
         results = {}
         for n in names:
             results[n] = _produce(n, sizes, seed, paths[n], say)
@@ -343,12 +321,13 @@ def _replace_folder(staged: pathlib.Path, target: pathlib.Path) -> None:
 
 def verify(out_dir: str | os.PathLike, suite: "str | Suite" = "default", *, seed: int = 0,
            only: Sequence[str] | None = None, figures: bool = True, resume: bool = True,
-           progress: Progress | None = None, jobs: int = 1) -> tuple[Ledger, list[pathlib.Path]]:
+           progress: Progress | None = None, jobs: int = 1,
+           workers: "Workers | None" = None) -> tuple[Ledger, list[pathlib.Path]]:
     """``dssl-bounds verify``: run the suite into ``out_dir`` as one unit — ``ledger.json``,
     ``report.md`` and ``figures/`` (drawn from this run's measurements) — under the run marker
     (`read_run`). Finished producers are checkpointed in ``out_dir/.checkpoints``; a rerun after
     an interruption resumes from them (``resume=False`` recomputes) and writes the same output.
-    ``jobs``: producers run at once (`run_suite`). Returns the ledger and the figure paths."""
+    ``jobs``, ``workers``: producers run at once (`run_suite`). Returns the ledger and the figure paths."""
     from bounds.report import render_report
 
     out = pathlib.Path(out_dir)
@@ -372,7 +351,7 @@ def verify(out_dir: str | os.PathLike, suite: "str | Suite" = "default", *, seed
         names.extend(p.name for p in make_figures({name: measurement}, staged, progress=progress))
 
     ledger, measurements = run_suite(sizes, seed=seed, only=only, progress=progress, checkpoints=checkpoints,
-                                     jobs=jobs, on_result=draw if figures else None)
+                                     jobs=jobs, on_result=draw if figures else None, workers=workers)
     drawn: list[pathlib.Path] = []
     if figures:
         staged.mkdir(exist_ok=True)

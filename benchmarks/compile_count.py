@@ -43,6 +43,7 @@ class CompileLog:
         self.phase = "setup"
         self.programs: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
         self.seconds: dict[str, float] = collections.defaultdict(float)
+        self.name_seconds: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
         self.wall: dict[str, float] = collections.defaultdict(float)
         self.cpu: dict[str, float] = collections.defaultdict(float)
         self._since = time.perf_counter()
@@ -58,6 +59,7 @@ class CompileLog:
         if event == COMPILE_EVENT:
             self.programs[self.phase][kwargs.get("fun_name", "?")] += 1
             self.seconds[self.phase] += duration
+            self.name_seconds[self.phase][kwargs.get("fun_name", "?")] += duration
 
     def progress(self, message: str) -> None:
         # The pipeline announces "<producer>: running" before a producer's first computation.
@@ -107,8 +109,10 @@ def main(argv=None) -> dict:
     print(f"{'phase':14s} {'programs':>8s} {'compile s':>9s} {'wall s':>7s} {'CPU s':>7s}  most compiled")
     for phase, counts in log.programs.items():
         top = ", ".join(f"{name} x{k}" for name, k in counts.most_common(args.top))
+        costly = ", ".join(f"{name} {s:.1f}s" for name, s in log.name_seconds[phase].most_common(args.top))
         print(f"{phase:14s} {sum(counts.values()):8d} {log.seconds[phase]:9.2f} {log.wall[phase]:7.1f} "
               f"{log.cpu[phase]:7.1f}  {top}")
+        print(f"{'':14s} {'':8s} {'':9s} {'':7s} {'':7s}  costliest: {costly}")
     total = sum(sum(c.values()) for c in log.programs.values())
     compile_s = sum(log.seconds.values())
     cpu = sum(log.cpu.values())

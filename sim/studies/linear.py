@@ -253,34 +253,46 @@ def _one_seed(study: LinearStudy, key, n, population, augment: bool):
     return out, trace, jnp.trace(H)
 
 
-@functools.partial(xla.jit, static_argnames=("study", "augment"))  # loop emitters: `sim.xla`
-def _chunk(keys, n, population, *, study, augment):
+def _seeds(keys, n, population, *, study, augment):
     """A chunk of seeds in one program (``n`` and ``population`` traced: one compile per shape
     serves every samples reading and every seed count)."""
     return jax.lax.map(lambda k: _one_seed(study, k, n, population, augment), keys)
 
 
-def _program(keys, n, population, *, study, augment, chunk=SEED_CHUNK):
+_chunk = xla.jit(_seeds, static_argnames=("study", "augment"))  # loop emitters: `sim.xla`
+# XLA -O0 as well, for a small program run once: it compiles in about half the time and runs
+# about 1.4x slower (jax 0.9.2, 2 cores, 6 seeds; d = 128: compile 5.1 -> 2.6 s, run 0.20 -> 0.32 s;
+# d = 256: 5.0 -> 3.2 s, 0.89 -> 1.19 s; but d = 1024: 6.5 -> 3.3 s, 14.1 -> 19.5 s).
+_chunk_once = xla.jit(_seeds, static_argnames=("study", "augment"),
+                      options=(*xla.LOOP_EMITTERS, ("xla_backend_optimization_level", 0)))
+#: Up to this many seeds x d^3 a single-use program compiles at -O0 (d = 256 with up to 8 seeds).
+ONCE_WORK = 2**27
+
+
+def _program(keys, n, population, *, study, augment, chunk=SEED_CHUNK, optimise=True):
     # Seeds padded to whole chunks: the compiled program never depends on the seed count.
     pad = -len(keys) % chunk
     padded = jnp.concatenate([keys] + [keys[:1]] * pad) if pad else keys
-    parts = [_chunk(padded[i:i + chunk], n, population, study=study, augment=augment)
+    program = _chunk if optimise else _chunk_once
+    parts = [program(padded[i:i + chunk], n, population, study=study, augment=augment)
              for i in range(0, len(padded), chunk)]
     return jax.tree_util.tree_map(lambda *xs: np.concatenate([np.asarray(x) for x in xs])[:len(keys)], *parts)
 
 
-def measure(study: LinearStudy, *, key, augment: bool = True, chunk: int = SEED_CHUNK) -> LinearMeasurement:
+def measure(study: LinearStudy, *, key, augment: bool = True, chunk: int = SEED_CHUNK,
+            optimise: bool = True) -> LinearMeasurement:
     """Closed-form stationary points for every objective, every seed and client, under the
     study's samples reading (exact sufficient statistics: cost independent of ``n``), and with
     ``augment`` (finite ``n`` only) the CL models under the sampled augmentation; ``chunk`` seeds
-    per compiled call (the seed count is padded to a multiple of it).
+    per compiled call (the seed count is padded to a multiple of it). ``optimise=False``
+    compiles at XLA -O0 (faster to compile, slower to run: for a small program used once).
 
     Raises FloatingPointError if any representability is non-finite."""
     base = dataclasses.replace(study, samples="n=d", n_seeds=1)  # the program's static shape
     n = study.n
     out, trace, full = _program(jax.random.split(key, study.n_seeds),
                                 jnp.asarray(n or study.data.n, jnp.result_type(float)), jnp.asarray(n is None),
-                                study=base, augment=augment, chunk=chunk)
+                                study=base, augment=augment, chunk=chunk, optimise=optimise)
     out = jax.tree_util.tree_map(np.asarray, out)
     if n is None:  # the sampled augmentation averages out at population (its mean is S)
         out = {k: v for k, v in out.items() if "@" not in k}
@@ -316,7 +328,7 @@ def sweep(d_values, *, n_seeds: int, key, p: float = 0.75, samples: str = "n=d",
         # The orders and constants need no augmentation reading: a smaller program per d, used
         # once, so its chunk is the seed count (no padded seeds; at d = 1024 a seed costs seconds).
         out.append(measure(theorem_study(int(d), n_seeds=n_seeds, p=p, samples=samples), key=k, augment=False,
-                           chunk=min(SEED_CHUNK, n_seeds)))
+                           chunk=min(SEED_CHUNK, n_seeds), optimise=n_seeds * int(d) ** 3 > ONCE_WORK))
         say(f"linear: sweep d={d}")
     return out
 

@@ -265,7 +265,8 @@ _chunk = xla.jit(_seeds, static_argnames=("study", "augment"))  # loop emitters:
 # d = 256: 5.0 -> 3.2 s, 0.89 -> 1.19 s; but d = 1024: 6.5 -> 3.3 s, 14.1 -> 19.5 s).
 _chunk_once = xla.jit(_seeds, static_argnames=("study", "augment"),
                       options=(*xla.LOOP_EMITTERS, ("xla_backend_optimization_level", 0)))
-#: Up to this many seeds x d^3 a single-use program compiles at -O0 (d = 256 with up to 8 seeds).
+#: Up to this many seeds x d^3 (over every call of one program) it compiles at -O0: d = 256 with
+#: up to 8 seeds; at d = 64, up to 512 seeds (the main default study's 640 do not).
 ONCE_WORK = 2**27
 
 

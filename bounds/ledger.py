@@ -170,7 +170,8 @@ def draw_figures(name: str, measurement: Any, folder: pathlib.Path, say: Progres
 
 
 def _run_parallel(names: Sequence[str], sizes: Suite, seed: int, paths: dict, jobs: int,
-                  say: Progress, on_result, started: "Workers | None" = None, figures=None
+                  say: Progress, on_result, started: "Workers | None" = None,
+                  figures: pathlib.Path | None = None
                   ) -> dict[str, tuple[list[Record], Any, float]]:
     """Each producer in its own process (spawned: JAX does not survive a fork; the ``started``
     workers if given, else ``min(jobs, len(names))`` new ones), longest first

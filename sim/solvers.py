@@ -62,8 +62,9 @@ def eigenvalue_count(X, tol) -> jax.Array:
     X = (X + jnp.swapaxes(X, -1, -2)) / 2
     _, diag, off, _ = jax.lax.linalg.tridiagonal(X, lower=True)
     tol = jnp.asarray(tol, X.dtype)
-    e2 = jnp.moveaxis(off**2, -1, 0)
-    pivmin = jnp.finfo(X.dtype).tiny * jnp.maximum(1, jnp.max(off**2, axis=-1, initial=0))
+    off2 = off**2
+    pivmin = jnp.finfo(X.dtype).tiny * jnp.maximum(1, jnp.max(off2, axis=-1, initial=0))
+    e2 = jnp.moveaxis(off2, -1, 0)
 
     def below(sigma):
         def pivot(q):

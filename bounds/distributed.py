@@ -11,7 +11,9 @@ analogue on ``suite.consensus``); this module turns them into records with the r
   rate of ``min_k r_k >= bound`` (k over the class coordinates, without the own one for a
   client's model) against the claim's stated probability ``1 - (m/2) e^{-d^{1/10}}`` for a
   model built from ``m`` client matrices (``m = N`` for a global model, ``|A_i|`` for a
-  neighbourhood model), with its power against a rate 0.1 lower. Only independent trials are
+  neighbourhood model), with its power against a rate 0.1 lower; at ``population`` (the matrix
+  fixed given the trial's graph and ``H``) the bound must hold on every trial
+  (`bounds.rules.every_trial`, the same test at ``p0 = 1``). Only independent trials are
   tested: seeds are independent, and within a seed models on pairwise disjoint client sets
   (each client's data is independent of the others' and of the graphs), so a seed gives one
   trial of a global model and several disjoint neighbourhood models (smallest ``|A_i|`` first).
@@ -275,13 +277,19 @@ def _lower_bound_record(sw: Sweep, claim: theory.Claim, variant: str, objective:
                       note=f"{base_note} Every trial whose hypotheses hold diverged: nothing to test. {tail}")
     chosen_ok = np.array([success[s].ravel()[i] for s, i in picks])
     q = float(min(p0[s].ravel()[i] for s, i in picks))
-    j = rules.binomial(int(chosen_ok.sum()), int(chosen_ok.size), q)
+    population = sw.samples == "population"
+    if population:  # E[S] is fixed given the trial's graph and H: the bound must hold on every one.
+        j = rules.every_trial(int(chosen_ok.sum()), int(chosen_ok.size), what="min_k r_k >= bound at the population matrix")
+    else:
+        j = rules.binomial(int(chosen_ok.sum()), int(chosen_ok.size), q)
     rule = (j.rule + " — independent trials only: "
             + ("per seed, neighbourhood models on pairwise disjoint client sets (smallest |A_i| first, ties in a random "
                "order drawn with the study)" if trials.members is not None else
                "one per seed (largest stated probability, ties in a random order drawn with the study)")
-            + f", among the trials where every hypothesis holds; p0 = the smallest stated probability {claim.probability} "
-            "of the chosen trials.")
+            + ", among the trials where every hypothesis holds"
+            + (f"; the stated probability {claim.probability} (at least {q:.4g} on these trials) bounds sampling error,"
+               " which population does not have." if population else
+               f"; p0 = the smallest stated probability {claim.probability} of the chosen trials."))
     verdict = j.verdict
     # Structural: every trial met the bound for the reason below, so power is not the question.
     if verdict != "fails" and trivial and j.successes == j.trials:

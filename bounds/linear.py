@@ -8,7 +8,8 @@ statistics, vmapped over clients and seeds); judged here, each under the samples
 - Theorems 4.2 / 4.3 (high-probability lower bounds on ``r_k``): one-sided exact binomial test
   of the success rate against the claim's stated probability (a union bound over the client
   matrices the model is built from: 1 for a client's model, ``N`` for FL's), with its power
-  against a rate 0.1 lower; at ``population`` an exact check (the matrix is deterministic);
+  against a rate 0.1 lower; at ``population`` an exact check on every seed's ``H`` (the matrix is
+  deterministic given ``H``: `bounds.rules.every_trial`, with its power against a failure rate 0.1);
 - the same bounds with a fitted constant, judged across ``d`` (reading 5,
   `bounds.constant_rule.cross_d_constant`);
 - Theorem 4.4 (``s^C > s^M``): paired sign test over seeds and clients, per sensitivity
@@ -223,8 +224,10 @@ def _lower_bound_records(m: study.LinearMeasurement, objective: str) -> list[Rec
             margins = worst - bound
             population_reading = m.study.samples == "population"
             if population_reading:
-                # E[S] is deterministic (only H varies by seed): an exact check, not a rate.
-                judged = rules.identity(margins, tolerance=1e-9, what="min_k r_k >= bound at the population matrix")
+                # E[S] is deterministic given the seed's H: the event must hold for every H drawn (one
+                # violation is a counterexample); the number of H draws sets the power.
+                judged = rules.every_trial(int(np.sum(margins >= -1e-9)), worst.size,
+                                           what="min_k r_k >= bound at the population matrix")
             elif p0 > 0:
                 judged = rules.binomial(int(np.sum(margins >= 0)), worst.size, p0)
             else:

@@ -11,6 +11,8 @@ at most ``ALPHA``.
   exact sign test;
 - `slope`: "y = Theta(x^a)" (the orders of Theorem 4.4), OLS log-log slope with a t interval;
 - `identity`: a deterministic equality or inequality checked on every sample;
+- `every_trial`: a deterministic event that must hold on every random instance (the
+  population matrix of each drawn ``H``), as `binomial` at ``p0 = 1`` with its power;
 - `mean_difference`: the t interval of a mean paired difference (downstream accuracies);
 - `all_positive`: several sign tests at once, Bonferroni-corrected;
 - `negative_rank_correlation`: "lower x goes with higher y" (Spearman's rho);
@@ -109,6 +111,28 @@ def binomial(successes: int, trials: int, p0: float, *, alpha: float = ALPHA, p_
     )
     return Judgement(verdict, successes / trials, (float(ci.low), float(ci.high)), float(test.pvalue), rule,
                      successes, trials, power)
+
+
+def every_trial(successes: int, trials: int, *, what: str, alpha: float = ALPHA) -> Judgement:
+    """Judge an event that is deterministic on each trial and must hold on every one, the trials
+    being independent random instances (at ``samples = population`` the matrix ``E[S]`` is fixed
+    given the seed's ``H``; the stated probability, which bounds sampling error, then requires
+    the event for every ``H``: Theorems 4.2 / 4.3 as ``n -> infinity``).
+
+    This is `binomial` at ``p0 = 1``: one failed trial rejects (p-value 0, a counterexample),
+    none never does (false-alarm rate 0); "holds" needs power `POWER` against a failure rate of
+    0.1 among the instances, ``1 - 0.9^trials`` (16 trials or more), else "inconclusive".
+
+    >>> every_trial(16, 16, what="x").verdict, every_trial(4, 4, what="x").verdict
+    ('holds', 'inconclusive')
+    >>> every_trial(15, 16, what="x").verdict
+    'fails'
+    """
+    j = binomial(successes, trials, 1.0, alpha=alpha)
+    rule = (f"exact check of {what} on each of {trials} independent instances (it must hold on every one): "
+            f"{trials - successes} fail; as a binomial test at p0 = 1, p = {j.p_value:.3g}, power {j.power:.2f} "
+            f"against a failure rate of 0.1")
+    return dataclasses.replace(j, rule=rule)
 
 
 def sign_test(differences: Sequence[float] | np.ndarray, *, alpha: float = ALPHA) -> Judgement:

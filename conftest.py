@@ -39,6 +39,8 @@ def pytest_configure(config):
     base = config._tmp_path_factory.getbasetemp()
     shared = base.parent if hasattr(config, "workerinput") else base
     os.environ["XDG_CACHE_HOME"] = str(shared / "xdg-cache")
-    jax.config.update("jax_compilation_cache_dir", str(shared / "xdg-cache" / "dssl-bounds" / "jax"))
+    from bounds.cli import cache_dir  # the folder the CLI derives from XDG_CACHE_HOME
+
+    jax.config.update("jax_compilation_cache_dir", str(cache_dir()))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_enable_compilation_cache", True)

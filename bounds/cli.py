@@ -15,10 +15,14 @@ import os
 # 256x256 eigendecompositions: 12-62 s with default threads, 0.4-1.7 s with one). Set before
 # numpy loads OpenBLAS; only a default, a user's setting wins.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-# jaxlib 0.9.2 logs a C++ warning ("Assume version compatibility. PjRt-IFRT does not track XLA
-# executable versions.") for every program it loads from the persistent compilation cache; XLA's
-# errors still print. Only a default, as above.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# jaxlib 0.9.2 logs, for every program it loads from the persistent compilation cache, a C++
+# warning ("Assume version compatibility. PjRt-IFRT does not track XLA executable versions.") and,
+# on CPUs whose LLVM tuning includes +prefer-no-gather / +prefer-no-scatter (tuning preferences,
+# not instruction sets), two ERROR lines of about 2.5 kB each claiming a machine mismatch although
+# the program was compiled on this very host (jax-ml/jax#38445, openxla/xla#44565; the program
+# loads and runs). A warm default `verify` printed 856 of them (2 MB). Level 3 keeps only FATAL;
+# XLA's real errors reach Python as exceptions. Only a default, as above.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import argparse  # noqa: E402
 import pathlib  # noqa: E402
@@ -39,12 +43,36 @@ def _progress(stream=sys.stderr):
     return say
 
 
+def host_tag() -> str:
+    """12 hex digits naming this host's CPU: its architecture and instruction-set flags.
+
+    JAX's cache key hashes the program, the compile options and the platform ("cpu"), not the
+    CPU model, and XLA:CPU compiles for the host's instruction set: a cache shared between
+    different CPUs (a home folder on a cluster's network file system) would load AVX-512 code on a
+    machine without it, which XLA's loader only logs ("could lead to execution errors such as
+    SIGILL"). One cache folder per CPU kind avoids that.
+
+    >>> len(host_tag()) == 12 and host_tag() == host_tag()
+    True
+    """
+    import hashlib
+    import platform
+
+    flags = ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as info:
+            flags = next((line for line in info if line.startswith(("flags", "Features"))), "")
+    except OSError:  # not Linux: the processor string is what the platform offers
+        flags = platform.processor()
+    return hashlib.sha256(f"{platform.machine()} {flags.strip()}".encode()).hexdigest()[:12]
+
+
 def cache_dir() -> pathlib.Path:
-    """The persistent compilation cache: ``$XDG_CACHE_HOME/dssl-bounds/jax`` (default
-    ``~/.cache/dssl-bounds/jax``). A second process then loads the compiled programs instead of
-    compiling them again (compilation is most of a cold ``verify``)."""
+    """The persistent compilation cache: ``$XDG_CACHE_HOME/dssl-bounds/jax/<host_tag()>`` (default
+    ``~/.cache/dssl-bounds/jax/...``), one folder per CPU kind. A second process then loads the
+    compiled programs instead of compiling them again (compilation is most of a cold ``verify``)."""
     base = os.environ.get("XDG_CACHE_HOME") or pathlib.Path.home() / ".cache"
-    return pathlib.Path(base) / "dssl-bounds" / "jax"
+    return pathlib.Path(base) / "dssl-bounds" / "jax" / host_tag()
 
 
 #: jaxlib releases whose CPU LAPACK kernels (Cholesky, QR, eigh) split a batch over XLA's

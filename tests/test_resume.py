@@ -19,9 +19,9 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 VERIFY = """
 import dataclasses, os, sys, jax, matplotlib
 jax.config.update("jax_enable_x64", True)
-# The compilation cache the CLI would use (`bounds.cli.cache_dir`): the reruns load what the
-# first run compiled.
-jax.config.update("jax_compilation_cache_dir", os.path.join(os.environ["XDG_CACHE_HOME"], "dssl-bounds", "jax"))
+# The compilation cache the CLI would use: the reruns load what the first run compiled.
+from bounds.cli import cache_dir
+jax.config.update("jax_compilation_cache_dir", str(cache_dir()))
 jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
 matplotlib.use("Agg")
 from bounds.ledger import verify

@@ -1,5 +1,6 @@
 """Suites: every producer's sizes in one value, ``smoke`` (tests), ``default`` (``verify``,
-target under 2 minutes on 2 CPU cores; about 2 min 40 s to 2 min 50 s cold now, 1 min 45 s warm) and ``full`` (tens of minutes)."""
+target under 2 minutes on 2 CPU cores; about 1 min 30 s cold, 54 s with a warm compilation cache, on
+the stop-18 machine) and ``full`` (tens of minutes)."""
 
 from __future__ import annotations
 

@@ -199,3 +199,25 @@ def test_diverged_runs_become_inconclusive_and_figures_mark_them(tmp_path, smoke
             if p.suffix == ".md":
                 assert "nan" not in p.read_text().lower() and "**inconclusive**" in p.read_text()
 
+
+
+@pytest.mark.parametrize("gain, verdict, phrase", [
+    (-0.10, "holds-trivially", "below its untrained"),  # shown to have learned nothing: nothing to lose
+    (0.00, "holds", "not shown to differ"),  # a non-rejection is no structural reason
+    (0.10, "holds", None),
+])
+def test_table1_trivially_needs_the_mim_gain_shown_negative(smoke_experiment, gain, verdict, phrase):
+    exp = smoke_experiment["paper"]
+    S = exp.study.n_seeds
+    jitter = np.linspace(-0.01, 0.01, S)  # spread, so every interval has a width
+    acc, untrained = dict(exp.accuracy), dict(exp.untrained)
+    for model in exp.study.models:
+        untrained[("MIM", model)] = np.full(S, 0.5)
+        acc[("MIM", model, "iid")] = 0.5 + gain + jitter
+        for skew in study.SKEWS[1:]:
+            acc[("MIM", model, skew)] = acc[("MIM", model, "iid")] - 0.01  # MIM drops 0.01, CL 0.2
+            acc[("CL", model, "iid")] = np.full(S, 0.8)
+            acc[("CL", model, skew)] = 0.6 + jitter
+    recs = downstream.table1_records(dataclasses.replace(exp, accuracy=acc, untrained=untrained), reported=False)
+    assert recs and all(r.verdict == verdict for r in recs)
+    assert all((phrase in r.note) if phrase else ("untrained encoder's (difference" not in r.note) for r in recs)

@@ -277,19 +277,24 @@ def _lower_bound_record(sw: Sweep, claim: theory.Claim, variant: str, objective:
                       note=f"{base_note} Every trial whose hypotheses hold diverged: nothing to test. {tail}")
     chosen_ok = np.array([success[s].ravel()[i] for s, i in picks])
     q = float(min(p0[s].ravel()[i] for s, i in picks))
-    population = sw.samples == "population"
-    if population:  # E[S] is fixed given the trial's graph and H: the bound must hold on every one.
-        j = rules.every_trial(int(chosen_ok.sum()), int(chosen_ok.size), what="min_k r_k >= bound at the population matrix")
+    if sw.samples == "population":
+        # E[S] is fixed given the seed's graphs and H, so the bound must hold on every model; the
+        # models of one seed share that draw, so the independent instances are the seeds.
+        seeds = [s for s in range(eligible.shape[0]) if eligible[s].any()]
+        seed_ok = [bool(success[s][eligible[s]].all()) for s in seeds]
+        j = rules.every_trial(sum(seed_ok), len(seed_ok), what="min_k r_k >= bound at the population matrix")
+        rule = (j.rule + f" — one instance per seed (its graphs and H), met when every model of the seed whose "
+                f"hypotheses hold meets the bound ({int(sum(eligible[s].sum() for s in seeds))} models); the stated "
+                f"probability {claim.probability} (at least {q:.4g} here) bounds sampling error, which population "
+                "does not have.")
     else:
         j = rules.binomial(int(chosen_ok.sum()), int(chosen_ok.size), q)
-    rule = (j.rule + " — independent trials only: "
-            + ("per seed, neighbourhood models on pairwise disjoint client sets (smallest |A_i| first, ties in a random "
-               "order drawn with the study)" if trials.members is not None else
-               "one per seed (largest stated probability, ties in a random order drawn with the study)")
-            + ", among the trials where every hypothesis holds"
-            + (f"; the stated probability {claim.probability} (at least {q:.4g} on these trials) bounds sampling error,"
-               " which population does not have." if population else
-               f"; p0 = the smallest stated probability {claim.probability} of the chosen trials."))
+        rule = (j.rule + " — independent trials only: "
+                + ("per seed, neighbourhood models on pairwise disjoint client sets (smallest |A_i| first, ties in a "
+                   "random order drawn with the study)" if trials.members is not None else
+                   "one per seed (largest stated probability, ties in a random order drawn with the study)")
+                + f", among the trials where every hypothesis holds; p0 = the smallest stated probability "
+                f"{claim.probability} of the chosen trials.")
     verdict = j.verdict
     # Structural: every trial met the bound for the reason below, so power is not the question.
     if verdict != "fails" and trivial and j.successes == j.trials:

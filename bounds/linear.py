@@ -225,9 +225,11 @@ def _lower_bound_records(m: study.LinearMeasurement, objective: str) -> list[Rec
             population_reading = m.study.samples == "population"
             if population_reading:
                 # E[S] is deterministic given the seed's H: the event must hold for every H drawn (one
-                # violation is a counterexample); the number of H draws sets the power.
-                judged = rules.every_trial(int(np.sum(margins >= -1e-9)), worst.size,
-                                           what="min_k r_k >= bound at the population matrix")
+                # violation is a counterexample). A seed's clients share its H, so the independent
+                # instances are the seeds: the number of H draws sets the power.
+                seed_ok = np.all(margins.reshape(m.study.n_seeds, -1) >= -1e-9, axis=1)
+                judged = rules.every_trial(int(seed_ok.sum()), seed_ok.size,
+                                           what="min_k r_k >= bound at the population matrix of every client of a seed")
             elif p0 > 0:
                 judged = rules.binomial(int(np.sum(margins >= 0)), worst.size, p0)
             else:

@@ -37,7 +37,8 @@ from theory import population
 from bounds import rules
 from bounds.constant_rule import cross_d_constant
 from bounds.evaluation import evaluate
-from bounds.readings import CL_VARIANTS, MIM_READINGS, OBJECTIVES, SENSITIVITIES, bound_claim, family_of, reading_of
+from bounds.readings import (CL_VARIANTS, MIM_READINGS, OBJECTIVES, SENSITIVITIES, bound_claim, family_of, paper_c_note,
+                             reading_of)
 from bounds.records import Record
 from bounds.suite import Suite
 from sim import class_minimum, is_binary
@@ -348,9 +349,7 @@ def _comparison_records(m: study.LinearMeasurement) -> list[Record]:
                         verdict = "holds-trivially"
                         note += f" s^M = {float(s_m.flat[0]):g} on every trial: the surrogate's r_k are 0 or 1 (diagonal X^M)."
                     if variant == "paper-c" and verdict == "fails":
-                        note += (f" Structural: paper-c takes max - min of r_k over the first c = {m.study.c} "
-                                 f"coordinates, of which {m.study.data.N}..{m.study.c - 1} are noise coordinates "
-                                 "(no class lives there), so it measures the noise part of the spectrum.")
+                        note += paper_c_note(m.study.c, m.study.data.N)
                     if reasons:
                         verdict, note = "vacuous", "Vacuous: " + "; ".join(reasons) + ". " + note
                     note += (f" d = {m.study.data.d} vs unit-constant threshold d* = {d_star:.4g}"

@@ -44,3 +44,20 @@ def bound_claim(objective: str, scope: str) -> "theory.Claim":
 
 
 __all__ = ["MIM_READINGS", "CL_VARIANTS", "OBJECTIVES", "SENSITIVITIES", "DECL_READINGS", "reading_of", "family_of", "bound_claim"]
+
+
+def paper_c_note(c: int, N: int) -> str:
+    """Why a ``paper-c`` sensitivity comparison fails for a structural reason when ``c > N``:
+    Definition 4.1's ``max - min`` is taken over the first ``c`` coordinates, and only the first
+    ``N`` carry a class (Section 3.2's data model), so the rest measure the noise part of the
+    spectrum. Empty when ``c <= N``.
+
+    >>> paper_c_note(8, 4)[:40]
+    ' Structural: paper-c takes max - min of '
+    >>> paper_c_note(4, 4)
+    ''
+    """
+    if c <= N:
+        return ""
+    return (f" Structural: paper-c takes max - min of r_k over the first c = {c} coordinates, of which {N}..{c - 1} "
+            "are noise coordinates (no class lives there), so it measures the noise part of the spectrum.")

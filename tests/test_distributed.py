@@ -121,3 +121,11 @@ def test_measure_is_a_function_of_its_key():
     np.testing.assert_array_equal(a.graphs.weights, b.graphs.weights)
     np.testing.assert_array_equal(a.trial_priority, b.trial_priority)
     assert not np.array_equal(a.trial_priority, c.trial_priority)
+
+
+def test_failing_paper_c_records_name_their_structural_reason(smoke_records):
+    # c = 2N > N: paper-c's max - min runs over N..c-1 noise coordinates (linear does the same).
+    failing = [r for r in smoke_records if r.reading.get("sensitivity") == "paper-c" and r.verdict == "fails"]
+    assert failing and all(r.params["c"] > r.params["N"] and "Structural: paper-c" in r.note for r in failing)
+    others = [r for r in smoke_records if r.reading.get("sensitivity") == "paper-c" and r.verdict != "fails"]
+    assert all("Structural: paper-c" not in r.note for r in others)

@@ -278,7 +278,6 @@ def _lower_bound_record(sw: Sweep, claim: theory.Claim, variant: str, objective:
     if not picks:
         return Record(verdict="inconclusive", hypotheses={name: True for name in hyp}, **fields,
                       note=f"{base_note} Every trial whose hypotheses hold diverged: nothing to test. {tail}")
-    chosen_ok = np.array([success[s].ravel()[i] for s, i in picks])
     q = float(min(p0[s].ravel()[i] for s, i in picks))
     if sw.samples == "population":
         # E[S] is fixed given the seed's graphs and H, so the bound must hold on every model; the
@@ -291,6 +290,7 @@ def _lower_bound_record(sw: Sweep, claim: theory.Claim, variant: str, objective:
                 f"probability {claim.probability} (at least {q:.4g} here) bounds sampling error, which population "
                 "does not have.")
     else:
+        chosen_ok = np.array([success[s].ravel()[i] for s, i in picks])
         j = rules.binomial(int(chosen_ok.sum()), int(chosen_ok.size), q)
         rule = (j.rule + " — independent trials only: "
                 + ("per seed, neighbourhood models on pairwise disjoint client sets (smallest |A_i| first, ties in a "

@@ -54,8 +54,8 @@ def make(measurement: dict[str, Experiment], out_dir: pathlib.Path) -> list[path
     main = np.stack([exp.probe_x[np.flatnonzero(exp.probe_y == c)[0]] for c in range(2 * cfg.N)])
     # The downstream study never samples the paper's construction; its rare samples are drawn
     # from a stream of the measurement's key that the study itself does not use.
-    x, y = sample_clients(cfg, key=jax.random.fold_in(exp.key, 1))
-    rare = np.stack([np.asarray(x[i])[np.asarray(y[i]) == cfg.rare_class[i]][0] for i in range(cfg.N)])
+    x, y = (np.asarray(a) for a in sample_clients(cfg, key=jax.random.fold_in(exp.key, 1)))
+    rare = np.stack([x[i][y[i] == cfg.rare_class[i]][0] for i in range(cfg.N)])
     rows = np.concatenate([main, rare])
     names = [f"class {c}" for c in range(2 * cfg.N)] + [f"rare h_{i} = {cfg.rare_class[i]}" for i in range(cfg.N)]
     lim = np.abs(rows).max()

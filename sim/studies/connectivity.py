@@ -177,6 +177,11 @@ def _subkey(key: jax.Array, purpose: str) -> jax.Array:
 
 def _graph_key(key: jax.Array, *indices: int) -> jax.Array:
     """The key of one graph, from its seed and its (kind, level): not its position in a grid."""
+    return _fold_in_path(key, jnp.asarray(indices, jnp.uint32))
+
+
+@jax.jit  # one dispatch per key (a default sweep derives about 400), not one fold_in op each
+def _fold_in_path(key, indices):
     for i in indices:
         key = jax.random.fold_in(key, i)
     return key
@@ -236,15 +241,16 @@ def _sampled_moments(keys, *, data):
 
 
 @jax.jit
-def _model_moments(S, W):
-    """The moments every closed-form model is fitted to, (seeds, 1 + G + G N, d, d): FL's mean,
-    Eq. 1's ``Σ_j π_j S_j`` per graph, then each client's neighbourhood average per graph."""
+def _model_moments(S, W, fitted):
+    """The moments of the closed-form models ``fitted`` (indices into (1 + G + G N); see
+    `_distinct_models`), (seeds, len(fitted), d, d): model 0 is FL's mean, then Eq. 1's
+    ``Σ_j π_j S_j`` per graph, then each client's neighbourhood average per graph."""
     n_seed, n_graph, n = W.shape[0], W.shape[1], W.shape[2]
     d = S.shape[-1]
     S_fl = jnp.mean(S, axis=1)[:, None]
     S_eq1 = jax.vmap(jax.vmap(eq1_moment, (None, 0)))(S, W)
     S_nb = jax.vmap(jax.vmap(neighbourhood_moments, (None, 0)))(S, W).reshape(n_seed, n_graph * n, d, d)
-    return jnp.concatenate([S_fl, S_eq1, S_nb], axis=1)
+    return jnp.concatenate([S_fl, S_eq1, S_nb], axis=1)[:, fitted]  # selected here: no gather op by op
 
 
 def _fit(M, H, *, objective, c, p):
@@ -411,15 +417,22 @@ def _transforms(study: ConnectivityStudy, key) -> jax.Array:
     it about half the time), so A.9 holds on every trial by construction."""
     out = []
     for seed in range(study.n_seeds):
-        k = jax.random.fold_in(key, seed)
         for attempt in range(100):
-            H = sim.make_transform(study.transform, study.d, key=jax.random.fold_in(k, attempt), dim=study.c)
-            if float(sim.transform_trace(H, study.c)) > 0:
+            H, trace = _candidate_transform(key, seed, attempt, kind=study.transform, d=study.d, c=study.c)
+            if float(trace) > 0:
                 break
         else:
             sim.check_transform(H, study.c)  # raises with the library's message
-        out.append(H)
-    return jnp.stack(out)
+        out.append(np.asarray(H))
+    return jnp.asarray(np.stack(out))
+
+
+@functools.partial(jax.jit, static_argnames=("kind", "d", "c"))
+def _candidate_transform(key, seed, attempt, *, kind, d, c):
+    """Candidate ``attempt`` of seed ``seed`` and its A.9 trace, in one dispatch (drawn op by op,
+    a Haar rotation is about 30 dispatches and a default sweep draws 120)."""
+    H = sim.make_transform(kind, d, key=jax.random.fold_in(jax.random.fold_in(key, seed), attempt), dim=c)
+    return H, sim.transform_trace(H, c)
 
 
 # ----------------------------------------------------------------------------- the sweep
@@ -568,7 +581,7 @@ def measure(study: ConnectivityStudy, *, key: jax.Array, train: bool, samples: s
         r = {"objective-eq1": {}, "per-neighbourhood": {}}
         positive = {"objective-eq1": {}, "per-neighbourhood": {}}
         fitted, source = _distinct_models(graphs.weights)
-        M = _model_moments(S, W)[:, fitted]
+        M = _model_moments(S, W, fitted)
         for obj in sim.OBJECTIVES:
             rr, count = (np.asarray(v)[:, source] for v in _closed_form(M, H, objective=obj, c=study.c, p=study.p))
             if obj == "mim-reconstruction":
@@ -685,15 +698,18 @@ def consensus(study: ConnectivityStudy, *, key: jax.Array, objective: str = "mim
         push.append(False)
     seeds = np.array([m[2] for m in rows_meta])
     push = np.array(push)
-    init_keys = jax.random.split(_subkey(key, "init"), n_seeds)[seeds]
+    # Per-run inputs gathered on the host (op by op, each gather compiles a program of its own).
+    key_impl = jax.random.key_impl(key)
+    init_keys = np.asarray(jax.random.key_data(jax.random.split(_subkey(key, "init"), n_seeds)))[seeds]
+    S, H = np.asarray(S), np.asarray(H)
     r = np.zeros((len(rows_meta), d))
     bad = np.zeros(len(rows_meta), dtype=bool)
     for flag in (False, True):  # push-sum is a different (static) program
         sel = np.flatnonzero(push == flag)
         if sel.size == 0:
             continue
-        r_sel, loss_sel = _consensus_train(S[seeds[sel]], jnp.asarray(np.stack(weights)[sel]), H[seeds[sel]],
-                                           init_keys[sel], objective=objective, cfg=study.train_config(), c=study.c,
+        r_sel, loss_sel = _consensus_train(S[seeds[sel]], np.stack(weights)[sel], H[seeds[sel]],
+                                           jax.random.wrap_key_data(init_keys[sel], impl=key_impl), objective=objective, cfg=study.train_config(), c=study.c,
                                            p=study.p, push_sum=bool(flag))
         r[sel] = np.asarray(r_sel)
         bad[sel] = _diverged(loss_sel, np.ones(loss_sel.shape, bool), r[sel])

@@ -261,7 +261,9 @@ def _data(st: DownstreamStudy, data_model: str, splits: list[dict], k_data, k_pr
         cfg = st.data_config()
         clients = part.client_data(cfg, flat, key=k_data)
         probe_x, probe_y = part.global_sample(cfg, 2 * P * S, key=k_probe)
-        return clients, probe_x.reshape(S, 2 * P, st.d), probe_y.reshape(S, 2 * P)
+        # On the host as the latent model's below: the program's arguments then have one kind
+        # (host arrays), so both data models share one compiled program and its dispatch cache.
+        return jax.tree_util.tree_map(np.asarray, (clients, probe_x.reshape(S, 2 * P, st.d), probe_y.reshape(S, 2 * P)))
     width = max(int(p.sizes.max()) for p in flat)
     k_models = jax.random.fold_in(k_data, len(SKEWS))
     drawn = []
@@ -270,8 +272,10 @@ def _data(st: DownstreamStudy, data_model: str, splits: list[dict], k_data, k_pr
         clients = part.client_data(model, [splits[s][skew] for skew in SKEWS], key=jax.random.fold_in(k_data, s),
                                    n_max=width)
         drawn.append((clients,) + part.global_sample(model, 2 * P, key=jax.random.fold_in(k_probe, s)))
-    clients = jax.tree_util.tree_map(lambda *leaves: jnp.concatenate(leaves), *(c for c, _, _ in drawn))
-    return clients, jnp.stack([x for _, x, _ in drawn]), jnp.stack([y for _, _, y in drawn])
+    # Stacked on the host: op by op, each concatenation compiles a program of its own.
+    clients = jax.tree_util.tree_map(lambda *leaves: np.concatenate([np.asarray(v) for v in leaves]),
+                                     *(c for c, _, _ in drawn))
+    return clients, np.stack([np.asarray(x) for _, x, _ in drawn]), np.stack([np.asarray(y) for _, _, y in drawn])
 
 
 def _measure(st: DownstreamStudy, data_model: str, data_key: jax.Array, train_key: jax.Array,
@@ -294,13 +298,14 @@ def _measure(st: DownstreamStudy, data_model: str, data_key: jax.Array, train_ke
     for pair, (result, f, f0, dist, sens) in zip(st.pairs, results):
         losses = np.where(np.asarray(result.participation), np.asarray(result.losses), 0.0)
         finite = np.isfinite(losses).all(axis=(1, 2)) & np.isfinite(np.asarray(f)).all(axis=(1, 2))
-        feats.append(jnp.where(jnp.asarray(finite)[:, None, None], f, 0.0))
+        feats.append(np.where(finite[:, None, None], np.asarray(f), 0.0))
         untrained_feats.append(f0)
         outputs[pair] = (result, finite, np.asarray(dist), np.asarray(sens))
 
     _say(progress, f"downstream: {PROBE_METHOD} probes on {len(feats) * S * (runs + 1)} encoders")
-    allf = jnp.concatenate(feats + untrained_feats)
-    ally = jnp.concatenate([jnp.repeat(probe_y, runs, axis=0)] * len(feats) + [probe_y] * len(untrained_feats))
+    allf = np.concatenate([np.asarray(f) for f in feats + untrained_feats])
+    probe_y = np.asarray(probe_y)
+    ally = np.concatenate([np.repeat(probe_y, runs, axis=0)] * len(feats) + [probe_y] * len(untrained_feats))
     acc = np.asarray(linear_probe(allf[:, :P], ally[:, :P], allf[:, P:], ally[:, P:], n_classes=C, method=PROBE_METHOD))
     n_trained = len(feats) * S * runs
 
@@ -308,7 +313,7 @@ def _measure(st: DownstreamStudy, data_model: str, data_key: jax.Array, train_ke
     for j, (pair, (result, finite, dist, sens)) in enumerate(outputs.items()):
         a = np.where(finite, acc[j * S * runs:(j + 1) * S * runs], np.nan).reshape(S, runs)
         out["untrained"][pair] = acc[n_trained + j * S: n_trained + (j + 1) * S]
-        out["models"][pair] = (result.global_params, result.client_params)
+        out["models"][pair] = jax.tree_util.tree_map(np.asarray, (result.global_params, result.client_params))
         for i, skew in enumerate(SKEWS):
             cell = pair + (skew,)
             out["accuracy"][cell] = a[:, i]

@@ -268,7 +268,11 @@ def measure(study: MARStudy, *, key: jax.Array) -> MARExperiment:
     x, mask, probe_x, probe_y, het, redraws = _draw(st, data_key)
     k_init, k_train, k_graph = jax.random.split(train_key, 3)
     init = jax.vmap(lambda k: init_params(st.shallow(), key=k))(jax.random.split(k_init, S))
-    train_keys = jax.random.split(k_train, S)
+    impl = jax.random.key_impl(key)
+    keys = np.asarray(jax.random.key_data(jax.random.split(k_train, S)))
+    wrap = lambda data: jax.random.wrap_key_data(data, impl=impl)  # noqa: E731
+    host = lambda tree, rows: jax.tree_util.tree_map(lambda a: np.asarray(a)[rows], tree)  # noqa: E731
+    x, mask, probe_x, probe_y = (np.asarray(a) for a in (x, mask, probe_x, probe_y))
     seeds = np.arange(S)
     out = {"accuracy": {}, "distances": {}, "diverged": {}, "models": {}}
     feats_all, labels_all, index = [], [], []
@@ -282,11 +286,12 @@ def measure(study: MARStudy, *, key: jax.Array) -> MARExperiment:
             w = np.stack([_mixing(st, jax.random.fold_in(k_graph, s)) for s in seeds])[sd]
         else:
             w = np.zeros((len(sd), 1, 1))
-        vec = lambda f: jnp.asarray([f(settings[i]) for i in si])  # noqa: E731
+        vec = lambda f: np.asarray([f(settings[i]) for i in si], jnp.result_type(float))  # noqa: E731
+        onehot = {m: np.asarray(metric_weights(m, metrics_of(algorithm))) for m in {s.metric for s in settings}}
+        # Per-run inputs gathered on the host: op by op, each gather compiles a program of its own.
         result, feats, dist = _program(st, algorithm)(
-            jax.tree_util.tree_map(lambda a: a[sd], init), x[sd, aj], mask[sd, aj], jnp.asarray(w), train_keys[sd],
-            vec(lambda s: s.gamma_max), vec(lambda s: s.gamma_min),
-            jnp.stack([metric_weights(settings[i].metric, metrics_of(algorithm)) for i in si]), probe_x[sd])
+            host(init, sd), x[sd, aj], mask[sd, aj], w, wrap(keys[sd]), vec(lambda s: s.gamma_max),
+            vec(lambda s: s.gamma_min), np.stack([onehot[settings[i].metric] for i in si]), probe_x[sd])
         losses = np.where(np.asarray(result.participation), np.asarray(result.losses), 0.0)
         finite = np.isfinite(losses).all(axis=(1, 2)) & np.isfinite(np.asarray(feats)).all(axis=(1, 2))
         dist = np.where(finite[:, None], np.asarray(dist), np.nan)
@@ -295,8 +300,7 @@ def measure(study: MARStudy, *, key: jax.Array) -> MARExperiment:
             out["distances"][setting] = dist[rows]
             out["diverged"][setting] = int(np.sum(~finite[rows]))
             if algorithm == "FL":
-                out["models"][setting] = jax.tree_util.tree_map(lambda a: np.asarray(a[j * S]),
-                                                                (result.global_params, result.client_params))
+                out["models"][setting] = host((result.global_params, result.client_params), j * S)
             index.append((setting, finite[rows]))
         # A diverged run's features are replaced by zeros for the probe; its accuracy is NaN below.
         feats_all.append(jnp.where(jnp.asarray(finite)[:, None, None], feats, 0.0))

@@ -21,6 +21,7 @@ import math
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 
 def _flat(shape) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -58,4 +59,17 @@ def bernoulli(key, p=0.5, shape=None) -> jax.Array:
     return jax.random.bernoulli(key, _flat_param(p, shape), flat).reshape(shape)
 
 
-__all__ = ["bernoulli", "bits", "normal", "uniform"]
+def take_keys(keys, rows) -> jax.Array:
+    """``keys[rows]`` for an array of typed keys, gathered on the host: the same keys, without
+    the gather program (and index-normalising ops) that indexing a device array op by op
+    compiles for every new shape.
+
+    >>> keys = jax.random.split(jax.random.key(0), 4)
+    >>> bool((jax.random.key_data(take_keys(keys, [3, 0])) == jax.random.key_data(keys[jnp.array([3, 0])])).all())
+    True
+    """
+    data = np.asarray(jax.random.key_data(keys))[np.asarray(rows)]
+    return jax.random.wrap_key_data(data, impl=jax.random.key_impl(keys))
+
+
+__all__ = ["bernoulli", "bits", "normal", "take_keys", "uniform"]

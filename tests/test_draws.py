@@ -39,3 +39,14 @@ def test_same_values_as_jax_random(partitionable):
     for a, b, shape in zip(ours, theirs, shapes):
         assert a.shape == b.shape == (3, *shape) and a.dtype == b.dtype
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+@pytest.mark.parametrize("impl", ["threefry2x32", "rbg"])
+def test_take_keys_is_indexing(impl):
+    # Same keys as device-side indexing (repeats and any order), the key implementation kept.
+    keys = jax.random.split(jax.random.key(3, impl=impl), 5)
+    rows = np.array([4, 0, 0, 2])
+    taken = draws.take_keys(keys, rows)
+    assert jax.random.key_impl(taken) == jax.random.key_impl(keys)
+    np.testing.assert_array_equal(jax.random.key_data(taken), jax.random.key_data(keys[jnp.asarray(rows)]))
+    np.testing.assert_array_equal(jax.random.normal(taken[1], (3,)), jax.random.normal(keys[0], (3,)))

@@ -699,8 +699,7 @@ def consensus(study: ConnectivityStudy, *, key: jax.Array, objective: str = "mim
     seeds = np.array([m[2] for m in rows_meta])
     push = np.array(push)
     # Per-run inputs gathered on the host (op by op, each gather compiles a program of its own).
-    key_impl = jax.random.key_impl(key)
-    init_keys = np.asarray(jax.random.key_data(jax.random.split(_subkey(key, "init"), n_seeds)))[seeds]
+    init_keys = jax.random.split(_subkey(key, "init"), n_seeds)
     S, H = np.asarray(S), np.asarray(H)
     r = np.zeros((len(rows_meta), d))
     bad = np.zeros(len(rows_meta), dtype=bool)
@@ -709,7 +708,8 @@ def consensus(study: ConnectivityStudy, *, key: jax.Array, objective: str = "mim
         if sel.size == 0:
             continue
         r_sel, loss_sel = _consensus_train(S[seeds[sel]], np.stack(weights)[sel], H[seeds[sel]],
-                                           jax.random.wrap_key_data(init_keys[sel], impl=key_impl), objective=objective, cfg=study.train_config(), c=study.c,
+                                           draws.take_keys(init_keys, seeds[sel]), objective=objective,
+                                           cfg=study.train_config(), c=study.c,
                                            p=study.p, push_sum=bool(flag))
         r[sel] = np.asarray(r_sel)
         bad[sel] = _diverged(loss_sel, np.ones(loss_sel.shape, bool), r[sel])

@@ -32,6 +32,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from sim import draws
 from sim import partition as part
 from sim import xla
 from sim.latent import LatentConfig, make_latent_model
@@ -268,9 +269,7 @@ def measure(study: MARStudy, *, key: jax.Array) -> MARExperiment:
     x, mask, probe_x, probe_y, het, redraws = _draw(st, data_key)
     k_init, k_train, k_graph = jax.random.split(train_key, 3)
     init = jax.vmap(lambda k: init_params(st.shallow(), key=k))(jax.random.split(k_init, S))
-    impl = jax.random.key_impl(key)
-    keys = np.asarray(jax.random.key_data(jax.random.split(k_train, S)))
-    wrap = lambda data: jax.random.wrap_key_data(data, impl=impl)  # noqa: E731
+    train_keys = jax.random.split(k_train, S)
     host = lambda tree, rows: jax.tree_util.tree_map(lambda a: np.asarray(a)[rows], tree)  # noqa: E731
     x, mask, probe_x, probe_y = (np.asarray(a) for a in (x, mask, probe_x, probe_y))
     seeds = np.arange(S)
@@ -290,7 +289,7 @@ def measure(study: MARStudy, *, key: jax.Array) -> MARExperiment:
         onehot = {m: np.asarray(metric_weights(m, metrics_of(algorithm))) for m in {s.metric for s in settings}}
         # Per-run inputs gathered on the host: op by op, each gather compiles a program of its own.
         result, feats, dist = _program(st, algorithm)(
-            host(init, sd), x[sd, aj], mask[sd, aj], w, wrap(keys[sd]), vec(lambda s: s.gamma_max),
+            host(init, sd), x[sd, aj], mask[sd, aj], w, draws.take_keys(train_keys, sd), vec(lambda s: s.gamma_max),
             vec(lambda s: s.gamma_min), np.stack([onehot[settings[i].metric] for i in si]), probe_x[sd])
         losses = np.where(np.asarray(result.participation), np.asarray(result.losses), 0.0)
         finite = np.isfinite(losses).all(axis=(1, 2)) & np.isfinite(np.asarray(feats)).all(axis=(1, 2))
@@ -303,12 +302,12 @@ def measure(study: MARStudy, *, key: jax.Array) -> MARExperiment:
                 out["models"][setting] = host((result.global_params, result.client_params), j * S)
             index.append((setting, finite[rows]))
         # A diverged run's features are replaced by zeros for the probe; its accuracy is NaN below.
-        feats_all.append(jnp.where(jnp.asarray(finite)[:, None, None], feats, 0.0))
+        feats_all.append(np.where(finite[:, None, None], np.asarray(feats), 0.0))
         labels_all.append(probe_y[sd])
     # Each seed's untrained encoder, probed in the same call.
     feats_all.append(jax.vmap(lambda e, px: encode(st.shallow(), e, px))(init["encoder"], probe_x))
     labels_all.append(probe_y)
-    f, y = jnp.concatenate(feats_all), jnp.concatenate(labels_all)
+    f, y = np.concatenate([np.asarray(a) for a in feats_all]), np.concatenate(labels_all)
     acc = np.asarray(linear_probe(f[:, :P], y[:, :P], f[:, P:], y[:, P:], n_classes=2 * st.N, method=PROBE_METHOD))
     for k, (setting, finite) in enumerate(index):
         out["accuracy"][setting] = np.where(finite, acc[k * S:(k + 1) * S], np.nan)

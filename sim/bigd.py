@@ -13,9 +13,13 @@ matrix (8.6 GB in float64 at ``d = 2^15``); here the factors are kept and ``S V`
 block ``V (d, b)`` piece by piece, so one evaluation costs ``O(d^2 b)`` time per product and the
 memory of ``T`` alone.
 
-``T`` is stored by row blocks without its zero lower part (``block`` rows each, columns from the
-block's first row on), in both layouts (`SecondMomentFactors`): ``d^2`` entries in all, 4.3 GB
-in float32 at ``d = 2^15``. Its precision is
+``T`` is stored as square ``block x block`` tiles, only those on or above the block diagonal
+(tile ``(i, j)``, ``j >= i``, holds rows ``i block ..`` and columns ``j block ..``, zero past row
+``rows`` and column ``d``), stacked in one array, in both layouts (`SecondMomentFactors`):
+``d^2`` entries in all plus the diagonal tiles' lower halves, 4.6 GB in float32 at
+``d = 2^15``. Every tile has one shape, so one compiled program draws them all, one transposes
+them all, and a product with ``T`` or ``T^T`` is one batched matrix product, at any ``d`` (row
+blocks of ``d - s`` columns needed a program per block width: 32 at ``d = 2^15``). Its precision is
 ``wishart_dtype`` (float32 by default, to fit a 24 GB machine with room for the solver); the
 rest is float64. A float32 ``T`` perturbs ``S`` by about ``1e-7 mu^2 ||T||^2 / n_total`` in norm, far
 below the eigen-gaps that decide a representability verdict; the solver's tolerance is set
@@ -49,31 +53,36 @@ OPERATORS: tuple[str, ...] = ("mim-alignment", "cl-similar")
 
 
 @functools.partial(jax.tree_util.register_dataclass,
-                   data_fields=("coords", "gram", "root", "z1", "bartlett", "bartlett_t"),
-                   meta_fields=("n_total", "mu", "starts"))
+                   data_fields=("coords", "gram", "root", "z1", "tiles", "tiles_t"),
+                   meta_fields=("n_total", "mu", "tile_rows", "tile_cols"))
 @dataclasses.dataclass(frozen=True)
 class SecondMomentFactors:
     """The factors of one client's ``S`` (module docstring); a pytree, jit- and vmap-able.
 
     ``coords`` (m,) int32, ``gram`` ``G`` (m, m), ``root`` ``R`` (r0, m), ``z1`` ``Z1`` (r0, d),
-    ``bartlett``: the row blocks of ``T``, block ``i`` holding rows ``starts[i] ..`` and columns
-    ``starts[i] .. d - 1``; ``bartlett_t`` the same blocks transposed. ``n_total`` and ``mu`` are
-    the data model's (static).
+    ``tiles`` (t, block, block): tile ``k`` of ``T`` is rows ``tile_rows[k] * block ..`` and columns
+    ``tile_cols[k] * block ..`` (``tile_cols[k] >= tile_rows[k]``; static tuples); ``tiles_t`` the
+    same tiles transposed. ``n_total`` and ``mu`` are the data model's (static).
     """
 
     coords: jax.Array
     gram: jax.Array
     root: jax.Array
     z1: jax.Array
-    bartlett: tuple
-    bartlett_t: tuple
+    tiles: jax.Array
+    tiles_t: jax.Array
     n_total: int
     mu: float
-    starts: tuple
+    tile_rows: tuple
+    tile_cols: tuple
 
     @property
     def d(self) -> int:
         return self.z1.shape[1]
+
+    @property
+    def block(self) -> int:
+        return self.tiles.shape[1]
 
 
 def _check_client(cfg, client) -> int:
@@ -87,13 +96,14 @@ def _check_client(cfg, client) -> int:
 def draw_second_moment_factors(cfg: DataConfig, client: int, *, key: jax.Array, block: int = 2048,
                                wishart_dtype=jnp.float32) -> SecondMomentFactors:
     """One exact draw of client ``client``'s factors (same law as its ``S`` in
-    `sim.suffstats.sample_second_moments`, another random stream). ``block`` rows of ``T`` per
-    stored block; ``wishart_dtype`` its precision (module docstring). Cost ``O(d^2)`` time, about
-    ``d^2`` entries of ``wishart_dtype`` memory (``T`` in two layouts), independent of ``n``.
+    `sim.suffstats.sample_second_moments`, another random stream). ``T`` in ``block x block``
+    tiles (at most ``d``: a larger block is cut to ``d``); ``wishart_dtype`` its precision (module
+    docstring). Cost ``O(d^2)`` time, about ``d^2`` entries of ``wishart_dtype`` memory (``T`` in
+    two layouts), independent of ``n``.
 
     >>> f = draw_second_moment_factors(DataConfig(d=16), 0, key=jax.random.key(0), block=8)
-    >>> f.d, [b.shape for b in f.bartlett]
-    (16, [(8, 16), (8, 8)])
+    >>> f.d, f.tiles.shape, list(zip(f.tile_rows, f.tile_cols))
+    (16, (3, 8, 8), [(0, 0), (0, 1), (1, 1)])
     """
     client = _check_client(cfg, client)
     if isinstance(block, bool) or not isinstance(block, (int, np.integer)) or block < 1:
@@ -103,19 +113,23 @@ def draw_second_moment_factors(cfg: DataConfig, client: int, *, key: jax.Array, 
         raise ValueError(f"wishart_dtype = {wishart_dtype}: need a floating dtype")
     d, m = cfg.d, cfg.N + 1
     rows = min(cfg.n_total - min(m, cfg.n_total), d)  # rows of T: min(dof, d)
-    starts = tuple(range(0, rows, int(block)))
-    key_factors, key_blocks = jax.random.split(key)
+    block = min(int(block), d)
+    tiles_rc = [(i, j) for i in range(-(-rows // block)) for j in range(i, -(-d // block))]
+    tile_rows, tile_cols = (tuple(int(v) for v in ix) for ix in zip(*tiles_rc)) if tiles_rc else ((), ())
+    key_factors, key_tiles = jax.random.split(key)
     coords, gram, root, z1, chi = _draw(cfg, client, key_factors, rows=rows)
-    # One small program per block shape, the blocks drawn one after the other (one program for
-    # all blocks had not compiled after 4 minutes at d = 2^15), so peak memory stays T's own.
-    zero = jnp.zeros((), jnp.int32)
-    bartlett = tuple(_bartlett_block(jax.random.fold_in(key_blocks, i), chi[s:s + block], zero,
-                                     width=d - s, dtype=wishart_dtype)
-                     for i, s in enumerate(starts))
-    # Both layouts are kept (twice T's memory): XLA:CPU computes T_b^T y (y with b << d columns)
-    # by transposing T_b first, 15x slower than T_b @ V (measured at 4096 x 16384: 0.6 s vs 0.04 s).
-    bartlett_t = tuple(_transposed(Tb) for Tb in bartlett)
-    return SecondMomentFactors(coords, gram, root, z1, bartlett, bartlett_t, cfg.n_total, float(cfg.mu), starts)
+    if tiles_rc:
+        tiles = _bartlett_tiles(key_tiles, chi, jnp.asarray(tile_rows, jnp.int32), jnp.asarray(tile_cols, jnp.int32),
+                                block=block, d=d, dtype=wishart_dtype)
+    else:  # no degrees of freedom left for T (n_total <= N + 1)
+        tiles = jnp.zeros((0, block, block), wishart_dtype)
+    # Both layouts are kept: XLA:CPU computes T^T y (y with b << d columns) by transposing T
+    # first, or, written as (y^T T)^T behind an optimisation barrier, at half the memory rate of
+    # T @ V (jax 0.9.2, 2 cores, 136 tiles of 2048^2: 182 against 87 ms; 10 s more per d = 2^15
+    # Eq. 4 evaluation). One transpose program over the whole stack runs at ~2 ns per entry;
+    # transposing inside the draw loop ran at ~30.
+    return SecondMomentFactors(coords, gram, root, z1, tiles, _transposed(tiles), cfg.n_total, float(cfg.mu),
+                               tile_rows, tile_cols)
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1), static_argnames=("rows",))
@@ -133,26 +147,46 @@ def _draw(cfg, client, key, *, rows):
     return coords, G, R, z1, chi
 
 
-@functools.partial(jax.jit, static_argnames=("width", "dtype"))
-def _bartlett_block(key, chi, zero, *, width, dtype):
-    """Rows ``s .. s + len(chi)`` of ``T``, columns ``s ..``: ``chi`` on the diagonal, normals above."""
-    height = chi.shape[0]
-    # ``zero`` is a traced 0: without it XLA folds this (height x width) index pattern into a
-    # constant at compile time, which at d = 2^15 costs minutes and gigabytes.
-    offset = jnp.arange(width, dtype=jnp.int32)[None, :] - jnp.arange(height, dtype=jnp.int32)[:, None] + zero
-    normals = draws.normal(key, (height, width), dtype)
-    return jnp.where(offset > 0, normals, jnp.where(offset == 0, chi[:, None].astype(dtype), jnp.zeros((), dtype)))
+@functools.partial(jax.jit, static_argnames=("block", "d", "dtype"))
+def _bartlett_tiles(key, chi, tile_rows, tile_cols, *, block, d, dtype):
+    """The tiles of ``T`` (module docstring), one tile per loop step, tile
+    ``k`` from ``fold_in(key, k)``: ``chi`` (rows,) on the diagonal, normals above it, zeros below
+    it, past row ``rows`` and past column ``d``."""
+    rows = chi.shape[0]
+    chi = jnp.pad(chi, (0, -(-rows // block) * block - rows))  # whole row blocks
+
+    def tile(args):
+        k, i, j = args
+        # Global row and column of every entry: traced (i, j), so XLA cannot fold the
+        # (block x block) index pattern into a constant at compile time.
+        row = i * block + jnp.arange(block, dtype=jnp.int32)[:, None]
+        col = j * block + jnp.arange(block, dtype=jnp.int32)[None, :]
+        normals = draws.normal(jax.random.fold_in(key, k), (block, block), dtype)
+        diag = jax.lax.dynamic_slice_in_dim(chi, i * block, block)[:, None].astype(dtype)
+        return jnp.where((row < rows) & (col < d), jnp.where(col > row, normals, jnp.where(col == row, diag, 0)),
+                         0).astype(dtype)
+
+    # A loop, not a vmap: the tiles are written into the output one at a time, so peak memory
+    # is T's own.
+    index = jnp.arange(tile_rows.shape[0], dtype=jnp.int32)
+    return jax.lax.map(tile, (index, tile_rows, tile_cols))
 
 
-_transposed = jax.jit(jnp.transpose)
+_transposed = jax.jit(lambda tiles: jnp.swapaxes(tiles, 1, 2))
 
 
 def _wishart_apply(f: SecondMomentFactors, V):
-    """``T^T T V`` block by block, in ``T``'s precision, returned in ``V``'s."""
-    out = jnp.zeros_like(V)
-    for s, Tb, Tb_t in zip(f.starts, f.bartlett, f.bartlett_t):
-        out = out.at[s:].add((Tb_t @ (Tb @ V[s:].astype(Tb.dtype))).astype(V.dtype))
-    return out
+    """``T^T T V`` as two batched products over the tiles, in ``T``'s precision, returned in ``V``'s."""
+    d, b, B = f.d, V.shape[1], f.block
+    if not f.tile_rows:
+        return jnp.zeros_like(V)
+    n_cols = -(-d // B)
+    rows, cols = np.asarray(f.tile_rows), np.asarray(f.tile_cols)
+    Vb = jnp.zeros((n_cols * B, b), f.tiles.dtype).at[:d].set(V.astype(f.tiles.dtype)).reshape(n_cols, B, b)
+    TV = jax.ops.segment_sum(jnp.einsum("tij,tjk->tik", f.tiles, Vb[cols]), rows, num_segments=int(rows.max()) + 1,
+                             indices_are_sorted=True)
+    out = jax.ops.segment_sum(jnp.einsum("tij,tjk->tik", f.tiles_t, TV[rows]), cols, num_segments=n_cols)
+    return out.reshape(n_cols * B, b)[:d].astype(V.dtype)
 
 
 def second_moment_matvec(f: SecondMomentFactors, V) -> jax.Array:
@@ -173,8 +207,10 @@ def second_moment_diagonal(f: SecondMomentFactors) -> jax.Array:
     cross = f.root.T @ f.z1  # (m, d): F^T Xi
     structured = structured.at[c].add(2 * f.mu * cross[jnp.arange(c.shape[0]), c])
     wishart = jnp.zeros((d,), f.gram.dtype)
-    for s, Tb in zip(f.starts, f.bartlett):
-        wishart = wishart.at[s:].add(jnp.sum(Tb * Tb, axis=0).astype(wishart.dtype))
+    if f.tile_rows:  # column sums of T * T, tile by tile
+        n_cols = -(-d // f.block)
+        sums = jax.ops.segment_sum(jnp.sum(f.tiles * f.tiles, axis=1), np.asarray(f.tile_cols), num_segments=n_cols)
+        wishart = sums.reshape(-1)[:d].astype(wishart.dtype)
     return (structured + f.mu**2 * (jnp.sum(f.z1 * f.z1, axis=0) + wishart)) / f.n_total
 
 
@@ -203,8 +239,8 @@ def top_eigenspace_factors(f: SecondMomentFactors, objective: str, c: int, *, ke
     """Top-``c`` eigenspace of ``objective``'s operator (`OPERATORS`) of ``S`` and its
     representabilities ``r (d,)`` (Definition 4.1), by `sim.topc.top_eigenspace_matvec`.
 
-    A product with ``S`` streams all of ``T`` from memory (``d^2`` entries) whatever the block
-    width, so the defaults keep the block narrow and the Krylov space deep: at ``d = 2^15``, Eq. 4's
+    A product with ``S`` streams both layouts of ``T`` from memory (``T V``, then ``T^T`` of it) whatever
+    the block width, so the defaults keep the block narrow and the Krylov space deep: at ``d = 2^15``, Eq. 4's
     operator (relative gap 1e-4) took 4 restarts of 20 blocks (29 s) against 11 of 10 with
     ``oversample = 4`` (41 s) and 7 of 10 with 14 (31–33 s); CL-similar (gap 1) one restart either
     way (8 s against 5 s).
@@ -222,7 +258,7 @@ def top_eigenspace_factors(f: SecondMomentFactors, objective: str, c: int, *, ke
         p = float(p)
     else:
         p = None
-    if tol is None and any(b.dtype != f.gram.dtype for b in f.bartlett):
+    if tol is None and f.tiles.dtype != f.gram.dtype:
         tol = 1e-5
     return _top(f, key, objective=objective, p=p, c=int(c), tol=None if tol is None else float(tol),
                 oversample=int(oversample), blocks=int(blocks), iters=int(iters))

@@ -35,14 +35,24 @@ from sim.suffstats import sample_second_moments
 P = 0.75
 
 
+def _bartlett(f):
+    """``T`` (padded to whole tiles) written out from its tiles, and the tiles' transposes checked."""
+    B, tiles = f.block, np.asarray(f.tiles, np.float64)
+    np.testing.assert_array_equal(np.asarray(f.tiles_t, np.float64), np.swapaxes(tiles, 1, 2))
+    T = np.zeros(((max(f.tile_rows) + 1) * B, (max(f.tile_cols) + 1) * B))
+    for tile, i, j in zip(tiles, f.tile_rows, f.tile_cols):
+        T[i * B:(i + 1) * B, j * B:(j + 1) * B] = tile
+    return T
+
+
 def _assembled(f):
     """``S`` from the factors by the formula, with ``P`` and ``T`` written out."""
     d = f.d
     Pm = np.zeros((d, f.coords.shape[0]))
     Pm[np.asarray(f.coords), np.arange(f.coords.shape[0])] = 1.0
-    T = np.zeros((max(f.starts[-1] + f.bartlett[-1].shape[0], 1), d))
-    for s, Tb in zip(f.starts, f.bartlett):
-        T[s:s + Tb.shape[0], s:] = np.asarray(Tb, np.float64)
+    T = _bartlett(f)
+    assert not T[:, d:].any()  # the padding past column d is zero
+    T = T[:, :d]
     G, R, Z1 = (np.asarray(a) for a in (f.gram, f.root, f.z1))
     cross = Pm @ R.T @ Z1
     return (Pm @ G @ Pm.T + f.mu * (cross + cross.T) + f.mu**2 * (Z1.T @ Z1 + T.T @ T)) / f.n_total
@@ -50,6 +60,21 @@ def _assembled(f):
 
 def _cfg(d, n, N=2):
     return dataclasses.replace(DataConfig(d=d, N=N), n=n)
+
+
+@pytest.mark.parametrize("n, block", [(64**2, 24), (20, 24), (64**2, 64), (64**2, 100)])
+def test_bartlett_factor_is_upper_trapezoidal_with_chi_on_its_diagonal(n, block):
+    # n = 20: n_total - r0 < d, so T has fewer rows than columns (trapezoidal, rows past it zero).
+    cfg = _cfg(64, n)
+    f = draw_second_moment_factors(cfg, 0, key=jax.random.key(3), block=block, wishart_dtype=jnp.float64)
+    rows = min(cfg.n_total - (cfg.N + 1), 64)
+    T = _bartlett(f)[:, :64]
+    assert not T[rows:].any() and not np.tril(T[:rows], -1).any()
+    assert np.all(np.diag(T[:rows]) > 0) and np.all(np.triu(T[:rows], 1)[np.triu_indices(rows, 1, 64)] != 0)
+    # Bartlett: T_aa^2 ~ chi2(n_total - r0 - a), so its sum has mean sum_a (dof - a).
+    dof = cfg.n_total - (cfg.N + 1)
+    assert abs(np.sum(np.diag(T[:rows]) ** 2) - sum(dof - a for a in range(rows))) < 6 * np.sqrt(
+        sum(2 * (dof - a) for a in range(rows)))
 
 
 @pytest.mark.parametrize("client, n", [(0, 64**2), (1, 64**2), (1, 20)])  # client 1: rare coordinate = class 0
@@ -80,7 +105,7 @@ def test_top_eigenspace_is_the_dense_one(d, objective):
 
 def test_float32_wishart_factor_stays_within_its_bound():
     f = draw_second_moment_factors(_cfg(128, 128**2), 0, key=jax.random.key(5), block=48)
-    assert f.bartlett[0].dtype == jnp.float32
+    assert f.tiles.dtype == jnp.float32
     X = sim.client_matrix(jnp.asarray(_assembled(f)), "mim-alignment", p=P)
     res, _ = top_eigenspace_factors(f, "mim-alignment", 2, key=jax.random.key(1), p=P)
     distance = float(subspace_distance(sim.top_eigenspace(X, 2)[0], res.vectors))

@@ -14,6 +14,8 @@ Objectives and stationary points (Section 3.3)
                           "cl-similar", "cl-dissimilar"
     client_matrix         alignment matrix ``X`` of an objective
     encoder_subspace      orthonormal basis of ``row(W)`` at the stationary point
+    encoder_fit, EncoderFit  the same with the spread of each ``r_k`` over the stationary
+                          points (a tie at ``c`` makes them a family), the eigen-gap, a count
     mask_moments          mask-averaged moments of the visible/masked views (Eq. 3)
     reconstruction_loss   Eq. 3 averaged exactly over masks
     make_transform, transform_trace, check_transform   the CL transform ``H`` (Assumption A.9)
@@ -34,7 +36,9 @@ from sim.data import ClientData, expected_second_moment, sample_clients, sample_
 from sim.matrices import (
     OBJECTIVES,
     check_transform,
+    EncoderFit,
     client_matrix,
+    encoder_fit,
     encoder_subspace,
     make_transform,
     mask_moments,
@@ -61,6 +65,8 @@ __all__ = [
     "OBJECTIVES",
     "client_matrix",
     "encoder_subspace",
+    "encoder_fit",
+    "EncoderFit",
     "mask_moments",
     "reconstruction_loss",
     "make_transform",

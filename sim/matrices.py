@@ -14,6 +14,7 @@ Every objective is a function of a client's second moment ``S = E_j[x_j x_j^T]``
 from __future__ import annotations
 
 import functools
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -21,7 +22,7 @@ import jax.scipy.linalg as jsl
 import numpy as np
 
 from sim import draws
-from sim.solvers import _check_square, _check_width, top_eigenspace
+from sim.solvers import _check_square, _check_width
 
 ALIGNMENT_OBJECTIVES = ("mim-surrogate", "mim-alignment", "cl-similar", "cl-dissimilar")
 OBJECTIVES = ALIGNMENT_OBJECTIVES + ("mim-reconstruction",)
@@ -120,24 +121,112 @@ def reconstruction_loss(S, encoder, decoder, p) -> jax.Array:
     return jnp.sum((B @ uu) * B) - 2 * jnp.sum(B * vu) + jnp.trace(vv)
 
 
+#: Default resolution of `encoder_fit`: the representabilities are compared at the 1e-6 scale.
+SUBSPACE_RESOLUTION = 1e-6
+
+
+class EncoderFit(NamedTuple):
+    """Result of `encoder_fit`, for the matrix ``X`` whose top-``c`` eigenspace gives ``row(W)``
+    (``A A^T`` for Eq. 3, below):
+
+    - ``subspace (d, c)``: the orthonormal basis of `encoder_subspace`;
+    - ``spread (d,)``: ``r_k^max - r_k^min`` over every stationary point, 0 for all ``k`` when
+      the top-``c`` eigenspace is unique; ``r_k`` of ``subspace`` lies in that range;
+    - ``gap``: the relative eigen-gap ``(lambda_c - lambda_(c+1)) / ||X||_F`` (``inf`` at
+      ``c = d``, 0 for ``X = 0``);
+    - ``count``: the number of eigenvalues of ``X`` above ``above`` (Assumption A.5 needs ``c``)."""
+
+    subspace: jax.Array
+    spread: jax.Array
+    gap: jax.Array
+    count: jax.Array
+
+
+def _family_spread(values, basis, c, norm, resolution):
+    """``spread`` and ``gap`` of `EncoderFit` from the descending spectrum ``values (d,)`` and a
+    ``basis (d, d)`` whose first ``m`` columns are an orthonormal basis of ``row(W)`` built from
+    the top ``m`` eigenpairs, for every ``m``.
+
+    With a tie at ``c`` (``lambda_(c+1)`` within ``tau`` of ``lambda_c``) the stationary points
+    are every choice of the top ``c`` inside the tied cluster: each contains the first ``a``
+    columns (eigenvalues above the cluster) and lies in the first ``b`` (down to its end), and
+    ``r_k = e_k^T P e_k`` is monotone under inclusion, so ``r_k`` ranges over
+    ``[sum_(j<a) basis_kj^2, sum_(j<b) basis_kj^2]``. ``tau = d eps ||X||_F / resolution``:
+    rounding perturbs ``X`` by about ``d eps ||X||_F`` (a backward-stable ``eigh``), which moves
+    a top-``c`` eigenspace by at most that over the gap (Davis-Kahan), i.e. by ``resolution``
+    at a gap of ``tau``; nearer eigenvalues are treated as tied."""
+    d, dtype = values.shape[0], values.dtype
+    if c == d:
+        return jnp.zeros(d, dtype), jnp.asarray(jnp.inf, dtype)
+    tau = d * jnp.finfo(dtype).eps * norm / resolution
+    gap = values[c - 1] - values[c]
+    tied = gap <= tau
+    a = jnp.where(tied, jnp.sum(values > values[c - 1] + tau), c)
+    b = jnp.where(tied, jnp.sum(values >= values[c - 1] - tau), c)
+    j = jnp.arange(d)
+    cluster = (j >= a) & (j < b)
+    return jnp.sum(jnp.where(cluster, basis**2, 0), axis=1), jnp.where(norm > 0, gap / jnp.where(norm > 0, norm, 1), 0)
+
+
+def _descending_eigh(X):
+    values, vectors = jnp.linalg.eigh(X)
+    return values[::-1], vectors[:, ::-1]
+
+
 @functools.partial(jax.jit, static_argnames=("objective", "c"))
-def _encoder_subspace(S, p, H, *, objective, c):
+def _encoder_fit(S, p, H, above, resolution, *, objective, c):
     if objective == "mim-surrogate":
-        # Diagonal X: its eigenvectors are coordinate axes, so r_k is exactly 0 or 1.
-        top = jax.lax.top_k(jnp.diagonal(S), c)[1]
-        return jax.nn.one_hot(top, S.shape[0], dtype=S.dtype).T
+        # Diagonal X: its eigenvectors are coordinate axes (in top_k's order, ties by index), so
+        # r_k is exactly 0 or 1.
+        diag = jnp.diagonal(S)
+        values, order = jax.lax.top_k(diag, diag.shape[0])
+        basis = jax.nn.one_hot(order, diag.shape[0], dtype=S.dtype).T
+        spread, gap = _family_spread(values, basis, c, jnp.linalg.norm(diag), resolution)
+        return EncoderFit(basis[:, :c], spread, gap, jnp.sum(diag > above))
     if objective in ALIGNMENT_OBJECTIVES:
-        return top_eigenspace(client_matrix(S, objective, p=p, H=H), c)[0]
+        X = client_matrix(S, objective, p=p, H=H)
+        values, vectors = _descending_eigh(X)
+        spread, gap = _family_spread(values, vectors, c, jnp.linalg.norm(X), resolution)
+        return EncoderFit(vectors[:, :c], spread, gap, jnp.sum(values > above))
     # Reduced-rank regression of v on u: row(W_e) = span(Sigma_uu^{-1} Sigma_uv U_c), U_c the
     # top-c eigenvectors of Sigma_vu Sigma_uu^{-1} Sigma_uv. With Sigma_uu = L L^T and
     # A = L^{-1} Sigma_uv, that matrix is A^T A and Sigma_uu^{-1} Sigma_uv U_c = L^{-T} Z_c Lambda_c^{1/2},
-    # Z_c the top-c eigenvectors of A A^T.
+    # Z_c the top-c eigenvectors of A A^T. All d columns are mapped and factorised: the first m
+    # columns of Q span row(W) built from the top m eigenpairs, for every m (`_family_spread`).
     uu, vu, _ = mask_moments(S, p)
     L = jnp.linalg.cholesky(uu)
     A = jsl.solve_triangular(L, vu.T, lower=True)
-    Z = top_eigenspace(A @ A.T, c)[0]
-    W = jsl.solve_triangular(L.T, Z, lower=False)
-    return jnp.linalg.qr(W)[0]
+    values, Z = _descending_eigh(A @ A.T)
+    Q = jnp.linalg.qr(jsl.solve_triangular(L.T, Z, lower=False))[0]
+    spread, gap = _family_spread(values, Q, c, jnp.linalg.norm(A @ A.T), resolution)
+    return EncoderFit(Q[:, :c], spread, gap, jnp.sum(values > above))
+
+
+def encoder_fit(S, objective: str, c: int, *, p=None, H=None, above=0.0,
+                resolution=SUBSPACE_RESOLUTION) -> EncoderFit:
+    """`encoder_subspace`, how far each ``r_k`` is from being determined by ``S``, the eigen-gap
+    and an eigenvalue count (see `EncoderFit`).
+
+    The stationary point is unique only when the eigen-gap at ``c`` is positive. With a tie
+    there (a degenerate eigenvalue straddling ``c``, as the class symmetry of a population
+    moment gives) every choice of the top ``c`` inside the tied eigenspace is a stationary
+    point, ``subspace`` is the one ``eigh`` happens to return, and ``r_k`` is a property of the
+    model only where ``spread_k`` is below ``resolution``; eigenvalues within
+    ``d eps ||X||_F / resolution`` of each other count as tied (see `_family_spread`).
+
+    >>> fit = encoder_fit(jnp.diag(jnp.array([3.0, 1.0, 1.0])), "cl-similar", 2)
+    >>> fit.spread.round(12).tolist(), float(fit.gap), int(fit.count)
+    ([0.0, 1.0, 1.0], 0.0, 3)
+    """
+    d = _check_objective(objective, S, p, H)
+    _check_width(c, d)
+    S = jnp.asarray(S)
+    p = jnp.asarray(0.5 if p is None else p, dtype=S.dtype)
+    H = jnp.zeros((0, 0), S.dtype) if H is None or objective != "cl-dissimilar" else jnp.asarray(H, S.dtype)
+    if not resolution > 0:
+        raise ValueError(f"resolution = {resolution!r} is out of range: need a positive number")
+    return _encoder_fit(S, p, H, jnp.asarray(above, S.dtype), jnp.asarray(resolution, S.dtype),
+                        objective=objective, c=int(c))
 
 
 def encoder_subspace(S, objective: str, c: int, *, p=None, H=None) -> jax.Array:
@@ -157,12 +246,7 @@ def encoder_subspace(S, objective: str, c: int, *, p=None, H=None) -> jax.Array:
     >>> V.shape
     (3, 2)
     """
-    d = _check_objective(objective, S, p, H)
-    _check_width(c, d)
-    S = jnp.asarray(S)
-    p = jnp.asarray(0.5 if p is None else p, dtype=S.dtype)
-    H = jnp.zeros((0, 0), S.dtype) if H is None or objective != "cl-dissimilar" else jnp.asarray(H, S.dtype)
-    return _encoder_subspace(S, p, H, objective=objective, c=int(c))
+    return encoder_fit(S, objective, c, p=p, H=H).subspace
 
 
 def make_transform(kind: str, d: int, *, key: jax.Array | None = None, dim: int | None = None) -> jax.Array:

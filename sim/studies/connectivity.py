@@ -48,7 +48,7 @@ import numpy as np
 
 import sim
 from sim import checks, draws, xla
-from sim.matrices import TRANSFORMS
+from sim.matrices import SUBSPACE_RESOLUTION, TRANSFORMS, encoder_fit
 from sim.mixing import MIXING_RULES, eq1_moment, mixing_matrix, neighbourhood_moments
 from sim.objectives import alignment_matrix_loss, encoder_row_space, init_linear_params
 from sim.solvers import eigenvalue_count
@@ -65,7 +65,6 @@ SENSITIVITIES: tuple[str, ...] = sim.SENSITIVITY_VARIANTS
 #: Samples readings: main samples per client ``n = d^beta`` (beta 1, 1.5, 2) or the population.
 SAMPLES: Mapping[str, float | None] = {"n=d": 1.0, "n=d^1.5": 1.5, "n=d^2": 2.0, "population": None}
 #: Objectives whose stationary row space is the top-c eigenspace of their client matrix.
-_EIGEN_OBJECTIVES: tuple[str, ...] = ("mim-alignment", "cl-similar", "cl-dissimilar")
 #: Eigenvalues within this fraction of the moment's largest diagonal entry are rounding, not
 #: positive (the population matrices of Eq. 4 vanish exactly off the class block).
 RANK_TOLERANCE = 1e-9
@@ -254,17 +253,14 @@ def _model_moments(S, W, fitted):
 
 
 def _fit(M, H, *, objective, c, p):
-    """``row(W)`` (d, c) at the stationary point fitted to the moment ``M``, and the number of
+    """``row(W)`` (d, c) at the stationary point fitted to the moment ``M``, the number of
     positive eigenvalues of the matrix it is the top-c eigenspace of (Assumption A.5 needs
-    ``c``); -1 for Eq. 3, whose count is `_cross_moment_rank`'s."""
+    ``c``; -1 for Eq. 3, whose count is `_cross_moment_rank`'s), and the spread of each ``r_k``
+    over the stationary points (`sim.matrices.encoder_fit`; 0 where the top-c eigenspace is unique)."""
     scale = RANK_TOLERANCE * jnp.max(jnp.diagonal(M))
-    if objective in _EIGEN_OBJECTIVES:
-        V, lam = sim.top_eigenspace(sim.client_matrix(M, objective, p=p, H=H), c)
-        return V, jnp.sum(lam > scale)
-    V = sim.encoder_subspace(M, objective, c, p=p, H=H)
-    if objective == "mim-surrogate":
-        return V, jnp.sum(jnp.diagonal(M) > scale)
-    return V, jnp.asarray(-1)
+    fit = encoder_fit(M, objective, c, p=p, H=H, above=scale)
+    count = fit.count if objective != "mim-reconstruction" else jnp.asarray(-1, fit.count.dtype)
+    return fit.subspace, count, fit.spread
 
 
 def _distinct_models(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -291,8 +287,9 @@ def _distinct_models(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 @functools.partial(xla.jit, static_argnames=("objective", "c", "p"))  # loop emitters: `sim.xla`
 def _closed_form(M, H, *, objective, c, p):
-    """Representability (seeds, models, d) and A.5 eigenvalue count (seeds, models) of every
-    model of `_model_moments`, H (seeds, d, d) one per seed.
+    """Representability (seeds, models, d), A.5 eigenvalue count (seeds, models) and spread of
+    r_k over the stationary points (seeds, models, d) of every model of `_model_moments` (see
+    `_fit`), H (seeds, d, d) one per seed.
 
     All moments go through ONE batched solver call: jaxlib 0.10's CPU LAPACK kernels split a
     batch over the intra-op thread pool and wait for it, so two independent LAPACK calls in
@@ -300,8 +297,8 @@ def _closed_form(M, H, *, objective, c, p):
     program, one batch per program, keeps a single chain of LAPACK calls.
     """
     fit = functools.partial(_fit, objective=objective, c=c, p=p)
-    V, count = jax.vmap(lambda Ms, h: jax.vmap(lambda m: fit(m, h))(Ms))(M, H)
-    return sim.representability(V), count
+    V, count, spread = jax.vmap(lambda Ms, h: jax.vmap(lambda m: fit(m, h))(Ms))(M, H)
+    return sim.representability(V), count, spread
 
 
 @jax.jit
@@ -457,7 +454,11 @@ class Sweep:
     (seeds,): the number of positive eigenvalues of the matrix each model is fitted to
     (Assumption A.5 needs ``c``; a trained model counts its clients' mean matrix);
     ``diverged[objective]`` (seeds, G) and ``fedavg_diverged[objective]`` (seeds,): trained runs
-    that diverged (their ``r`` and ``s`` are NaN). ``pi_deviation``
+    that diverged (their ``r`` and ``s`` are NaN). ``spread[reading][objective]`` (the layout of
+    ``r``, closed-form readings) and ``spread_fl[objective]`` (seeds, d): ``r_k^max - r_k^min``
+    over the model's stationary points — 0 where its top-c eigenspace is unique; where it is
+    not (a tie at c), ``r`` is the eigen-solver's choice among them (see `determined`).
+    ``pi_deviation``
     (seeds, G): ``max_j |π_j - 1/N|`` of Eq. 1's weights; ``eq1_fl_difference[objective]``
     (seeds, G): ``max_k |r_k(Eq. 1) - r_k(FL)|``. ``trial_priority`` (seeds, G, N): a uniform
     draw per (graph, client), the order in which equally eligible trials are chosen when one
@@ -482,6 +483,29 @@ class Sweep:
     positive_fl: Mapping[str, np.ndarray] = dataclasses.field(default_factory=dict)
     diverged: Mapping[str, np.ndarray] = dataclasses.field(default_factory=dict)
     fedavg_diverged: Mapping[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    spread: Mapping[str, Mapping[str, np.ndarray]] = dataclasses.field(default_factory=dict)
+    spread_fl: Mapping[str, np.ndarray] = dataclasses.field(default_factory=dict)
+
+    def determined(self, reading: str, objective: str, coordinates: str) -> np.ndarray:
+        """Whether the statistic of each model of ``reading`` (the layout of ``positive``) is the
+        model's, not the eigen-solver's: every ``r_k`` it reads has a spread over the stationary
+        points of at most `sim.matrices.SUBSPACE_RESOLUTION` (1e-6, the scale the
+        representabilities are compared at). ``coordinates``: a sensitivity variant of
+        `SENSITIVITIES` (``"paper-c"`` reads ``k < c``, ``"class"`` ``k < N``, ``"proof"`` ``k < N``
+        without a neighbourhood model's own client — also the coordinates of Theorems 4.2 / 4.3).
+        A trained model (``gossip``) is one point: always True."""
+        spread = self.spread.get(reading, {}).get(objective)
+        if spread is None:
+            return np.ones(self.positive[reading][objective].shape, bool)
+        return _within_resolution(spread, coordinates, N=self.study.N, c=self.study.c,
+                                  local=reading == "per-neighbourhood")
+
+    def determined_fl(self, objective: str, coordinates: str) -> np.ndarray:
+        """`determined` for the closed-form FL model (seeds,)."""
+        spread = self.spread_fl.get(objective)
+        if spread is None:
+            return np.ones(self.positive_fl[objective].shape, bool)
+        return _within_resolution(spread, coordinates, N=self.study.N, c=self.study.c, local=False)
 
     def sensitivity(self, reading: str, objective: str, variant: str) -> np.ndarray:
         """Sensitivity (seeds, G) of the DecL model under ``reading`` (mean over clients for
@@ -491,6 +515,17 @@ class Sweep:
     def fl_sensitivity(self, reading: str, objective: str, variant: str) -> np.ndarray:
         """FL's sensitivity (seeds,) as ``reading`` sees it (see the class docstring)."""
         return self.s_fl[reading][objective][variant]
+
+
+def _within_resolution(spread: np.ndarray, coordinates: str, *, N: int, c: int, local: bool) -> np.ndarray:
+    """`Sweep.determined` on a spread array (..., d); ``local``: (..., N, d), client on the
+    second-last axis, whose own coordinate ``"proof"`` leaves out."""
+    if coordinates not in SENSITIVITIES:
+        raise ValueError(f"coordinates = {coordinates!r} is unknown; choose one of {SENSITIVITIES}")
+    block = np.asarray(spread)[..., : c if coordinates == "paper-c" else N]
+    if coordinates == "proof" and local:
+        block = np.where(np.eye(N, dtype=bool), 0.0, block)
+    return np.all(block <= SUBSPACE_RESOLUTION, axis=-1)
 
 
 def _all_sensitivities(study: ConnectivityStudy, r: dict, r_fl: dict):
@@ -576,20 +611,26 @@ def measure(study: ConnectivityStudy, *, key: jax.Array, train: bool, samples: s
     n_seed, n_graph, N = graphs.sizes.shape
     r: dict = {}
     positive: dict = {}
+    spread: dict = {}
+    spread_fl: dict = {}
     r_fl, positive_fl, eq1_fl, r_fedavg, fed_dist, gos_dist, diverged, fed_diverged = ({} for _ in range(8))
     if not train:
         r = {"objective-eq1": {}, "per-neighbourhood": {}}
         positive = {"objective-eq1": {}, "per-neighbourhood": {}}
+        spread = {"objective-eq1": {}, "per-neighbourhood": {}}
         fitted, source = _distinct_models(graphs.weights)
         M = _model_moments(S, W, fitted)
         for obj in sim.OBJECTIVES:
-            rr, count = (np.asarray(v)[:, source] for v in _closed_form(M, H, objective=obj, c=study.c, p=study.p))
+            rr, count, spread_ = (np.asarray(v)[:, source] for v in _closed_form(M, H, objective=obj, c=study.c, p=study.p))
             if obj == "mim-reconstruction":
                 count = np.asarray(_cross_moment_rank(M))[:, source]
-            parts = [(rr[:, 0], count[:, 0]), (rr[:, 1:1 + n_graph], count[:, 1:1 + n_graph]),
-                     (rr[:, 1 + n_graph:].reshape(n_seed, n_graph, N, -1), count[:, 1 + n_graph:].reshape(n_seed, n_graph, N))]
-            (r_fl[obj], positive_fl[obj]), (r["objective-eq1"][obj], positive["objective-eq1"][obj]), \
-                (r["per-neighbourhood"][obj], positive["per-neighbourhood"][obj]) = parts
+
+            def split(a):  # model axis -> FL, Eq. 1 per graph, neighbourhoods per graph
+                return a[:, 0], a[:, 1:1 + n_graph], a[:, 1 + n_graph:].reshape((n_seed, n_graph, N) + a.shape[2:])
+
+            r_fl[obj], r["objective-eq1"][obj], r["per-neighbourhood"][obj] = split(rr)
+            positive_fl[obj], positive["objective-eq1"][obj], positive["per-neighbourhood"][obj] = split(count)
+            spread_fl[obj], spread["objective-eq1"][obj], spread["per-neighbourhood"][obj] = split(spread_)
             eq1_fl[obj] = np.max(np.abs(r["objective-eq1"][obj] - r_fl[obj][:, None, :]), axis=-1)  # (seeds, G)
         say(f"connectivity: closed-form readings N={study.N} d={study.d} ({samples}), {study.n_seeds} seeds, "
             f"{len(graphs.kinds)} graphs")
@@ -622,7 +663,7 @@ def measure(study: ConnectivityStudy, *, key: jax.Array, train: bool, samples: s
             s_fl["gossip"][obj][var] = s["gossip"][obj][var][:, -1]
     tr_H = np.asarray(jax.vmap(lambda h: sim.transform_trace(h, study.c))(H))
     return Sweep(study, graphs, r, r_fl, s, s_fl, r_fedavg, fed_dist, gos_dist, tr_H, pi_dev, eq1_fl, priority,
-                 samples, positive, positive_fl, diverged, fed_diverged)
+                 samples, positive, positive_fl, diverged, fed_diverged, spread, spread_fl)
 
 
 # ----------------------------------------------------------------------------- Table 6 analogue

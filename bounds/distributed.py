@@ -33,6 +33,12 @@ analogue on ``suite.consensus``); this module turns them into records with the r
   graphs (one transform ``H`` drawn per seed).
 - The paired-difference claims use the seeds on which every model satisfies A.5 (and A.9) and
   no run diverged; none -> ``vacuous`` (A.5) or ``inconclusive`` (divergence).
+- A closed-form model is a top-c eigenspace; where an eigenvalue is tied at c (the population
+  moments' class symmetry gives such ties) its stationary points form a family, and an r_k
+  that varies over it by more than 1e-6 is the eigen-solver's pick, not the model's
+  (``Sweep.determined``, per statistic: the class coordinates for Theorems 4.2 / 4.3 and the
+  ``proof`` / ``class`` sensitivities, ``k < c`` for ``paper-c``). Such trials and seeds are
+  left out like diverged runs; a record with none left is ``inconclusive``.
 - Closed-form readings are judged under every samples reading of ``suite.connectivity.samples``
   (``n = d``, ``population``, ...; ``reading["samples"]``), trained ones at ``n = d``.
 - The Eq. 1 minimiser on a regular graph is FL's: identity to 1e-8 on every regular graph.
@@ -65,6 +71,10 @@ from sim.studies.connectivity import SENSITIVITIES, TOPOLOGY_KINDS, Consensus, S
 CLOSED_READINGS: tuple[str, ...] = ("objective-eq1", "per-neighbourhood")
 #: Eq. 1's minimiser equals FL's up to eigen-solver rounding on a regular graph.
 IDENTITY_TOLERANCE = 1e-8
+#: Why a closed-form statistic that its moment does not determine (``Sweep.determined``) is not judged.
+NOT_DETERMINED = ("the top-c eigenspace is not unique (an eigenvalue tied at c, e.g. by the class symmetry of a "
+                  "population moment), the stationary points form a family, and an r_k the statistic reads varies over "
+                  "it by more than 1e-6, so its value is the basis the eigen-solver happens to return")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -180,8 +190,10 @@ class _Trials:
     """The trials of one lower-bound record, each (seeds, ...): ``worst`` = min_k r_k, the
     ``a_bar`` the bound is evaluated at, the number of client matrices in the model, the
     study's random trial order, the A.5 positive-eigenvalue count of the matrix the model is
-    fitted to, whether the run diverged, and for neighbourhood models their client sets
-    ``members`` (..., N) (None for models of all N clients)."""
+    fitted to, whether the run diverged, whether ``worst`` is the model's (``Sweep.determined``:
+    False where a tie at c leaves a class coordinate's r_k to the eigen-solver), and for
+    neighbourhood models their client sets ``members`` (..., N) (None for models of all N
+    clients)."""
 
     worst: np.ndarray
     a_bar: np.ndarray
@@ -189,6 +201,7 @@ class _Trials:
     priority: np.ndarray
     positive: np.ndarray
     diverged: np.ndarray
+    determined: np.ndarray
     members: np.ndarray | None = None
 
 
@@ -240,8 +253,10 @@ def _lower_bound_record(sw: Sweep, claim: theory.Claim, variant: str, objective:
     p0 = stated_probability(claim, d=st.d, m=trials.n_matrices)
     hyp = _trial_hypotheses(sw, objective, trials, p0)
     holds_all = np.logical_and.reduce(list(hyp.values()))
-    eligible = holds_all & ~trials.diverged
-    finite = np.isfinite(worst)
+    eligible = holds_all & ~trials.diverged & trials.determined
+    # A model whose min_k r_k is the eigen-solver's choice among its stationary points is left
+    # out of the test and of empirical / margin, like a diverged run.
+    finite = np.isfinite(worst) & trials.determined
     success = finite & (worst >= np.where(finite, bound, np.inf))
     margins = np.where(finite, worst - bound, np.inf)
     k = int(np.argmin(margins))
@@ -261,6 +276,9 @@ def _lower_bound_record(sw: Sweep, claim: theory.Claim, variant: str, objective:
                  f"per trial: {counts} (A.5: >= c = {st.c} positive eigenvalues of the fitted matrix, rank W = c).")
     if trials.diverged.any():
         base_note += f" {int(trials.diverged.sum())} trained runs diverged (non-finite loss or encoder) and are left out."
+    if not trials.determined.all():
+        base_note += (f" {int((~trials.determined).sum())} of {worst.size} models are left out (counted above among "
+                      f"those that do not satisfy the bound): {NOT_DETERMINED}.")
     tail = (f"{note}empirical = mean over all finite trials of min_k r_k (k over the class coordinates"
             f"{', without the own one' if local else ''}); bound and margin at the worst trial.")
     if not holds_all.any():
@@ -276,8 +294,12 @@ def _lower_bound_record(sw: Sweep, claim: theory.Claim, variant: str, objective:
                       note=f"{base_note} Vacuous: {reason}. The claim asserts nothing here, nothing to test. {tail}")
     picks = _pick(trials, eligible, p0)
     if not picks:
+        why = " or ".join(w for w, bad in (("diverged", (holds_all & trials.diverged).any()),
+                                           ("has a min_k r_k that its moment does not determine",
+                                            (holds_all & ~trials.determined).any()))
+                          if bad)
         return Record(verdict="inconclusive", hypotheses={name: True for name in hyp}, **fields,
-                      note=f"{base_note} Every trial whose hypotheses hold diverged: nothing to test. {tail}")
+                      note=f"{base_note} Every trial whose hypotheses hold {why}: nothing to test. {tail}")
     q = float(min(p0[s].ravel()[i] for s, i in picks))
     if sw.samples == "population":
         # E[S] is fixed given the seed's graphs and H, so the bound must hold on every model; the
@@ -329,16 +351,17 @@ def decl_bound_records(sw: Sweep, readings: tuple[str, ...]) -> list[Record]:
                 idx = sw.graphs.index(kind)
                 r = sw.r[reading][objective][:, idx]
                 positive = sw.positive[reading][objective][:, idx]
+                determined = sw.determined(reading, objective, "proof")[:, idx]  # Theorems 4.2 / 4.3's coordinates
                 diverged = _no_divergence(sw, objective, idx)
                 if local:
                     sizes = sw.graphs.sizes[:, idx]
                     trials = _Trials(class_minimum(r, st.N, exclude_own=True), sizes.astype(float), sizes,
                                      sw.trial_priority[:, idx], positive, np.broadcast_to(diverged[..., None], sizes.shape),
-                                     sw.graphs.weights[:, idx] > 0)
+                                     determined, sw.graphs.weights[:, idx] > 0)
                 else:
                     worst = class_minimum(r, st.N, exclude_own=False)
                     trials = _Trials(worst, sw.graphs.avg[:, idx], np.full(worst.shape, st.N),
-                                     sw.trial_priority[:, idx, 0], positive, diverged)
+                                     sw.trial_priority[:, idx, 0], positive, diverged, determined)
                 for variant in claim.bounds:
                     several = len(claim.bounds) > 1
                     out.append(_lower_bound_record(
@@ -367,7 +390,8 @@ def fedavg_bound_records(sw: Sweep) -> list[Record]:
         note = (f"FedAvg trained on the exact expected losses: {st.rounds} rounds x {st.local_steps} local GD steps, "
                 f"{st.fl_clients_per_round or st.N} of {st.N} clients per round, uniform weights; " + fit)
         trials = _Trials(worst, np.full(worst.shape, float(st.N)), np.full(worst.shape, st.N), sw.trial_priority[:, -1, :1],
-                         sw.positive_fl[objective][:, None], sw.fedavg_diverged[objective][:, None])
+                         sw.positive_fl[objective][:, None], sw.fedavg_diverged[objective][:, None],
+                         np.ones(worst.shape, bool))  # a trained model is one point
         out.append(_lower_bound_record(
             sw, claim, "statement", objective, trials, reading={**reading_of(objective), "variant": "fedavg-trained"},
             source=f"{claim.source} — FedAvg trained", params=_base_params(sw, None), trivial=False, local=False,
@@ -401,7 +425,8 @@ def _differences_record(j: rules.Judgement, sw: Sweep, claim: theory.Claim, kind
 class _Screen:
     """Which seeds a paired-difference record may use: ``ok`` (seeds,) where every model of the
     record satisfies Assumption A.5 (``c`` positive eigenvalues of its fitted matrix) and A.9
-    (dissimilar CL) and no run diverged; the record's ``hypotheses`` and a note."""
+    (dissimilar CL), every closed-form model's sensitivity ``variant`` is determined by its moment
+    (``Sweep.determined``) and no run diverged; the record's ``hypotheses`` and a note."""
 
     ok: np.ndarray
     hypotheses: dict
@@ -409,26 +434,34 @@ class _Screen:
     verdict: str | None  # "vacuous" / "inconclusive" when no seed is usable, else None
 
 
-def _screen(sw: Sweep, reading: str, objectives: tuple[str, ...], idx: list[int], *, with_fl: bool = False) -> _Screen:
+def _screen(sw: Sweep, reading: str, objectives: tuple[str, ...], idx: list[int], variant: str, *,
+            with_fl: bool = False) -> _Screen:
     """Screen the seeds of a paired-difference record over ``objectives`` on the graphs ``idx``
     (and the closed-form FL model when ``with_fl``)."""
     st = sw.study
     a5 = np.ones(st.n_seeds, bool)
     converged = np.ones(st.n_seeds, bool)
+    determined = np.ones(st.n_seeds, bool)
     for obj in objectives:
         a5 &= (sw.positive[reading][obj][:, idx] >= st.c).reshape(st.n_seeds, -1).all(axis=1)
+        determined &= sw.determined(reading, obj, variant)[:, idx].reshape(st.n_seeds, -1).all(axis=1)
         if with_fl and reading != "gossip":
             a5 &= sw.positive_fl[obj] >= st.c
+            determined &= sw.determined_fl(obj, variant)
         converged &= ~_no_divergence(sw, obj, idx).any(axis=1)
     hyp = {"A.1": True, "A.5": bool(a5.any())}
-    ok = a5 & converged
+    ok = a5 & converged & determined
     if CL_VARIANTS["dissimilar"] in objectives:
         hyp["A.9"] = bool((sw.tr_H > 0).any())
         ok &= sw.tr_H > 0
     note = (f"Hypotheses per seed: A.5 (>= c = {st.c} positive eigenvalues of every model's fitted matrix) on "
             f"{int(a5.sum())}/{st.n_seeds} seeds" + (f"; {int((~converged).sum())} seeds with a diverged run"
                                                        if not converged.all() else "")
+            + (f"; {int((~determined).sum())} seeds with a model whose sensitivity ({variant}) its moment does not "
+               "determine" if not determined.all() else "")
             + f"; tested on the {int(ok.sum())} seeds where all hold (samples {sw.samples}).")
+    if not determined.all():
+        note += f" Not determined: {NOT_DETERMINED}."
     verdict = None
     if not a5.any():
         verdict = "vacuous"
@@ -436,7 +469,10 @@ def _screen(sw: Sweep, reading: str, objectives: tuple[str, ...], idx: list[int]
                  "directions), so the claim asserts nothing here.")
     elif not ok.any():
         verdict = "inconclusive"
-        note += " Every seed where the hypotheses hold has a diverged run: nothing to test."
+        why = " or ".join(w for w, bad in (("a diverged run", not converged.all()),
+                                           ("a model whose sensitivity its moment does not determine",
+                                            not determined.all())) if bad)
+        note += f" Every seed where the hypotheses hold has {why}: nothing to test."
     return _Screen(ok, hyp, note, verdict)
 
 
@@ -464,7 +500,7 @@ def cor45_records(sw: Sweep, readings: tuple[str, ...]) -> list[Record]:
                 s = sw.sensitivity(reading, objective, variant)
                 for kind in TOPOLOGY_KINDS:
                     idx = sw.graphs.index(kind)
-                    screen = _screen(sw, reading, (objective,), idx)
+                    screen = _screen(sw, reading, (objective,), idx, variant)
                     rd = _reading(objective, reading, variant)
                     if screen.verdict:
                         out.append(_screened_out(screen, sw, claim, kind, reading=rd, statistic=statistic))
@@ -503,7 +539,7 @@ def thm46_records(sw: Sweep, readings: tuple[str, ...]) -> list[Record]:
             for variant in SENSITIVITIES:
                 for kind in TOPOLOGY_KINDS:
                     idx = sw.graphs.index(kind)
-                    screen = _screen(sw, reading, (objective,), idx, with_fl=True)
+                    screen = _screen(sw, reading, (objective,), idx, variant, with_fl=True)
                     rd = _reading(objective, reading, variant)
                     if screen.verdict:
                         out.append(_screened_out(screen, sw, claim, kind, reading=rd, statistic=statistic))
@@ -556,7 +592,7 @@ def thm44_records(sw: Sweep, readings: tuple[str, ...]) -> list[Record]:
                     for kind in TOPOLOGY_KINDS:
                         idx = sw.graphs.index(kind)[:-1]  # DecL levels only (|Ā| < N)
                         rd = {"mim": mim_name, "cl": cl_name, "decl": reading, "sensitivity": variant}
-                        screen = _screen(sw, reading, (mim_obj, cl_obj), idx)
+                        screen = _screen(sw, reading, (mim_obj, cl_obj), idx, variant)
                         if screen.verdict:
                             out.append(_screened_out(screen, sw, claim, kind, reading=rd, statistic=statistic))
                             continue

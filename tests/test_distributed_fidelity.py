@@ -5,7 +5,8 @@ gives ``vacuous`` (never ``inconclusive``), naming the reason; every binomial re
 trials, successes, p-value, CI and power; neighbourhood trials tested together are built from
 pairwise disjoint client sets (independent); each seed draws its own transform ``H``; a diverged
 training run becomes an ``inconclusive`` record and a marked table cell, never a traceback or a
-NaN in a note; ``ConnectivityStudy`` rejects bad fields at construction.
+NaN in a note; a statistic that a tie at ``c`` leaves to the eigen-solver is ``inconclusive``;
+``ConnectivityStudy`` rejects bad fields at construction.
 """
 
 import dataclasses
@@ -82,7 +83,7 @@ def test_neighbourhood_trials_are_disjoint(closed):
     members = sw.graphs.weights[:, idx] > 0
     shape = sizes.shape
     trials = distributed._Trials(np.ones(shape), sizes.astype(float), sizes, sw.trial_priority[:, idx],
-                                 np.full(shape, STUDY.c), np.zeros(shape, bool), members)
+                                 np.full(shape, STUDY.c), np.zeros(shape, bool), np.ones(shape, bool), members)
     p0 = distributed.stated_probability(distributed.bound_claim("cl-similar", "decl"), d=STUDY.d, m=sizes)
     picks = distributed._pick(trials, p0 > 0, p0)
     assert len(picks) > STUDY.n_seeds  # more than one trial per seed
@@ -113,6 +114,30 @@ def test_divergence_becomes_inconclusive(diverged, closed, tmp_path):
     text = md.read_text()
     assert "diverged" in text and "nan" not in text.lower()
     assert fig2a_connectivity.make(measurement, tmp_path)[0].exists()
+
+
+def test_population_ties_at_c_are_inconclusive_not_judged():
+    # d = 40 > c = 16: the population moments tie noise-coordinate eigenvalues across c (class
+    # symmetry), so the top-c eigenspace is a family. "paper-c" reads r_k for k < c, inside the
+    # tie: its records must be inconclusive, naming why; "class" reads the class coordinates,
+    # orthogonal to the tied eigenspace here, and is judged. At n = d nothing is tied.
+    study = dataclasses.replace(STUDY, d=40, samples=("n=d", "population"))
+    pop = connectivity.measure(study, key=jax.random.key(3), train=False, samples="population")
+    sample = connectivity.measure(study, key=jax.random.key(3), train=False, samples="n=d")
+    for reading in distributed.CLOSED_READINGS:
+        for obj in ("mim-surrogate", "cl-similar"):
+            assert not pop.determined(reading, obj, "paper-c").any()
+            assert pop.determined(reading, obj, "class").all()
+            assert all(sample.determined(reading, obj, v).all() for v in connectivity.SENSITIVITIES)
+    recs = (distributed.cor45_records(pop, distributed.CLOSED_READINGS)
+            + distributed.thm46_records(pop, distributed.CLOSED_READINGS))
+    tied = [r for r in recs if r.reading.get("mim") == "paper-surrogate" or r.reading.get("cl") == "similar"]
+    by_variant = {v: [r for r in tied if r.reading["sensitivity"] == v] for v in ("paper-c", "class")}
+    assert len(by_variant["paper-c"]) == len(by_variant["class"]) == 16  # 2 claims x 2 readings x 2 objectives x 2 kinds
+    for r in by_variant["paper-c"]:
+        assert r.verdict == "inconclusive" and "not unique" in r.note and "eigen-solver" in r.note, r
+    for r in by_variant["class"]:
+        assert r.verdict != "inconclusive" and "not unique" not in r.note, r
 
 
 @pytest.mark.parametrize("field, value", [

@@ -42,6 +42,7 @@ from bounds.readings import (CL_VARIANTS, MIM_READINGS, OBJECTIVES, SENSITIVITIE
 from bounds.records import Record
 from bounds.suite import Suite
 from sim import class_minimum, is_binary
+from sim.matrices import SUBSPACE_RESOLUTION
 from sim.studies import linear as study
 
 #: Exponent tolerance of the order claims: the fitted slope's CI must lie within +-0.1.
@@ -221,40 +222,56 @@ def _lower_bound_records(m: study.LinearMeasurement, objective: str) -> list[Rec
         for augmentation in augmentations:
             r = m.representabilities(objective, scope, augmentation or "expectation")
             worst = class_minimum(r, data.N, exclude_own=exclude_own).ravel()  # one trial per client or seed
+            # A trial whose min_k r_k varies over its stationary points (a tie at c) is the
+            # eigen-solver's pick: left out of the test and of empirical / margin.
+            spread = -class_minimum(-m.spread(objective, scope, augmentation or "expectation"), data.N,
+                                    exclude_own=exclude_own).ravel()
+            determined = spread <= SUBSPACE_RESOLUTION
             bound = np.ravel(bound_all)
-            margins = worst - bound
+            margins = np.where(determined, worst - bound, np.nan)
             population_reading = m.study.samples == "population"
-            if population_reading:
+            if not determined.any():
+                judged = None
+            elif population_reading:
                 # E[S] is deterministic given the seed's H: the event must hold for every H drawn (one
                 # violation is a counterexample). A seed's clients share its H, so the independent
                 # instances are the seeds: the number of H draws sets the power.
-                seed_ok = np.all(margins.reshape(m.study.n_seeds, -1) >= -1e-9, axis=1)
+                per_seed = margins.reshape(m.study.n_seeds, -1)
+                usable = ~np.all(np.isnan(per_seed), axis=1)
+                seed_ok = np.all(np.isnan(per_seed) | (per_seed >= -1e-9), axis=1)[usable]
                 judged = rules.every_trial(int(seed_ok.sum()), seed_ok.size,
                                            what="min_k r_k >= bound at the population matrix of every client of a seed")
             elif p0 > 0:
-                judged = rules.binomial(int(np.sum(margins >= 0)), worst.size, p0)
+                judged = rules.binomial(int(np.sum(margins[determined] >= 0)), int(determined.sum()), p0)
             else:
                 judged = None
-            verdict = judged.verdict if judged else "vacuous"
+            verdict = judged.verdict if judged else "vacuous" if (vacuous or p0 <= 0) else "inconclusive"
             note = (judged.rule + ".") if judged else ""
+            if not determined.all():
+                note += (f" {int((~determined).sum())} of {determined.size} trials are left out: their top-c eigenspace is "
+                         "not unique (an eigenvalue tied at c), and a class coordinate's r_k varies by more than 1e-6 over "
+                         "the stationary points, so its value is the basis the eigen-solver happens to return.")
+                if verdict == "inconclusive":
+                    note += " No trial is left: nothing to test."
             if vacuous:
                 verdict = "vacuous"
                 note = f"Vacuous: {vacuous}. " + note
-            elif (objective == "mim-surrogate" and is_binary(r) and verdict != "fails"
+            elif (objective == "mim-surrogate" and is_binary(r) and verdict != "fails" and determined.all()
                   and bool(np.all(margins >= 0))):  # structural, so not a question of power
                 verdict = "holds-trivially"
                 note += (" X^M is diagonal, so row(W) is spanned by coordinate axes and every r_k is 0 or 1: the bound"
                          " holds because the N-1 other-class coordinates (E x_k^2 = tau^2/2 + mu^2) are among the top c"
                          " diagonal entries, not through the eigen-argument.")
             if judged and judged.verdict == "fails":
-                k = int(np.argmin(margins))
+                k = int(np.nanargmin(margins))
                 note += f" Counterexample: trial {k} has min_k r_k = {worst[k]:.6g} < bound {bound[k]:.6g}."
             reading = {**reading_of(objective), "constants": "unit", "samples": m.study.samples}
             if augmentation:
                 reading["augmentation"] = augmentation
             fields = dict(
                 claim=claim.id, source=_scope_source(claim), level="simulation", verdict=verdict, reading=reading,
-                bound=float(np.mean(bound)), empirical=float(np.mean(worst)), margin=float(np.min(margins)),
+                bound=float(np.mean(bound)), empirical=float(np.mean(worst[determined])) if determined.any() else None,
+                margin=float(np.nanmin(margins)) if determined.any() else None,
                 statistic="mean over trials of min_k r_k (class coordinates) vs the bound; margin = worst trial - bound",
                 n_seeds=m.study.n_seeds, hypotheses=hyps,
                 params={**params, "c": m.study.c, "n": m.study.n, "n_rare": data.n_rare, "tau": data.tau, "mu": data.mu,

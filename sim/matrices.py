@@ -142,30 +142,38 @@ class EncoderFit(NamedTuple):
     count: jax.Array
 
 
-def _family_spread(values, basis, c, norm, resolution):
-    """``spread`` and ``gap`` of `EncoderFit` from the descending spectrum ``values (d,)`` and a
-    ``basis (d, d)`` whose first ``m`` columns are an orthonormal basis of ``row(W)`` built from
-    the top ``m`` eigenpairs, for every ``m``.
+def tied_at_c(values, c: int, norm, *, resolution=SUBSPACE_RESOLUTION) -> tuple[jax.Array, jax.Array]:
+    """Which of the eigenvalues ``values (..., d)`` (any order) form a cluster tied across
+    ``c``, and the relative eigen-gap ``(lambda_c - lambda_(c+1)) / norm`` (``inf`` at
+    ``c = d``); ``norm (...)`` one per matrix.
 
-    With a tie at ``c`` (``lambda_(c+1)`` within ``tau`` of ``lambda_c``) the stationary points
-    are every choice of the top ``c`` inside the tied cluster: each contains the first ``a``
-    columns (eigenvalues above the cluster) and lies in the first ``b`` (down to its end), and
-    ``r_k = e_k^T P e_k`` is monotone under inclusion, so ``r_k`` ranges over
-    ``[sum_(j<a) basis_kj^2, sum_(j<b) basis_kj^2]``. ``tau = d eps ||X||_F / resolution``:
+    The cluster is every eigenvalue within ``tau`` of ``lambda_c`` when ``lambda_(c+1)`` is
+    (a tie at c), else empty; ``tau = d eps norm / resolution`` with ``norm = ||X||_F``:
     rounding perturbs ``X`` by about ``d eps ||X||_F`` (a backward-stable ``eigh``), which moves
     a top-``c`` eigenspace by at most that over the gap (Davis-Kahan), i.e. by ``resolution``
-    at a gap of ``tau``; nearer eigenvalues are treated as tied."""
-    d, dtype = values.shape[0], values.dtype
+    at a gap of ``tau``. Every stationary point contains the eigenvectors above the cluster and
+    lies in their span with the cluster's, and ``r_k = e_k^T P e_k`` is monotone under
+    inclusion, so over the stationary points ``r_k`` varies by ``sum_(j in cluster) basis_kj^2``
+    for a ``basis`` of eigenvectors in the order of ``values`` (`EncoderFit.spread`).
+
+    >>> mask, gap = tied_at_c(jnp.array([3.0, 1.0, 2.0, 1.0]), 3, 1.0)
+    >>> mask.tolist(), float(gap)
+    ([False, True, False, True], 0.0)
+    """
+    d, dtype = values.shape[-1], values.dtype
     if c == d:
-        return jnp.zeros(d, dtype), jnp.asarray(jnp.inf, dtype)
+        return jnp.zeros(values.shape, bool), jnp.full(values.shape[:-1], jnp.inf, dtype)
+    top = jax.lax.top_k(values, c + 1)[0]
+    lam_c, gap = top[..., c - 1], top[..., c - 1] - top[..., c]
+    norm = jnp.asarray(norm, dtype)
     tau = d * jnp.finfo(dtype).eps * norm / resolution
-    gap = values[c - 1] - values[c]
-    tied = gap <= tau
-    a = jnp.where(tied, jnp.sum(values > values[c - 1] + tau), c)
-    b = jnp.where(tied, jnp.sum(values >= values[c - 1] - tau), c)
-    j = jnp.arange(d)
-    cluster = (j >= a) & (j < b)
-    return jnp.sum(jnp.where(cluster, basis**2, 0), axis=1), jnp.where(norm > 0, gap / jnp.where(norm > 0, norm, 1), 0)
+    mask = (gap <= tau)[..., None] & (jnp.abs(values - lam_c[..., None]) <= tau[..., None])
+    return mask, jnp.where(norm > 0, gap / jnp.where(norm > 0, norm, 1), 0)
+
+
+def _spread(basis, mask):
+    # sum over the tied cluster of basis_kj^2 (see `tied_at_c`)
+    return jnp.sum(jnp.where(mask[..., None, :], basis**2, 0), axis=-1)
 
 
 def _descending_eigh(X):
@@ -179,27 +187,28 @@ def _encoder_fit(S, p, H, above, resolution, *, objective, c):
         # Diagonal X: its eigenvectors are coordinate axes (in top_k's order, ties by index), so
         # r_k is exactly 0 or 1.
         diag = jnp.diagonal(S)
-        values, order = jax.lax.top_k(diag, diag.shape[0])
-        basis = jax.nn.one_hot(order, diag.shape[0], dtype=S.dtype).T
-        spread, gap = _family_spread(values, basis, c, jnp.linalg.norm(diag), resolution)
-        return EncoderFit(basis[:, :c], spread, gap, jnp.sum(diag > above))
+        top = jax.lax.top_k(diag, c)[1]
+        mask, gap = tied_at_c(diag, c, jnp.linalg.norm(diag), resolution=resolution)
+        V = jax.nn.one_hot(top, S.shape[0], dtype=S.dtype).T
+        return EncoderFit(V, mask.astype(S.dtype), gap, jnp.sum(diag > above))  # the basis is the identity
     if objective in ALIGNMENT_OBJECTIVES:
         X = client_matrix(S, objective, p=p, H=H)
         values, vectors = _descending_eigh(X)
-        spread, gap = _family_spread(values, vectors, c, jnp.linalg.norm(X), resolution)
-        return EncoderFit(vectors[:, :c], spread, gap, jnp.sum(values > above))
+        mask, gap = tied_at_c(values, c, jnp.linalg.norm(X), resolution=resolution)
+        return EncoderFit(vectors[:, :c], _spread(vectors, mask), gap, jnp.sum(values > above))
     # Reduced-rank regression of v on u: row(W_e) = span(Sigma_uu^{-1} Sigma_uv U_c), U_c the
     # top-c eigenvectors of Sigma_vu Sigma_uu^{-1} Sigma_uv. With Sigma_uu = L L^T and
     # A = L^{-1} Sigma_uv, that matrix is A^T A and Sigma_uu^{-1} Sigma_uv U_c = L^{-T} Z_c Lambda_c^{1/2},
     # Z_c the top-c eigenvectors of A A^T. All d columns are mapped and factorised: the first m
-    # columns of Q span row(W) built from the top m eigenpairs, for every m (`_family_spread`).
+    # columns of Q span row(W) built from the top m eigenpairs, for every m, so the sandwich of
+    # `tied_at_c` holds with Q as the basis (the tied cluster is a run of consecutive columns).
     uu, vu, _ = mask_moments(S, p)
     L = jnp.linalg.cholesky(uu)
     A = jsl.solve_triangular(L, vu.T, lower=True)
     values, Z = _descending_eigh(A @ A.T)
     Q = jnp.linalg.qr(jsl.solve_triangular(L.T, Z, lower=False))[0]
-    spread, gap = _family_spread(values, Q, c, jnp.linalg.norm(A @ A.T), resolution)
-    return EncoderFit(Q[:, :c], spread, gap, jnp.sum(values > above))
+    mask, gap = tied_at_c(values, c, jnp.linalg.norm(A @ A.T), resolution=resolution)
+    return EncoderFit(Q[:, :c], _spread(Q, mask), gap, jnp.sum(values > above))
 
 
 def encoder_fit(S, objective: str, c: int, *, p=None, H=None, above=0.0,
@@ -212,7 +221,7 @@ def encoder_fit(S, objective: str, c: int, *, p=None, H=None, above=0.0,
     moment gives) every choice of the top ``c`` inside the tied eigenspace is a stationary
     point, ``subspace`` is the one ``eigh`` happens to return, and ``r_k`` is a property of the
     model only where ``spread_k`` is below ``resolution``; eigenvalues within
-    ``d eps ||X||_F / resolution`` of each other count as tied (see `_family_spread`).
+    ``d eps ||X||_F / resolution`` of each other count as tied (see `tied_at_c`).
 
     >>> fit = encoder_fit(jnp.diag(jnp.array([3.0, 1.0, 1.0])), "cl-similar", 2)
     >>> fit.spread.round(12).tolist(), float(fit.gap), int(fit.count)

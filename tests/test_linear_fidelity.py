@@ -92,6 +92,12 @@ def test_smoke_records_say_vacuous_with_reason_and_carry_power():
     assert {r.reading["samples"] for r in lower} == set(linear.SAMPLES)
     exact = [r for r in lower if r.reading.get("mim") == "alignment-exact"]
     assert exact and all(r.verdict == "vacuous" and "A.5" in r.note for r in exact)
+    # A record whose every trial ties at c (the class coordinates' r_k vary over its stationary
+    # points: population Eq. 3 / Eq. 4 at N = 2) has nothing to test and says so.
+    untested = [r for r in lower if r.trials is None]
+    assert all(r.verdict in ("vacuous", "inconclusive") and "left out" in r.note and r.power is None for r in untested)
+    assert all(r.reading["samples"] == "population" for r in untested)
+    lower = [r for r in lower if r not in untested]
     assert all(r.power is not None and r.trials and r.p_value is not None and r.ci for r in lower)
     # population: E[S] is fixed given H, so the bound must hold for every H drawn (p0 = 1); the
     # power of that exact check against a 10% failure rate is 1 - 0.9^trials.
@@ -103,3 +109,25 @@ def test_smoke_records_say_vacuous_with_reason_and_carry_power():
     assert fitted and all(len(r.params["C_per_d"]) == 4 for r in fitted)
     surrogate_order = [r for r in recs if r.reading.get("variant") == "order" and r.reading.get("mim") == "paper-surrogate"]
     assert all(r.verdict == "fails" and "identically" in r.note for r in surrogate_order)
+
+
+def test_population_ties_leave_class_coordinates_to_the_solver_only_where_a5_fails():
+    # At population (N = 2, c = 4, d = 16) every top-c eigenspace is tied at c (the noise
+    # coordinates share one variance). CL's and the surrogate's class coordinates lie outside
+    # the tie, so their bounds stay decidable; Eq. 3's and Eq. 4's do not (and A.5 fails there).
+    # At n = d nothing is tied.
+    pop = linear.measure(linear.theorem_study(16, n_seeds=2, samples="population"), key=jax.random.key(0))
+    sample = linear.measure(linear.theorem_study(16, n_seeds=2), key=jax.random.key(0))
+    N = pop.study.data.N
+    for obj in ("cl-similar", "cl-dissimilar", "mim-surrogate"):
+        assert np.all(pop.spread(obj, "local")[..., :N] == 0) and np.all(pop.spread(obj, "fl")[..., :N] == 0)
+        assert np.max(pop.spread(obj, "local")) > 0.5  # the tie is there, off the class coordinates
+    for obj in ("mim-alignment", "mim-reconstruction"):
+        assert np.max(pop.spread(obj, "fl")[..., :N]) > 0.5
+    assert all(np.all(v == 0) for v in (*sample.spread_local.values(), *sample.sampled_spread_local.values()))
+    # A decidable reading whose trials all tie is inconclusive, never a verdict from one basis.
+    tied = dataclasses.replace(pop, spread_local={**pop.spread_local, "cl-similar": np.ones_like(pop.local["cl-similar"])},
+                               spread_global={**pop.spread_global, "cl-similar": np.ones_like(pop.global_["cl-similar"])})
+    recs = producer._lower_bound_records(tied, "cl-similar")
+    assert recs and all(r.verdict == "inconclusive" and "left out" in r.note and r.trials is None for r in recs)
+    assert all(r.trials == 2 and "left out" not in r.note for r in producer._lower_bound_records(pop, "cl-similar"))

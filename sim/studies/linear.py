@@ -21,7 +21,7 @@ import numpy as np
 from sim import draws, xla
 from sim.config import DataConfig
 from sim.data import sample_clients, second_moment
-from sim.matrices import client_matrix, make_transform, mask_moments, transform_trace
+from sim.matrices import client_matrix, make_transform, mask_moments, tied_at_c, transform_trace
 from sim.metrics import sensitivity
 from sim.suffstats import population_second_moments, sample_moments_at, sampled_augmentation
 from sim.topc import DENSE_MAX_D as DENSE_CROSSOVER
@@ -101,7 +101,8 @@ class LinearMeasurement:
     augmentation in ``sampled_local`` / ``sampled_global`` (CL objectives; empty at
     ``population``); per model the count of positive eigenvalues of its alignment-type matrix
     (Eq. 3: nonzero eigenvalues of the regression matrix; Assumption A.5 needs ``c``) and the
-    eigen-gap ``lam_c - lam_{c+1}`` (``positive_*``, ``gap_*``); the corrected-bound margins
+    eigen-gap ``lam_c - lam_{c+1}`` (``positive_*``, ``gap_*``) and per ``r_k`` its spread over the
+    stationary points (``spread_*``, ``sampled_spread_*``; see `spread`); the corrected-bound margins
     ``min_k (r_k - lower_k)`` and the largest corrected bound ``max_k lower_k`` per seed and
     client (alignment objectives); ``trace_H`` = ``tr(P H_sym P)`` per seed (Assumption A.9;
     one ``H`` per seed) and ``full_trace_H`` = ``tr(H)``."""
@@ -119,6 +120,20 @@ class LinearMeasurement:
     positive_global: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
     gap_local: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
     gap_global: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    spread_local: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    spread_global: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    sampled_spread_local: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    sampled_spread_global: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+
+    def spread(self, objective: str, scope: str, augmentation: str = "expectation") -> np.ndarray:
+        """How far each ``r_k`` of `representabilities` is from being determined: its range over
+        the stationary points (0 where the top-c eigenspace is unique; a tie at c makes them a
+        family, `sim.matrices.tied_at_c`), the same shape."""
+        self.representabilities(objective, scope, augmentation)  # the same checks
+        sampled = augmentation == "sampled"
+        table = ((self.sampled_spread_local if sampled else self.spread_local) if scope == "local"
+                 else (self.sampled_spread_global if sampled else self.spread_global))
+        return table[objective]
 
     def representabilities(self, objective: str, scope: str, augmentation: str = "expectation") -> np.ndarray:
         """``r`` of every model: ``(seeds, N, d)`` local, ``(seeds, d)`` global."""
@@ -182,23 +197,41 @@ def _draw_transform(study: LinearStudy, key, attempts: int = 32):
 def _spectra(X, c: int, key):
     """Top-``c`` eigenvectors ``(B, d, c)`` of a stack of symmetric matrices ``(B, d, d)`` with,
     per matrix, the positive-eigenvalue count (at most ``c + oversample`` counted above the dense
-    threshold, enough for Assumption A.5's ``>= c``), the gap ``lam_c - lam_{c+1}`` and the
-    corrected lower bound ``(X_kk - lam_{c+1}) / (lam_1 - lam_{c+1})`` of reading 2."""
+    threshold, enough for Assumption A.5's ``>= c``), the gap ``lam_c - lam_{c+1}``, the
+    corrected lower bound ``(X_kk - lam_{c+1}) / (lam_1 - lam_{c+1})`` of reading 2, and the
+    tie at ``c`` (`sim.matrices.tied_at_c`): with the dense solver the cluster mask ``(B, d)``
+    and every eigenvector ``(B, d, d)``, descending, so that ``r_k``'s spread over the
+    stationary points is known; matrix-free, where only the top of the spectrum is computed,
+    ``None`` and a flag ``(B,)`` per matrix (its ``r_k`` then range over at most [0, 1])."""
     B, d, _ = X.shape
     X = (X + jnp.swapaxes(X, 1, 2)) / 2
     scale = jnp.max(jnp.abs(X), axis=(1, 2))
+    norm = jnp.linalg.norm(X, axis=(1, 2))
     if d <= DENSE_MAX_D:
         lam, U = jnp.linalg.eigh(X)
-        lam, V = lam[:, ::-1], U[:, :, ::-1][:, :, :c]
+        lam, U = lam[:, ::-1], U[:, :, ::-1]
+        V = U[:, :, :c]
+        tie = tied_at_c(lam, c, norm)[0], U
     else:
         # lax.map, not vmap: a vmapped solve runs every matrix until the slowest converges (and
         # its restarts make batched QR calls, which jaxlib 0.10.x spread over XLA's thread pool).
         res = jax.lax.map(lambda a: top_eigenspace_matvec(lambda W: a[0] @ W, d, c, key=a[1], dtype=X.dtype),
                           (X, jax.random.split(key, B)))
         lam, V = res.values, res.vectors
+        tie = jnp.any(tied_at_c(lam, c, norm)[0], axis=1), None  # the values are the top c + oversample
     tol = 1e3 * jnp.finfo(X.dtype).eps * d * scale
     positive = jnp.sum(lam > tol[:, None], axis=1)
-    return V, positive, lam[:, c - 1] - lam[:, c], _corrected(jnp.diagonal(X, axis1=1, axis2=2), lam, c)
+    return V, positive, lam[:, c - 1] - lam[:, c], _corrected(jnp.diagonal(X, axis1=1, axis2=2), lam, c), tie
+
+
+def _spread(tie, d: int):
+    """``r_k``'s spread over the stationary points (B, d) from `_spectra`'s ``tie`` (a basis in
+    place of its eigenvectors for Eq. 3); matrix-free: 1 on every coordinate of a tied matrix
+    (an upper bound: r_k is in [0, 1])."""
+    mask, basis = tie
+    if basis is None:
+        return jnp.broadcast_to(mask[:, None], mask.shape + (d,)).astype(jnp.result_type(float))
+    return jnp.sum(jnp.where(mask[:, None, :], basis**2, 0), axis=-1)
 
 
 def _corrected(diag, lam, c: int):
@@ -214,7 +247,9 @@ def _surrogate(S, c: int, p):
     x = 2 * p * (1 - p) * jnp.diagonal(S, axis1=1, axis2=2)
     lam, top = jax.lax.top_k(x, c + 1)
     r = jnp.sum(jax.nn.one_hot(top[:, :c], S.shape[-1], dtype=S.dtype), axis=1)
-    return dict(r=r, positive=jnp.sum(x > 0, axis=1), gap=lam[:, c - 1] - lam[:, c], lower=_corrected(x, lam, c))
+    tied = tied_at_c(x, c, jnp.linalg.norm(x, axis=1))[0]  # its eigenvectors are the axes: spread = the tie
+    return dict(r=r, positive=jnp.sum(x > 0, axis=1), gap=lam[:, c - 1] - lam[:, c], lower=_corrected(x, lam, c),
+                spread=tied.astype(S.dtype))
 
 
 def _one_seed(study: LinearStudy, key, n, population, augment: bool):
@@ -241,13 +276,30 @@ def _one_seed(study: LinearStudy, key, n, population, augment: bool):
         for name, X in zip(CL_OBJECTIVES, pairs):
             blocks[f"{name}@sampled"] = jnp.concatenate([X, X.mean(0, keepdims=True)])
     M = S.shape[0]
-    V, positive, gap, lower = _spectra(jnp.concatenate(list(blocks.values())), c, solve_key)
+    V, positive, gap, lower, tie = _spectra(jnp.concatenate(list(blocks.values())), c, solve_key)
+    spread = _spread(tie, data.d)
     out = {}
     for j, name in enumerate(blocks):
         part = slice(j * M, (j + 1) * M)
-        out[name] = dict(r=jnp.sum(V[part] ** 2, axis=-1), positive=positive[part], gap=gap[part], lower=lower[part])
-    W = jsl.solve_triangular(jnp.swapaxes(L, 1, 2), V[3 * M:4 * M], lower=False)
-    out["mim-reconstruction"]["r"] = jnp.sum(jnp.linalg.qr(W)[0] ** 2, axis=-1)
+        out[name] = dict(r=jnp.sum(V[part] ** 2, axis=-1), positive=positive[part], gap=gap[part], lower=lower[part],
+                         spread=spread[part])
+    eq3 = slice(3 * M, 4 * M)
+    Lt = jnp.swapaxes(L, 1, 2)
+
+    def top_c(_):
+        r = jnp.sum(jnp.linalg.qr(jsl.solve_triangular(Lt, V[eq3], lower=False))[0] ** 2, axis=-1)
+        return r, out["mim-reconstruction"]["spread"]
+
+    def every_column(_):
+        # The first m columns of Q span row(W) from the top m eigenpairs, for every m, so Q is
+        # the basis of Eq. 3's spread (`sim.matrices.encoder_fit`); d x d instead of d x c, so
+        # only where a tie needs it (d = 1024: 18 QRs of 1024 x 1024 would cost seconds).
+        Q = jnp.linalg.qr(jsl.solve_triangular(Lt, tie[1][eq3], lower=False))[0]
+        return jnp.sum(Q[:, :, :c] ** 2, axis=-1), _spread((tie[0][eq3], Q), data.d)
+
+    tied = tie[1] is not None and jnp.any(tie[0][eq3])
+    out["mim-reconstruction"]["r"], out["mim-reconstruction"]["spread"] = (
+        top_c(None) if tie[1] is None else jax.lax.cond(tied, every_column, top_c, None))
     del out["mim-reconstruction"]["lower"]  # the corrected bound needs an alignment matrix
     out["mim-surrogate"] = _surrogate(S, c, p)
     return out, trace, jnp.trace(H)
@@ -306,8 +358,10 @@ def measure(study: LinearStudy, *, key, augment: bool = True, chunk: int = SEED_
         local, global_ = split(name, "r")
         if augmentation:
             m.sampled_local[objective], m.sampled_global[objective] = local, global_
+            m.sampled_spread_local[objective], m.sampled_spread_global[objective] = split(name, "spread")
             continue
         m.local[objective], m.global_[objective] = local, global_
+        m.spread_local[objective], m.spread_global[objective] = split(name, "spread")
         m.positive_local[objective], m.positive_global[objective] = split(name, "positive")
         m.gap_local[objective], m.gap_global[objective] = split(name, "gap")
         if "lower" in out[name]:

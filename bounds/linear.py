@@ -245,7 +245,7 @@ def _lower_bound_records(m: study.LinearMeasurement, objective: str) -> list[Rec
                 judged = rules.binomial(int(np.sum(margins[determined] >= 0)), int(determined.sum()), p0)
             else:
                 judged = None
-            verdict = judged.verdict if judged else "vacuous" if (vacuous or p0 <= 0) else "inconclusive"
+            verdict = judged.verdict if judged else "vacuous" if vacuous else "inconclusive"  # vacuous covers p0 <= 0
             note = (judged.rule + ".") if judged else ""
             if not determined.all():
                 note += (f" {int((~determined).sum())} of {determined.size} trials are left out: their top-c eigenspace is "

@@ -154,7 +154,7 @@ def tied_at_c(values, c: int, norm, *, resolution=SUBSPACE_RESOLUTION) -> tuple[
     at a gap of ``tau``. Every stationary point contains the eigenvectors above the cluster and
     lies in their span with the cluster's, and ``r_k = e_k^T P e_k`` is monotone under
     inclusion, so over the stationary points ``r_k`` varies by ``sum_(j in cluster) basis_kj^2``
-    for a ``basis`` of eigenvectors in the order of ``values`` (`EncoderFit.spread`).
+    for a ``basis`` of eigenvectors in the order of ``values`` (`cluster_spread`).
 
     >>> mask, gap = tied_at_c(jnp.array([3.0, 1.0, 2.0, 1.0]), 3, 1.0)
     >>> mask.tolist(), float(gap)
@@ -171,8 +171,9 @@ def tied_at_c(values, c: int, norm, *, resolution=SUBSPACE_RESOLUTION) -> tuple[
     return mask, jnp.where(norm > 0, gap / jnp.where(norm > 0, norm, 1), 0)
 
 
-def _spread(basis, mask):
-    # sum over the tied cluster of basis_kj^2 (see `tied_at_c`)
+def cluster_spread(basis, mask) -> jax.Array:
+    """``sum_(j in cluster) basis_kj^2`` per coordinate ``k`` (``basis (..., d, d)``, ``mask (..., d)``
+    from `tied_at_c`): how far ``r_k`` varies over the stationary points (`EncoderFit.spread`)."""
     return jnp.sum(jnp.where(mask[..., None, :], basis**2, 0), axis=-1)
 
 
@@ -195,7 +196,7 @@ def _encoder_fit(S, p, H, above, resolution, *, objective, c):
         X = client_matrix(S, objective, p=p, H=H)
         values, vectors = _descending_eigh(X)
         mask, gap = tied_at_c(values, c, jnp.linalg.norm(X), resolution=resolution)
-        return EncoderFit(vectors[:, :c], _spread(vectors, mask), gap, jnp.sum(values > above))
+        return EncoderFit(vectors[:, :c], cluster_spread(vectors, mask), gap, jnp.sum(values > above))
     # Reduced-rank regression of v on u: row(W_e) = span(Sigma_uu^{-1} Sigma_uv U_c), U_c the
     # top-c eigenvectors of Sigma_vu Sigma_uu^{-1} Sigma_uv. With Sigma_uu = L L^T and
     # A = L^{-1} Sigma_uv, that matrix is A^T A and Sigma_uu^{-1} Sigma_uv U_c = L^{-T} Z_c Lambda_c^{1/2},
@@ -208,7 +209,7 @@ def _encoder_fit(S, p, H, above, resolution, *, objective, c):
     values, Z = _descending_eigh(A @ A.T)
     Q = jnp.linalg.qr(jsl.solve_triangular(L.T, Z, lower=False))[0]
     mask, gap = tied_at_c(values, c, jnp.linalg.norm(A @ A.T), resolution=resolution)
-    return EncoderFit(Q[:, :c], _spread(Q, mask), gap, jnp.sum(values > above))
+    return EncoderFit(Q[:, :c], cluster_spread(Q, mask), gap, jnp.sum(values > above))
 
 
 def encoder_fit(S, objective: str, c: int, *, p=None, H=None, above=0.0,

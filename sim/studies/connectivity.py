@@ -64,7 +64,6 @@ TOPOLOGY_KINDS: Mapping[str, str] = {"uniform": "regular", "general": "reference
 SENSITIVITIES: tuple[str, ...] = sim.SENSITIVITY_VARIANTS
 #: Samples readings: main samples per client ``n = d^beta`` (beta 1, 1.5, 2) or the population.
 SAMPLES: Mapping[str, float | None] = {"n=d": 1.0, "n=d^1.5": 1.5, "n=d^2": 2.0, "population": None}
-#: Objectives whose stationary row space is the top-c eigenspace of their client matrix.
 #: Eigenvalues within this fraction of the moment's largest diagonal entry are rounding, not
 #: positive (the population matrices of Eq. 4 vanish exactly off the class block).
 RANK_TOLERANCE = 1e-9
@@ -620,14 +619,14 @@ def measure(study: ConnectivityStudy, *, key: jax.Array, train: bool, samples: s
         spread = {"objective-eq1": {}, "per-neighbourhood": {}}
         fitted, source = _distinct_models(graphs.weights)
         M = _model_moments(S, W, fitted)
+
+        def split(a):  # model axis -> FL, Eq. 1 per graph, neighbourhoods per graph
+            return a[:, 0], a[:, 1:1 + n_graph], a[:, 1 + n_graph:].reshape((n_seed, n_graph, N) + a.shape[2:])
+
         for obj in sim.OBJECTIVES:
             rr, count, spread_ = (np.asarray(v)[:, source] for v in _closed_form(M, H, objective=obj, c=study.c, p=study.p))
             if obj == "mim-reconstruction":
                 count = np.asarray(_cross_moment_rank(M))[:, source]
-
-            def split(a):  # model axis -> FL, Eq. 1 per graph, neighbourhoods per graph
-                return a[:, 0], a[:, 1:1 + n_graph], a[:, 1 + n_graph:].reshape((n_seed, n_graph, N) + a.shape[2:])
-
             r_fl[obj], r["objective-eq1"][obj], r["per-neighbourhood"][obj] = split(rr)
             positive_fl[obj], positive["objective-eq1"][obj], positive["per-neighbourhood"][obj] = split(count)
             spread_fl[obj], spread["objective-eq1"][obj], spread["per-neighbourhood"][obj] = split(spread_)

@@ -21,7 +21,7 @@ import numpy as np
 from sim import draws, xla
 from sim.config import DataConfig
 from sim.data import sample_clients, second_moment
-from sim.matrices import client_matrix, make_transform, mask_moments, tied_at_c, transform_trace
+from sim.matrices import client_matrix, cluster_spread, make_transform, mask_moments, tied_at_c, transform_trace
 from sim.metrics import sensitivity
 from sim.suffstats import population_second_moments, sample_moments_at, sampled_augmentation
 from sim.topc import DENSE_MAX_D as DENSE_CROSSOVER
@@ -202,7 +202,8 @@ def _spectra(X, c: int, key):
     tie at ``c`` (`sim.matrices.tied_at_c`): with the dense solver the cluster mask ``(B, d)``
     and every eigenvector ``(B, d, d)``, descending, so that ``r_k``'s spread over the
     stationary points is known; matrix-free, where only the top of the spectrum is computed,
-    ``None`` and a flag ``(B,)`` per matrix (its ``r_k`` then range over at most [0, 1])."""
+    the mask is True on every coordinate of a tied matrix and the basis ``None`` (r_k is in
+    [0, 1], so a spread of 1 bounds it)."""
     B, d, _ = X.shape
     X = (X + jnp.swapaxes(X, 1, 2)) / 2
     scale = jnp.max(jnp.abs(X), axis=(1, 2))
@@ -218,20 +219,17 @@ def _spectra(X, c: int, key):
         res = jax.lax.map(lambda a: top_eigenspace_matvec(lambda W: a[0] @ W, d, c, key=a[1], dtype=X.dtype),
                           (X, jax.random.split(key, B)))
         lam, V = res.values, res.vectors
-        tie = jnp.any(tied_at_c(lam, c, norm)[0], axis=1), None  # the values are the top c + oversample
+        tied = jnp.any(tied_at_c(lam, c, norm)[0], axis=1)  # the values are the top c + oversample
+        tie = jnp.broadcast_to(tied[:, None], (B, d)), None
     tol = 1e3 * jnp.finfo(X.dtype).eps * d * scale
     positive = jnp.sum(lam > tol[:, None], axis=1)
     return V, positive, lam[:, c - 1] - lam[:, c], _corrected(jnp.diagonal(X, axis1=1, axis2=2), lam, c), tie
 
 
-def _spread(tie, d: int):
+def _spread(mask, basis, dtype):
     """``r_k``'s spread over the stationary points (B, d) from `_spectra`'s ``tie`` (a basis in
-    place of its eigenvectors for Eq. 3); matrix-free: 1 on every coordinate of a tied matrix
-    (an upper bound: r_k is in [0, 1])."""
-    mask, basis = tie
-    if basis is None:
-        return jnp.broadcast_to(mask[:, None], mask.shape + (d,)).astype(jnp.result_type(float))
-    return jnp.sum(jnp.where(mask[:, None, :], basis**2, 0), axis=-1)
+    place of its eigenvectors for Eq. 3); matrix-free (no basis): the mask itself, an upper bound."""
+    return mask.astype(dtype) if basis is None else cluster_spread(basis, mask)
 
 
 def _corrected(diag, lam, c: int):
@@ -277,7 +275,7 @@ def _one_seed(study: LinearStudy, key, n, population, augment: bool):
             blocks[f"{name}@sampled"] = jnp.concatenate([X, X.mean(0, keepdims=True)])
     M = S.shape[0]
     V, positive, gap, lower, tie = _spectra(jnp.concatenate(list(blocks.values())), c, solve_key)
-    spread = _spread(tie, data.d)
+    spread = _spread(*tie, V.dtype)
     out = {}
     for j, name in enumerate(blocks):
         part = slice(j * M, (j + 1) * M)
@@ -295,11 +293,10 @@ def _one_seed(study: LinearStudy, key, n, population, augment: bool):
         # the basis of Eq. 3's spread (`sim.matrices.encoder_fit`); d x d instead of d x c, so
         # only where a tie needs it (d = 1024: 18 QRs of 1024 x 1024 would cost seconds).
         Q = jnp.linalg.qr(jsl.solve_triangular(Lt, tie[1][eq3], lower=False))[0]
-        return jnp.sum(Q[:, :, :c] ** 2, axis=-1), _spread((tie[0][eq3], Q), data.d)
+        return jnp.sum(Q[:, :, :c] ** 2, axis=-1), cluster_spread(Q, tie[0][eq3])
 
-    tied = tie[1] is not None and jnp.any(tie[0][eq3])
     out["mim-reconstruction"]["r"], out["mim-reconstruction"]["spread"] = (
-        top_c(None) if tie[1] is None else jax.lax.cond(tied, every_column, top_c, None))
+        top_c(None) if tie[1] is None else jax.lax.cond(jnp.any(tie[0][eq3]), every_column, top_c, None))
     del out["mim-reconstruction"]["lower"]  # the corrected bound needs an alignment matrix
     out["mim-surrogate"] = _surrogate(S, c, p)
     return out, trace, jnp.trace(H)

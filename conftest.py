@@ -35,11 +35,11 @@ def pytest_configure(config):
     """One persistent compilation cache for every xdist worker of this run, in pytest's own
     (rotated) temporary folder: the smoke-suite programs that several test files build are
     compiled once, not once per file and worker. The CLI finds it through ``XDG_CACHE_HOME``
-    (`bounds.cli.cache_dir`); a cached program is the same program, so no result changes."""
+    (`bounds.running.cli.cache_dir`); a cached program is the same program, so no result changes."""
     base = config._tmp_path_factory.getbasetemp()
     shared = base.parent if hasattr(config, "workerinput") else base
     os.environ["XDG_CACHE_HOME"] = str(shared / "xdg-cache")
-    from bounds.cli import cache_dir  # the folder the CLI derives from XDG_CACHE_HOME
+    from bounds.running.cli import cache_dir  # the folder the CLI derives from XDG_CACHE_HOME
 
     jax.config.update("jax_compilation_cache_dir", str(cache_dir()))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)

@@ -7,7 +7,7 @@ minibatch loss on Gaussian client data (256 samples each). For each algorithm:
   rounds); compile time reported separately (first call minus a warm call), throughput from
   warm calls.
 - ``sequential``: a Python loop over clients calling the SAME per-client step
-  (``sim.train.local_training``, jitted once), then the aggregation (mean for FedAvg, mixing
+  (``sim.engine.train.local_training``, jitted once), then the aggregation (mean for FedAvg, mixing
   matrix for DecL) — what a straightforward per-client implementation does.
 
 Throughput is client-steps per second (clients x local steps x rounds / wall time), best of
@@ -28,11 +28,11 @@ jax.config.update("jax_enable_x64", True)  # the toolkit's precision (the CLI en
 
 import jax.numpy as jnp  # noqa: E402
 
-from sim.mixing import mix, mixing_matrix  # noqa: E402
-from sim.objectives import init_linear_params, linear_objective  # noqa: E402
-from sim.topology import make_topology  # noqa: E402
-from sim.data import ClientData  # noqa: E402
-from sim.train import TrainConfig, decl_program, fedavg_program, local_training, optimizer  # noqa: E402
+from sim.engine.mixing import mix, mixing_matrix  # noqa: E402
+from sim.linear.losses import init_linear_params, linear_objective  # noqa: E402
+from sim.engine.topology import make_topology  # noqa: E402
+from sim.data.model import ClientData  # noqa: E402
+from sim.engine.train import TrainConfig, decl_program, fedavg_program, local_training, optimizer  # noqa: E402
 
 
 def _best(fn, repeats: int) -> float:

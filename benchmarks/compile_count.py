@@ -1,6 +1,6 @@
 """Compiled XLA programs of one ``dssl-bounds verify`` run, per producer, with the persistent cache off.
 
-Runs the verify pipeline in this process (``bounds.ledger.verify``, producers one after the
+Runs the verify pipeline in this process (``bounds.running.ledger.verify``, producers one after the
 other, ``resume`` off, JAX configured as the CLI does with ``--no-cache``: float64, no
 persistent compilation cache) and counts JAX's backend compilations through
 ``jax.monitoring`` (the ``/jax/core/compile/backend_compile_duration`` event, one per compiled
@@ -71,7 +71,7 @@ class CompileLog:
 
 
 def main(argv=None) -> dict:
-    from bounds.cli import SUITE_NAMES
+    from bounds.running.cli import SUITE_NAMES
     from bounds.producers import PRODUCER_NAMES
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -91,7 +91,7 @@ def main(argv=None) -> dict:
     jax.config.update("jax_enable_x64", True)  # the CLI's precision
     jax.config.update("jax_enable_compilation_cache", False)  # --no-cache: every program compiles
 
-    from bounds.ledger import verify
+    from bounds.running.ledger import verify
 
     log = CompileLog()
     jax.monitoring.register_event_duration_secs_listener(log.listener)

@@ -28,10 +28,10 @@ import numpy as np  # noqa: E402
 
 def _run(dtype, seed, rounds):
     import sim
-    from sim.mixing import mixing_matrix
-    from sim.objectives import encoder_row_space, init_linear_params, linear_objective
-    from sim.topology import make_topology
-    from sim.train import ClientData, TrainConfig, train_decl, train_fedavg
+    from sim.engine.mixing import mixing_matrix
+    from sim.linear.losses import encoder_row_space, init_linear_params, linear_objective
+    from sim.engine.topology import make_topology
+    from sim.engine.train import ClientData, TrainConfig, train_decl, train_fedavg
 
     cfg = sim.DataConfig(d=16, N=4)
     x, _ = sim.sample_clients(cfg, key=jax.random.key(seed))

@@ -11,14 +11,14 @@ operators per d, c = 4:
   stronger coordinates — zero diagonal, indefinite, the gap of a sample-covariance edge.
 
 Methods: ``dense`` = ``sim.top_eigenspace`` on the formed matrix (only for ``d <= --dense-max``),
-``matfree`` = ``sim.topc.top_eigenspace_matvec`` on the operator (jitted; compile time reported
+``matfree`` = ``sim.linear.topc.top_eigenspace_matvec`` on the operator (jitted; compile time reported
 apart), ``eigsh`` = ``scipy.sparse.linalg.eigsh(k=c+1, which="LA")`` on a NumPy
 ``LinearOperator``. Each row: seconds (warm) and the gap ``lam_c - lam_{c+1}`` the method found
 (``matfree`` also its ``distance_bound`` and restarts). float64. Not a test.
 
 ``--exact-sampler``: instead, one representability evaluation per d on the Section 3.2 data
 model with ``n = d^2`` samples: an exact draw of client 0's second-moment factors
-(``sim.bigd.draw_second_moment_factors``, the Wishart factor in ``--wishart-dtype``; no
+(``sim.linear.bigd.draw_second_moment_factors``, the Wishart factor in ``--wishart-dtype``; no
 ``n x d`` data, no ``d x d`` matrix) and the top-``c`` eigenspace of the Eq. 4 alignment operator
 ``p(1-p)(S - diag S)`` and of ``S`` (CL-similar) by the matrix-free solver. ``c`` defaults to 2
 there: the structured directions (``N = 2`` at every simulable d; beyond them lies the Wishart
@@ -74,8 +74,8 @@ def _mim_sample(d, key):
 def _exact_sampler_rows(sizes: list[int], c: int, wishart_dtype: str, reps: int) -> list[dict]:
     import dataclasses
 
-    from sim.bigd import OPERATORS, draw_second_moment_factors, top_eigenspace_factors
-    from sim.config import DataConfig
+    from sim.linear.bigd import OPERATORS, draw_second_moment_factors, top_eigenspace_factors
+    from sim.data.config import DataConfig
 
     print(f"backend={jax.default_backend()} jax={jax.__version__} exact sampler, n = d^2, client 0, c={c}, "
           f"Wishart factor {wishart_dtype}, rest float64; seconds of each evaluation (the first compiles)")
@@ -115,7 +115,7 @@ def main(argv=None) -> list[dict]:
     ap.add_argument("--dense-max", type=int, default=4096)
     ap.add_argument("--eigsh-max", type=int, default=2**15)
     ap.add_argument("--c", type=int, default=None, help="eigenspace width (default 4; 2 with --exact-sampler)")
-    ap.add_argument("--exact-sampler", action="store_true", help="representabilities of exact draws of S (sim.bigd)")
+    ap.add_argument("--exact-sampler", action="store_true", help="representabilities of exact draws of S (sim.linear.bigd)")
     ap.add_argument("--wishart-dtype", default="float32", choices=("float32", "float64"))
     ap.add_argument("--sizes", type=int, nargs="+", help="--exact-sampler: these d instead of min-d, 2 min-d, ... max-d")
     ap.add_argument("--reps", type=int, default=2, help="--exact-sampler: evaluations per d (the first compiles)")
@@ -128,7 +128,7 @@ def main(argv=None) -> list[dict]:
         return _exact_sampler_rows(sizes, 2 if args.c is None else args.c, args.wishart_dtype, args.reps)
 
     import sim
-    from sim.topc import top_eigenspace_matvec
+    from sim.linear.topc import top_eigenspace_matvec
 
     c = 4 if args.c is None else args.c
     rows = []

@@ -5,8 +5,8 @@
 100 clients x 10 local SGD steps x batch 64, d = 128, c = 16, mask ratio p = 0.75 (defaults).
 Variants, timed interleaved in one process (so machine load hits them alike):
 
-- ``engine-f32`` / ``engine-f64``: the toolkit's public engine, ``sim.train.fedavg_program`` with
-  ``sim.objectives.linear_objective("mim-alignment", p=0.75)`` (batches and masks drawn on
+- ``engine-f32`` / ``engine-f64``: the toolkit's public engine, ``sim.engine.train.fedavg_program`` with
+  ``sim.linear.losses.linear_objective("mim-alignment", p=0.75)`` (batches and masks drawn on
   device inside the program), float32 / float64 data and parameters. x64 is enabled for the
   process (the toolkit's setting), so ``engine-f32`` shows what an f32 run costs there.
 - ``engine-f32-chunk10``: the same with ``TrainConfig(client_chunk=10)`` (10 clients vmapped at
@@ -15,8 +15,8 @@ Variants, timed interleaved in one process (so machine load hits them alike):
   masks pre-drawn (not timed): the compute floor.
 - ``inline-bernoulli``: the same, masks drawn inside the step with ``jax.random.bernoulli``
   (float32 uniforms) — what drawing masks on device costs with the stock sampler.
-- ``packed-masks``: the same, masks drawn inside the step by ``sim.masks.bernoulli_mask``
-  (8 random bits per entry) from per-client keys ``sim.masks.client_keys``.
+- ``packed-masks``: the same, masks drawn inside the step by ``sim.data.masks.bernoulli_mask``
+  (8 random bits per entry) from per-client keys ``sim.data.masks.client_keys``.
 - ``fedjax``: ``fedjax.for_each_client`` (its default backend: one jitted step, a Python loop
   over clients and batches), batches and masks pre-drawn; only if fedjax is importable.
 - ``pytorch``: the reference code's structure — one thread, a Python loop over clients and
@@ -92,9 +92,9 @@ def _hand_round(W, xb, draw_masks, mask_inputs):
 
 def _variants(n: int, d: int, c: int, E: int, B: int, only=None):
     """Name -> (jitted function, args) for every variant available here (or those in ``only``)."""
-    from sim.masks import bernoulli_mask, client_keys
-    from sim.objectives import init_linear_params, linear_objective
-    from sim.train import TrainConfig, fedavg_program
+    from sim.data.masks import bernoulli_mask, client_keys
+    from sim.linear.losses import init_linear_params, linear_objective
+    from sim.engine.train import TrainConfig, fedavg_program
 
     kx, kw, kb, km, kr = jax.random.split(jax.random.key(0), 5)
     x64 = jax.random.normal(kx, (n, SAMPLES, d), jnp.float64)

@@ -32,17 +32,19 @@ import importlib
 from typing import Any
 
 _NAMES = {
-    "run_suite": "bounds.ledger", "measure": "bounds.ledger", "write_ledger": "bounds.ledger",
-    "Ledger": "bounds.ledger", "PRODUCER_NAMES": "bounds.producers", "producer_key": "bounds.ledger",
-    "verify": "bounds.ledger", "read_run": "bounds.ledger", "write_atomic": "bounds.ledger",
-    "render_report": "bounds.report", "claims_table": "bounds.report", "matrix_text": "bounds.report",
-    "diff_ledgers": "bounds.diff", "load_ledger": "bounds.diff",
-    "Record": "bounds.records", "VERDICTS": "bounds.records", "LEVELS": "bounds.records",
-    "ALPHA": "bounds.rules",
-    "Suite": "bounds.suite", "SUITES": "bounds.suite", "get_suite": "bounds.suite",
-    "evaluate": "bounds.evaluation", "sensitivity_bound": "bounds.evaluation",
+    "run_suite": "bounds.running.ledger", "measure": "bounds.running.ledger", "write_ledger": "bounds.running.ledger",
+    "Ledger": "bounds.running.ledger", "PRODUCER_NAMES": "bounds.producers", "producer_key": "bounds.running.ledger",
+    "verify": "bounds.running.ledger", "read_run": "bounds.running.ledger", "write_atomic": "bounds.running.ledger",
+    "render_report": "bounds.running.report", "claims_table": "bounds.running.report", "matrix_text": "bounds.running.report",
+    "diff_ledgers": "bounds.running.diff", "load_ledger": "bounds.running.diff",
+    "Record": "bounds.judging.records", "VERDICTS": "bounds.judging.records", "LEVELS": "bounds.judging.records",
+    "ALPHA": "bounds.judging.rules",
+    "Suite": "bounds.running.suite", "SUITES": "bounds.running.suite", "get_suite": "bounds.running.suite",
+    "evaluate": "bounds.judging.evaluation", "sensitivity_bound": "bounds.judging.evaluation",
 }
-_MODULES = ("rules", "formula", "linear", "distributed", "downstream")
+_MODULES = {"rules": "bounds.judging.rules", "formula": "bounds.producers.formula",
+            "linear": "bounds.producers.linear", "distributed": "bounds.producers.distributed",
+            "downstream": "bounds.producers.downstream", "mar": "bounds.producers.mar"}
 __all__ = sorted([*_NAMES, *_MODULES, "toolkit_version"])
 
 
@@ -58,7 +60,7 @@ def toolkit_version() -> str:
 
 def __getattr__(name: str) -> Any:
     if name in _MODULES:
-        return importlib.import_module(f"bounds.{name}")
+        return importlib.import_module(_MODULES[name])
     if name in _NAMES:
         return getattr(importlib.import_module(_NAMES[name]), name)
     raise AttributeError(f"module 'bounds' has no attribute {name!r}")

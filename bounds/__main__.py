@@ -1,5 +1,5 @@
 import sys
 
-from bounds.cli import main
+from bounds.running.cli import main
 
 sys.exit(main())

@@ -16,9 +16,9 @@ import pathlib
 import numpy as np
 
 import theory
-from bounds.evaluation import sensitivity_bound
-from bounds.linear import Measurements, threshold_d_star
-from bounds.readings import OBJECTIVES, bound_claim
+from bounds.judging.evaluation import sensitivity_bound
+from bounds.producers.linear import Measurements, threshold_d_star
+from bounds.judging.readings import OBJECTIVES, bound_claim
 from figures._io import save_figure
 
 PRODUCER = "linear"

@@ -16,8 +16,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from figures._io import save_figure
-from sim import partition
-from sim.data import sample_clients
+from sim.data import partition
+from sim.data.model import sample_clients
 from sim.studies.downstream import SKEWS, Experiment
 
 PRODUCER = "downstream"

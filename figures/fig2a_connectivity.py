@@ -19,8 +19,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import theory
-from bounds.distributed import Measurement, bound_value
-from bounds.readings import family_of
+from bounds.producers.distributed import Measurement, bound_value
+from bounds.judging.readings import family_of
 from figures._io import save_figure
 from sim.studies.connectivity import Sweep
 

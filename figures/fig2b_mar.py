@@ -3,7 +3,7 @@
 Writes ``fig2b_mar.png`` (one panel per algorithm: mean accuracy with 99% t-intervals over
 seeds against alpha on a log axis, MIM and MAR, the untrained encoder as a reference line) and
 ``fig2b_mar.md`` (the numbers and every ``fig2b-mar-ge-mim`` verdict). Numbers come from
-``bounds.mar`` on the measurement the ledger judged; a cell whose runs all diverged reads n/a
+``bounds.producers.mar`` on the measurement the ledger judged; a cell whose runs all diverged reads n/a
 and draws no point.
 """
 
@@ -14,7 +14,9 @@ import pathlib
 import matplotlib.pyplot as plt
 import numpy as np
 
-from bounds import mar, rules
+from bounds.producers import mar
+
+from bounds.judging import rules
 from figures._io import save_figure, save_table
 from figures.table1 import md_row, pm
 from sim.studies.mar import ALGORITHMS, MARExperiment

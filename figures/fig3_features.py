@@ -19,7 +19,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from figures._io import save_figure
-from sim.shallow import encode
+from sim.models.shallow import encode
 from sim.studies.downstream import METHODS, Experiment
 
 PRODUCER = "downstream"

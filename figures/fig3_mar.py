@@ -13,10 +13,10 @@ import jax
 import matplotlib.pyplot as plt
 import numpy as np
 
-from bounds import mar
+from bounds.producers import mar
 from figures._io import save_figure
 from figures.fig3_features import scatter_panel
-from sim.shallow import encode
+from sim.models.shallow import encode
 from sim.studies.mar import MARExperiment
 
 PRODUCER = "mar"

@@ -5,7 +5,7 @@ and the untrained encoders' accuracy; the paper's reported Table 1; every
 ``table1-mim-drop-le-cl-drop`` verdict) and ``table1.png`` (bar charts of the drops: one
 simulation panel per data model with intervals, and the paper's reported drops). Cells with a
 diverged run read ``n/a`` and draw no bar. Numbers come
-from ``bounds.downstream``, the functions the ledger and the tests use, on the measurement the
+from ``bounds.producers.downstream``, the functions the ledger and the tests use, on the measurement the
 ledger judged.
 """
 
@@ -16,7 +16,7 @@ import pathlib
 import matplotlib.pyplot as plt
 import numpy as np
 
-from bounds import downstream
+from bounds.producers import downstream
 from figures._io import cell, save_figure, save_table
 from sim.studies.downstream import LOSS_OF, METHODS, PROBE_METHOD, SKEWS, Experiment
 

@@ -3,7 +3,7 @@
 Writes ``table5.md`` (summed layer-wise l2 distances of the encoders, local vs local and local
 vs global, absolute and relative to the global encoder's norm, 99% t-intervals over seeds;
 the paper's reported Table 5; every ``table5-mim-divergence-le-cl-divergence`` verdict) and
-``table5.png`` (the absolute distances as bars). Numbers come from ``bounds.downstream`` on the
+``table5.png`` (the absolute distances as bars). Numbers come from ``bounds.producers.downstream`` on the
 measurement the ledger judged.
 """
 
@@ -14,7 +14,7 @@ import pathlib
 import matplotlib.pyplot as plt
 import numpy as np
 
-from bounds import downstream
+from bounds.producers import downstream
 from figures._io import save_figure, save_table
 from figures.table1 import bar_stat, md_row, verdict_lines
 from sim.studies.downstream import DISTANCES, LOSS_OF, METHODS, SKEWS, Experiment

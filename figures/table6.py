@@ -19,7 +19,7 @@ from typing import Mapping
 import matplotlib.pyplot as plt
 import numpy as np
 
-from bounds.distributed import Measurement
+from bounds.producers.distributed import Measurement
 from figures._io import cell, save_figure, save_table
 
 PRODUCER = "distributed"

@@ -12,7 +12,9 @@ import pathlib
 import matplotlib.pyplot as plt
 import numpy as np
 
-from bounds import mar, rules
+from bounds.producers import mar
+
+from bounds.judging import rules
 from figures._io import save_figure, save_table
 from figures.fig2b_mar import pm, verdicts
 from figures.table1 import bar_stat, md_row

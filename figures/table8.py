@@ -13,7 +13,7 @@ import pathlib
 import matplotlib.pyplot as plt
 import numpy as np
 
-from bounds import mar
+from bounds.producers import mar
 from figures._io import save_figure, save_table
 from figures.fig2b_mar import pm, verdicts
 from figures.table1 import bar_stat, md_row

@@ -38,8 +38,8 @@ import numpy as np  # noqa: E402
 
 import bounds  # noqa: E402
 import sim  # noqa: E402
-from bounds import mar as mar_records  # noqa: E402
-from sim import partition  # noqa: E402
+from bounds.producers import mar as mar_records  # noqa: E402
+from sim.data import partition  # noqa: E402
 
 SIZE = os.environ.get("DSSL_SIZE", "default")  # "smoke" | "default" | "full"
 # where the summary figure and its plotted numbers are written (a fresh temporary folder by default)
@@ -59,11 +59,11 @@ st = exp.study
 
 # %%
 model = sim.make_latent_model(st.latent_config(), key=jax.random.key(0))
-_, cov = sim.latent.population_moments(model)
+_, cov = sim.data.latent.population_moments(model)
 masks = jax.random.bernoulli(jax.random.key(1), 1 - st.mask_ratio, (64, st.d))
-r2_latent = float(jnp.mean(sim.latent.masked_r2(cov, masks)))
+r2_latent = float(jnp.mean(sim.data.latent.masked_r2(cov, masks)))
 x_paper, _ = partition.global_sample(sim.DataConfig(d=st.d, N=st.N), 4000, key=jax.random.key(2))
-r2_paper = float(jnp.mean(sim.latent.masked_r2(jnp.cov(x_paper.T), masks)))
+r2_paper = float(jnp.mean(sim.data.latent.masked_r2(jnp.cov(x_paper.T), masks)))
 print(f"masked R^2 at mask ratio {st.mask_ratio}: latent model {r2_latent:.2f}, paper's model {r2_paper:.2f}")
 
 # %% [markdown]
@@ -103,7 +103,7 @@ split = partition.dirichlet(2 * st.N, st.n_clients, st.samples_per_client, st.ta
                             key=jax.random.key(4))
 data = partition.client_data(model, split, key=jax.random.key(5))
 cfg = st.shallow()
-p0 = sim.shallow.init_params(cfg, key=jax.random.key(6))
+p0 = sim.models.shallow.init_params(cfg, key=jax.random.key(6))
 loss = sim.MixedMARLoss(cfg)
 runs = {name: sim.train_fedmar(p0, loss, data, st.train_config("FL"), key=jax.random.key(7), gamma_max=g_max,
                                gamma_min=g_min)
@@ -111,7 +111,7 @@ runs = {name: sim.train_fedmar(p0, loss, data, st.train_config("FL"), key=jax.ra
 probe_x, probe_y = partition.global_sample(model, 2 * st.probe_samples, key=jax.random.key(8))
 P = st.probe_samples
 for name, run in runs.items():
-    f = sim.shallow.encode(cfg, run.global_params["encoder"], probe_x)
+    f = sim.models.shallow.encode(cfg, run.global_params["encoder"], probe_x)
     acc = float(sim.linear_probe(f[:P], probe_y[:P], f[P:], probe_y[P:], n_classes=2 * st.N))
     print(f"{name}: final mean loss {float(np.nanmean(run.losses[-1])):.4f}, probe accuracy {acc:.3f}")
 

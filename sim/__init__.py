@@ -31,9 +31,9 @@ sim never calls ``jax.config``: enable float64 in the application (``bounds`` do
 representabilities are compared at the 1e-6 scale.
 """
 
-from sim.config import DataConfig
-from sim.data import ClientData, expected_second_moment, sample_clients, sample_labelled, second_moment
-from sim.matrices import (
+from sim.data.config import DataConfig
+from sim.data.model import ClientData, expected_second_moment, sample_clients, sample_labelled, second_moment
+from sim.linear.matrices import (
     OBJECTIVES,
     check_transform,
     EncoderFit,
@@ -45,7 +45,7 @@ from sim.matrices import (
     reconstruction_loss,
     transform_trace,
 )
-from sim.metrics import (
+from sim.linear.metrics import (
     SENSITIVITY_VARIANTS,
     class_minimum,
     is_binary,
@@ -54,7 +54,7 @@ from sim.metrics import (
     sensitivity,
     subspace_distance,
 )
-from sim.solvers import ReconstructionFit, fit_reconstruction, top_eigenspace
+from sim.linear.solvers import ReconstructionFit, fit_reconstruction, top_eigenspace
 
 __all__ = [
     "DataConfig",
@@ -87,8 +87,9 @@ __all__ = [
 # Blocks appended below by other modules' owners (one import block each, extending __all__).
 
 # downstream
-from sim import partition, probe, shallow  # noqa: E402  (partitioners live in sim.partition)
-from sim.partition import (  # noqa: E402
+from sim.data import partition  # noqa: E402  (partitioners live in sim.data.partition)
+from sim.models import probe, shallow
+from sim.data.partition import (  # noqa: E402
     FeatureTransform,
     Heterogeneity,
     Partition,
@@ -96,8 +97,8 @@ from sim.partition import (  # noqa: E402
     global_sample,
     heterogeneity,
 )
-from sim.probe import PROBES, linear_probe  # noqa: E402
-from sim.shallow import ShallowConfig, ShallowLoss  # noqa: E402
+from sim.models.probe import PROBES, linear_probe  # noqa: E402
+from sim.models.shallow import ShallowConfig, ShallowLoss  # noqa: E402
 
 __all__ += [
     "partition", "probe", "shallow", "Partition", "FeatureTransform", "Heterogeneity", "client_data",
@@ -105,11 +106,12 @@ __all__ += [
 ]
 
 # distributed
-from sim import mixing, objectives, topology, train  # noqa: E402  (graphs, consensus, losses, FL/DecL engine)
-from sim.mixing import MIXING_RULES, Mixing, consensus_distance, custom_mixing, mixing_matrix  # noqa: E402
-from sim.objectives import LinearObjective, encoder_row_space, init_linear_params, linear_objective  # noqa: E402
-from sim.topology import Topology, from_adjacency, make_topology  # noqa: E402
-from sim.train import (  # noqa: E402
+from sim.engine import mixing, topology, train  # noqa: E402  (graphs, consensus, losses, FL/DecL engine)
+from sim.linear import losses as objectives
+from sim.engine.mixing import MIXING_RULES, Mixing, consensus_distance, custom_mixing, mixing_matrix  # noqa: E402
+from sim.linear.losses import LinearObjective, encoder_row_space, init_linear_params, linear_objective  # noqa: E402
+from sim.engine.topology import Topology, from_adjacency, make_topology  # noqa: E402
+from sim.engine.train import (  # noqa: E402
     DivergenceError,
     TrainConfig,
     TrainResult,
@@ -117,8 +119,8 @@ from sim.train import (  # noqa: E402
     train_fedavg,
     train_local,
 )
-from sim.sharding import shard_clients  # noqa: E402  (client axis over every device)
-from sim.sharding import shard_seeds  # noqa: E402  (seed and client axes over every device)
+from sim.engine.sharding import shard_clients  # noqa: E402  (client axis over every device)
+from sim.engine.sharding import shard_seeds  # noqa: E402  (seed and client axes over every device)
 
 __all__ += [
     "mixing", "objectives", "topology", "train", "MIXING_RULES", "Mixing", "consensus_distance", "custom_mixing",
@@ -129,11 +131,12 @@ __all__ += [
 __all__ += ["shard_seeds"]
 
 # mar
-from sim import latent, mar, mar_train  # noqa: E402  (MAR loss, FedMAR / DecMAR, the latent data model)
-from sim.latent import LatentConfig, make_latent_model  # noqa: E402
-from sim.mar import a_mmd, alignment, gamma_schedule, global_embeddings, mar_weight, MARLoss  # noqa: E402
-from sim.mar_train import MixedMARLoss, train_decmar, train_fedmar  # noqa: E402
-from sim.partition import class_count  # noqa: E402
+from sim.data import latent  # noqa: E402  (MAR loss, FedMAR / DecMAR, the latent data model)
+from sim.models import mar, mar_train
+from sim.data.latent import LatentConfig, make_latent_model  # noqa: E402
+from sim.models.mar import a_mmd, alignment, gamma_schedule, global_embeddings, mar_weight, MARLoss  # noqa: E402
+from sim.models.mar_train import MixedMARLoss, train_decmar, train_fedmar  # noqa: E402
+from sim.data.partition import class_count  # noqa: E402
 
 __all__ += [
     "latent", "mar", "mar_train", "LatentConfig", "make_latent_model", "a_mmd", "alignment", "gamma_schedule",

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 import sim
-from bounds.cli import main
-from bounds.diff import diff_ledgers, load_ledger
-from bounds.evaluation import evaluate
-from bounds.ledger import read_run, run_suite
-from bounds.report import claims_table
+from bounds.running.cli import main
+from bounds.running.diff import diff_ledgers, load_ledger
+from bounds.judging.evaluation import evaluate
+from bounds.running.ledger import read_run, run_suite
+from bounds.running.report import claims_table
 from sim import checks
 from sim.studies.linear import LinearStudy
 

@@ -1,12 +1,12 @@
-"""Large-d representabilities (sim.bigd) against the dense path, at small d.
+"""Large-d representabilities (sim.linear.bigd) against the dense path, at small d.
 
 - The matrix-free ``S V`` and ``diag S`` equal the dense ``S`` assembled here from the same
-  factors by the formula of `sim.suffstats` (explicit ``P`` and ``T``): 1e-12, float64 ``T``.
-- The top-``c`` eigenspace from the factors (`sim.topc` on the operator) is within 1e-8 of the
+  factors by the formula of `sim.linear.suffstats` (explicit ``P`` and ``T``): 1e-12, float64 ``T``.
+- The top-``c`` eigenspace from the factors (`sim.linear.topc` on the operator) is within 1e-8 of the
   dense ``eigh`` subspace of ``client_matrix(S)`` (projector distance), on problems whose
   relative gap is asserted first to be at least 1e-2, and within its own reported Davis–Kahan
   ``distance_bound``; with a float32 ``T`` within 1e-3 and within the bound.
-- Same law as `sim.suffstats.sample_second_moments`: for eight entries of ``S`` (structured,
+- Same law as `sim.linear.suffstats.sample_second_moments`: for eight entries of ``S`` (structured,
   rare, cross and noise coordinates) the first two moments over 400 draws of each sampler
   agree by a two-sample z-test, |z| < 5 (16 tests: false-alarm rate below 1e-5). The
   trapezoidal ``T`` (``n_total - r0 < d``) is covered by the assembled-matrix check.
@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 import sim
-from sim.bigd import (
+from sim.linear.bigd import (
     OPERATORS,
     dense_second_moment,
     draw_second_moment_factors,
@@ -28,9 +28,9 @@ from sim.bigd import (
     second_moment_matvec,
     top_eigenspace_factors,
 )
-from sim.config import DataConfig
-from sim.metrics import subspace_distance
-from sim.suffstats import sample_second_moments
+from sim.data.config import DataConfig
+from sim.linear.metrics import subspace_distance
+from sim.linear.suffstats import sample_second_moments
 
 P = 0.75
 

@@ -6,9 +6,9 @@ import pytest
 
 import sim
 import theory
-from bounds.evaluation import evaluate, sensitivity_bound
-from bounds.ledger import run_suite
-from bounds.linear import threshold_d_star
+from bounds.judging.evaluation import evaluate, sensitivity_bound
+from bounds.running.ledger import run_suite
+from bounds.producers.linear import threshold_d_star
 from sim.studies.linear import LinearStudy
 
 

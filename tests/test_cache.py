@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 
-from bounds.cli import cache_dir, host_tag
+from bounds.running.cli import cache_dir, host_tag
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

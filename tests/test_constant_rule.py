@@ -15,7 +15,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from bounds.constant_rule import ConstantJudgement, cross_d_constant
+from bounds.judging.constant_rule import ConstantJudgement, cross_d_constant
 
 D = [64, 128, 256, 512, 1024, 2048]
 TRIALS, SIGMA, SEEDS = 200, 0.3, 200

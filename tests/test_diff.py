@@ -2,8 +2,8 @@
 
 import json
 
-from bounds.cli import main
-from bounds.diff import diff_ledgers, render_diff
+from bounds.running.cli import main
+from bounds.running.diff import diff_ledgers, render_diff
 
 
 def _row(claim, verdict, margin, reading=None, source="Theorem 4.2 (local)"):

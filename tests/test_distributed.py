@@ -1,4 +1,4 @@
-"""Ledger records of the connectivity claims (bounds.distributed), smoke suite, and the
+"""Ledger records of the connectivity claims (bounds.producers.distributed), smoke suite, and the
 connectivity study they judge (sim.studies.connectivity).
 
 Checks: every claim is reported under every DecL reading; the identity of Eq. 1's minimiser
@@ -14,10 +14,11 @@ import numpy as np
 import pytest
 
 import theory
-from bounds import distributed, ledger
-from bounds.readings import DECL_READINGS
-from bounds.records import LEVELS, READING_KEYS, VERDICTS
-from bounds.suite import get_suite
+from bounds.producers import distributed
+from bounds.running import ledger
+from bounds.judging.readings import DECL_READINGS
+from bounds.judging.records import LEVELS, READING_KEYS, VERDICTS
+from bounds.running.suite import get_suite
 from sim.studies import connectivity
 from sim.studies.connectivity import TOPOLOGY_KINDS
 

@@ -1,4 +1,4 @@
-"""Verdicts of the connectivity producer (bounds.distributed) that mean what they say.
+"""Verdicts of the connectivity producer (bounds.producers.distributed) that mean what they say.
 
 Checks: a non-positive stated probability ``1 - (m/2) e^{-d^{1/10}}`` or a failed Assumption A.5
 gives ``vacuous`` (never ``inconclusive``), naming the reason; every binomial record carries
@@ -18,7 +18,7 @@ import matplotlib
 import numpy as np
 import pytest
 
-from bounds import distributed
+from bounds.producers import distributed
 from figures import fig2a_connectivity, table6
 from sim.studies import connectivity
 from sim.studies.connectivity import ConnectivityStudy

@@ -9,9 +9,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from bounds import downstream, ledger, rules, suite
-from bounds.records import VERDICTS
-from sim.probe import linear_probe
+from bounds.producers import downstream
+
+from bounds.running import ledger, suite
+
+from bounds.judging import rules
+from bounds.judging.records import VERDICTS
+from sim.models.probe import linear_probe
 from sim.studies import downstream as study
 
 KEY = jax.random.key(0)

@@ -1,11 +1,11 @@
-"""`sim.draws` gives exactly jax.random's values (it only changes the shape the draw is made in)."""
+"""`sim.data.draws` gives exactly jax.random's values (it only changes the shape the draw is made in)."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from sim import draws
+from sim.data import draws
 
 SHAPES = [(), (3, 5), (2, 1, 3, 5)]
 

@@ -1,11 +1,11 @@
-"""`sim.solvers.eigenvalue_count` (a Sturm count on the tridiagonal form) against counting the
+"""`sim.linear.solvers.eigenvalue_count` (a Sturm count on the tridiagonal form) against counting the
 eigenvalues themselves, on planted spectra whose eigenvalues stay away from the tolerance."""
 
 import jax
 import numpy as np
 import pytest
 
-from sim.solvers import eigenvalue_count
+from sim.linear.solvers import eigenvalue_count
 
 
 def _planted(rng, batch, d, zero_share):

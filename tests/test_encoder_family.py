@@ -1,4 +1,4 @@
-"""`sim.matrices.encoder_fit`: where a tie at ``c`` makes the stationary points a family, how
+"""`sim.linear.matrices.encoder_fit`: where a tie at ``c`` makes the stationary points a family, how
 far each ``r_k`` is from being determined (``spread``), checked against the family itself.
 
 The family is sampled directly: every stationary point keeps the eigenvectors above the tied
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import sim
-from sim.matrices import SUBSPACE_RESOLUTION, encoder_fit
+from sim.linear.matrices import SUBSPACE_RESOLUTION, encoder_fit
 
 TOL = 1e-10
 

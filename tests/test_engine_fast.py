@@ -1,4 +1,4 @@
-"""Fast paths of the training engine (sim.train, sim.objectives, sim.masks) against the slow ones.
+"""Fast paths of the training engine (sim.engine.train, sim.linear.losses, sim.data.masks) against the slow ones.
 
 - Rounds are not compiled in: the public wrappers run any round count with one program per
   (loss, config without rounds, shapes), and give the all-rounds ``lax.scan`` program's result
@@ -26,12 +26,12 @@ import numpy as np
 import pytest
 
 import sim
-from sim.masks import bernoulli_mask, dyadic_bits, exact_mask
-from sim.objectives import masked_alignment
-from sim.mixing import mixing_matrix
-from sim.objectives import init_linear_params, linear_objective
-from sim.topology import make_topology
-from sim.train import (
+from sim.data.masks import bernoulli_mask, dyadic_bits, exact_mask
+from sim.linear.losses import masked_alignment
+from sim.engine.mixing import mixing_matrix
+from sim.linear.losses import init_linear_params, linear_objective
+from sim.engine.topology import make_topology
+from sim.engine.train import (
     ROUND_CHUNK,
     ClientData,
     TrainConfig,
@@ -42,7 +42,7 @@ from sim.train import (
     train_fedavg,
     train_local,
 )
-from sim.train import _top_indices
+from sim.engine.train import _top_indices
 
 LOSS = linear_objective("mim-alignment", p=0.75)
 

@@ -2,7 +2,7 @@
 
 import jaxlib
 
-from bounds.cli import jaxlib_warning
+from bounds.running.cli import jaxlib_warning
 
 
 def test_installed_jaxlib_is_not_a_deadlocking_release():
@@ -13,13 +13,13 @@ def test_installed_jaxlib_is_not_a_deadlocking_release():
 
 def test_no_compiled_path_calls_the_divide_and_conquer_svd():
     # jaxlib 0.9.2's gesdd kernel waits on XLA's intra-op pool and hangs a compiled loop on one
-    # core (sim.solvers.thin_svd). Every SVD the simulations compile must be the gesvd one.
+    # core (sim.linear.solvers.thin_svd). Every SVD the simulations compile must be the gesvd one.
     import jax
     import jax.numpy as jnp
 
-    from sim.objectives import encoder_row_space
-    from sim.shallow import ShallowConfig, init_params, input_subspace
-    from sim.topc import top_eigenspace_matvec
+    from sim.linear.losses import encoder_row_space
+    from sim.models.shallow import ShallowConfig, init_params, input_subspace
+    from sim.linear.topc import top_eigenspace_matvec
 
     X = jnp.diag(jnp.arange(1.0, 13.0))
     cfg = ShallowConfig(d=12, c=3, model="two-layer", hidden=16)

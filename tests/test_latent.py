@@ -16,16 +16,16 @@ import numpy as np
 import optax
 import pytest
 
-from sim.config import DataConfig
-from sim.latent import DATA_MODELS, LatentConfig, LatentModel, make_latent_model, masked_r2, population_moments, sample
-from sim.partition import global_sample
-from sim.probe import linear_probe
-from sim.shallow import ShallowConfig, ShallowLoss, encode, init_params
+from sim.data.config import DataConfig
+from sim.data.latent import DATA_MODELS, LatentConfig, LatentModel, make_latent_model, masked_r2, population_moments, sample
+from sim.data.partition import global_sample
+from sim.models.probe import linear_probe
+from sim.models.shallow import ShallowConfig, ShallowLoss, encode, init_params
 
 KEY = jax.random.key(0)
 # The paper's sampler and optax's Adam mix integer and float operands, which strict dtype
 # promotion rejects; the properties tested here concern the data and the trained encoder, so
-# those calls (only) run under standard promotion. Everything of sim.latent runs strict.
+# those calls (only) run under standard promotion. Everything of sim.data.latent runs strict.
 standard = functools.partial(jax.numpy_dtype_promotion, "standard")
 CFG = LatentConfig(d=32, k=4, n_classes=8)
 MASK_RATIO = 0.75

@@ -8,10 +8,10 @@ import math
 import pytest
 
 import theory
-from bounds.cli import main
-from bounds.ledger import read_run
+from bounds.running.cli import main
+from bounds.running.ledger import read_run
 from bounds.producers import PRODUCER_NAMES
-from bounds.records import LEVELS, READING_KEYS, VERDICTS
+from bounds.judging.records import LEVELS, READING_KEYS, VERDICTS
 
 FORMULA_IDS = {
     "thm4.2-local", "thm4.2-decl", "thm4.2-fl",
@@ -85,7 +85,7 @@ def test_terminal_shows_findings_first_and_no_output_cites_a_file_the_reader_lac
 def test_help_documents_every_option_and_lists_the_producers(capsys):
     import argparse
 
-    from bounds.cli import _parser
+    from bounds.running.cli import _parser
 
     parser = _parser()
     (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]

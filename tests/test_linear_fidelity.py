@@ -18,10 +18,10 @@ import numpy as np
 import pytest
 
 import sim
-from bounds import linear as producer
-from bounds.suite import get_suite
+from bounds.producers import linear as producer
+from bounds.running.suite import get_suite
 from sim.studies import linear
-from sim.suffstats import sampled_augmentation
+from sim.linear.suffstats import sampled_augmentation
 from theory.population import population_limit
 
 D, N_DATA, REPS = 5, 12, 4000

@@ -1,5 +1,5 @@
 """MAR (Section 5): A-MMD (Eq. 6) against plain-Python values, its null mean, invariances and
-stop-gradient; the gamma schedule (Eq. 7); the MAR loss on sim.shallow's MAE; bad input.
+stop-gradient; the gamma schedule (Eq. 7); the MAR loss on sim.models.shallow's MAE; bad input.
 
 Statistical rules (fixed seeds, so each verdict is reproducible; the false-alarm rate of a
 |z| < 4 rule under its null is about 6e-5):
@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from sim.mar import (
+from sim.models.mar import (
     METRICS,
     VARIANTS,
     MARLoss,
@@ -31,7 +31,7 @@ from sim.mar import (
     kernel_bandwidth,
     mar_weight,
 )
-from sim.shallow import MODELS, ShallowConfig, ShallowLoss, init_params
+from sim.models.shallow import MODELS, ShallowConfig, ShallowLoss, init_params
 
 KEY = jax.random.key(0)
 strict = functools.partial(jax.numpy_dtype_promotion, "strict")
@@ -290,7 +290,7 @@ def test_fedmar_round_wires_into_a_scan_over_rounds_with_vmapped_clients():
     """A minimal FedMAR engine (full participation, SGD): per round, clients start from the
     global model, run E steps on L_MAR with the broadcast z_bar and their own gamma, and the
     server averages parameters and embeddings. Checks the loss objects compose with scan/vmap."""
-    from sim.train import TrainConfig, local_training, optimizer
+    from sim.engine.train import TrainConfig, local_training, optimizer
 
     cfg = ShallowConfig(d=6, c=2, model="linear", loss="mae")
     tcfg = TrainConfig(rounds=2, local_steps=1, batch_size=None, learning_rate=0.05)

@@ -1,4 +1,4 @@
-"""FedMAR and DecMAR (the paper's Section 5) on the engine of sim.train: exact reductions to
+"""FedMAR and DecMAR (the paper's Section 5) on the engine of sim.engine.train: exact reductions to
 FedAvg and to each other, the schedule wiring, divergence and bad input."""
 
 import jax
@@ -6,11 +6,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from sim.data import ClientData
-from sim.mar_train import MixedMARLoss, decmar_program, fedmar_program, metric_weights, train_decmar, train_fedmar
-from sim.mixing import Mixing
-from sim.shallow import ShallowConfig, ShallowLoss, init_params
-from sim.train import DivergenceError, TrainConfig, train_decl, train_fedavg
+from sim.data.model import ClientData
+from sim.models.mar_train import MixedMARLoss, decmar_program, fedmar_program, metric_weights, train_decmar, train_fedmar
+from sim.engine.mixing import Mixing
+from sim.models.shallow import ShallowConfig, ShallowLoss, init_params
+from sim.engine.train import DivergenceError, TrainConfig, train_decl, train_fedavg
 
 KEY = jax.random.key(0)
 N, n, d = 4, 12, 6
@@ -144,8 +144,8 @@ def test_bad_loss_mixing_and_participation():
 import dataclasses  # noqa: E402
 import importlib  # noqa: E402
 
-from bounds import ledger, suite  # noqa: E402
-from bounds import mar as mar_records  # noqa: E402
+from bounds.running import ledger, suite  # noqa: E402
+from bounds.producers import mar as mar_records  # noqa: E402
 
 SMOKE = suite.get_suite("smoke")
 

@@ -1,4 +1,4 @@
-"""Packed-bit MIM masks and per-client streams (sim.masks).
+"""Packed-bit MIM masks and per-client streams (sim.data.masks).
 
 Statistical rule: an empirical rate over n independent entries is accepted when it lies within
 Z = 5 binomial standard deviations of the exact (quantised) probability — a two-sided false-alarm
@@ -10,8 +10,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from sim.masks import MASK_BITS, bernoulli_mask, client_key, client_keys, quantised_mask_ratio
-from sim.masks import _threshold
+from sim.data.masks import MASK_BITS, bernoulli_mask, client_key, client_keys, quantised_mask_ratio
+from sim.data.masks import _threshold
 
 Z = 5.0
 

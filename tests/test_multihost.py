@@ -39,10 +39,10 @@ WORKER = textwrap.dedent(
 
 def run() -> dict:
     """DecL on 4 clients (what every process, and the single process, computes)."""
-    from sim.mixing import mixing_matrix
-    from sim.objectives import init_linear_params, linear_objective
-    from sim.topology import make_topology
-    from sim.train import ClientData, TrainConfig, train_decl
+    from sim.engine.mixing import mixing_matrix
+    from sim.linear.losses import init_linear_params, linear_objective
+    from sim.engine.topology import make_topology
+    from sim.engine.train import ClientData, TrainConfig, train_decl
 
     x = jax.random.normal(jax.random.key(0), (4, 10, 8))
     data = ClientData(x, np.ones((4, 10), bool))

@@ -16,7 +16,7 @@ import numpy as np
 
 import sim
 import theory
-from bounds import rules
+from bounds.judging import rules
 from sim.studies import linear
 
 D_VALUES = (64, 128, 256, 512)

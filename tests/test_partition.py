@@ -9,8 +9,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from sim.config import DataConfig
-from sim.partition import (
+from sim.data.config import DataConfig
+from sim.data.partition import (
     client_data,
     dirichlet,
     feature_skew,
@@ -196,8 +196,8 @@ def test_client_data_stacks_many_partitions():
 
 
 def test_latent_model_is_selectable_and_uses_its_own_class_count():
-    from sim.latent import LatentConfig, make_latent_model
-    from sim.partition import class_count
+    from sim.data.latent import LatentConfig, make_latent_model
+    from sim.data.partition import class_count
 
     model = make_latent_model(LatentConfig(d=12, k=3, n_classes=5), key=KEY)
     assert class_count(model) == 5 and class_count(DataConfig(d=16, N=3)) == 6

@@ -26,7 +26,7 @@ import pytest
 import sympy as sp
 
 from sim import DataConfig, client_matrix, encoder_subspace, expected_second_moment, mask_moments, representability
-from sim.suffstats import sample_second_moments
+from sim.linear.suffstats import sample_second_moments
 from theory.population import READINGS, SCOPES, SYMBOLS, population_entries, population_limit
 
 P_MASK = 0.75

@@ -3,9 +3,9 @@ table; generic over records (any reading axis, any verdict word of the ledger)."
 
 import pathlib
 
-from bounds.ledger import Ledger
-from bounds.records import Record
-from bounds.report import cell, claim_sentences, matrix, matrix_text, render_report, terminal_summary
+from bounds.running.ledger import Ledger
+from bounds.judging.records import Record
+from bounds.running.report import cell, claim_sentences, matrix, matrix_text, render_report, terminal_summary
 
 
 def _rec(claim, verdict, reading, margin=None, level="simulation", p_value=None):

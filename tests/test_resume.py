@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from bounds.ledger import RUN_MARKER, read_run
+from bounds.running.ledger import RUN_MARKER, read_run
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 # The cheapest producers (formula, linear) at smoke shapes with fewer seeds,
@@ -20,12 +20,12 @@ VERIFY = """
 import dataclasses, os, sys, jax, matplotlib
 jax.config.update("jax_enable_x64", True)
 # The compilation cache the CLI would use: the reruns load what the first run compiled.
-from bounds.cli import cache_dir
+from bounds.running.cli import cache_dir
 jax.config.update("jax_compilation_cache_dir", str(cache_dir()))
 jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
 matplotlib.use("Agg")
-from bounds.ledger import verify
-from bounds.suite import get_suite
+from bounds.running.ledger import verify
+from bounds.running.suite import get_suite
 tiny = dataclasses.replace(get_suite("smoke"), name="tiny", linear=dataclasses.replace(
     get_suite("smoke").linear, n_seeds=8, sweep_seeds=2, n_masks=16, free_seeds=4))
 if __name__ == "__main__":  # the parallel runner's spawned workers import this file as a module

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from bounds import rules
-from bounds.records import Record
-from bounds.rules import ALPHA
+from bounds.judging import rules
+from bounds.judging.records import Record
+from bounds.judging.rules import ALPHA
 
 
 @pytest.mark.parametrize("n,p0", [(64, 0.9), (128, 0.83), (200, 0.99)])

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from sim.shallow import (
+from sim.models.shallow import (
     LOSSES,
     MODELS,
     ShallowConfig,
@@ -155,7 +155,7 @@ def test_input_subspace_and_distances():
 def test_shallow_loss_trains_with_decl():
     """The losses plug into the generic engine: D-PSGD on 3 fully connected clients lowers the MAE loss
     on low-rank data (a structure masked coordinates can be predicted from)."""
-    from sim.train import ClientData, TrainConfig, train_decl
+    from sim.engine.train import ClientData, TrainConfig, train_decl
 
     d, rank = 8, 2
     basis = jnp.linalg.qr(jax.random.normal(KEY, (d, rank)))[0]

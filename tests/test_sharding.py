@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 
 import sim
-from sim.mixing import mixing_matrix
-from sim.objectives import init_linear_params, linear_objective
-from sim.sharding import shard_clients
-from sim.topology import make_topology
-import sim.train
-from sim.train import ClientData, TrainConfig, train_decl, train_fedavg
+from sim.engine.mixing import mixing_matrix
+from sim.linear.losses import init_linear_params, linear_objective
+from sim.engine.sharding import shard_clients
+from sim.engine.topology import make_topology
+import sim.engine.train
+from sim.engine.train import ClientData, TrainConfig, train_decl, train_fedavg
 
 needs_two = pytest.mark.skipif(jax.device_count() < 2, reason="needs 2 devices (conftest sets jax_num_cpu_devices=2)")
 
@@ -42,7 +42,7 @@ def test_sharded_training_equals_single_device(algorithm, monkeypatch):
 
     sharded = run()  # the engine spreads the client axis itself
     assert len(sharded.client_params["encoder"].sharding.device_set) == 2
-    monkeypatch.setattr(sim.train, "shard_clients", lambda tree: tree)  # same program, one device
+    monkeypatch.setattr(sim.engine.train, "shard_clients", lambda tree: tree)  # same program, one device
     single = run()
     assert len(single.client_params["encoder"].sharding.device_set) == 1
     np.testing.assert_allclose(sharded.global_params["encoder"], single.global_params["encoder"], atol=1e-12)
@@ -56,7 +56,7 @@ def test_seed_axis_sharding_equals_single_device(n_seeds):
     clients; same result as the unsharded program (1e-12)."""
     import jax.numpy as jnp
 
-    from sim.sharding import shard_seeds
+    from sim.engine.sharding import shard_seeds
 
     n, d, c = 4, 8, 2
     keys = jax.random.split(jax.random.key(3), n_seeds)
@@ -64,7 +64,7 @@ def test_seed_axis_sharding_equals_single_device(n_seeds):
     mask = jnp.ones((n_seeds, n, 6), bool)
     params = jax.vmap(lambda k: init_linear_params("cl-similar", d, c, key=k))(keys)
     cfg = TrainConfig(rounds=2, local_steps=2, batch_size=3, learning_rate=0.02)
-    run = jax.jit(jax.vmap(lambda p, x, m, k: sim.train.fedavg_program(p, x, m, k, loss_fn=linear_objective("cl-similar"),
+    run = jax.jit(jax.vmap(lambda p, x, m, k: sim.engine.train.fedavg_program(p, x, m, k, loss_fn=linear_objective("cl-similar"),
                                                                         cfg=cfg)))
     single = run(params, x, mask, keys)
     placed = shard_seeds((params, x, mask, keys), n_clients=n)

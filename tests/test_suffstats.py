@@ -21,7 +21,7 @@ import pytest
 from scipy import stats
 
 from sim import DataConfig, sample_clients, second_moment
-from sim.suffstats import _sample_second_moments, population_second_moments, sample_second_moments
+from sim.linear.suffstats import _sample_second_moments, population_second_moments, sample_second_moments
 
 ALPHA = 1e-3
 POWER_Z = stats.norm.ppf(0.9)
@@ -164,7 +164,7 @@ def test_popcount_binomial_has_the_binomial_law():
     for c = 7 a chi-square goodness-of-fit test against the Binomial(7, 1/2) pmf; for counts on
     both sides of a 32-bit word boundary the mean and variance against c/2 and c/4 by z-tests.
     Bonferroni over all tests at family-wise alpha = 1e-3, fixed seed."""
-    from sim.suffstats import _binomial_half
+    from sim.linear.suffstats import _binomial_half
 
     counts = jnp.asarray([0.0, 1.0, 7.0, 31.0, 32.0, 33.0, 64.0, 1000.0])
     R = 20_000

@@ -1,4 +1,4 @@
-"""Matrix-free top-c eigenspace (sim.topc) against dense eigh.
+"""Matrix-free top-c eigenspace (sim.linear.topc) against dense eigh.
 
 Rule: for a symmetric X with relative gap g = (lam_c - lam_{c+1}) / ||X||, the iterative
 subspace must lie within 1e-8 / g of the dense one in projector distance (so <= 1e-6 once
@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 
 import sim
-from sim.topc import (
+from sim.linear.topc import (
     TopEigenspace,
     top_eigenspace_auto,
     top_eigenspace_iterative,
     top_eigenspace_matvec,
 )
-from sim.topc import _iterative
+from sim.linear.topc import _iterative
 
 C = 4
 

@@ -1,4 +1,4 @@
-"""Topologies (sim.topology) and mixing rules (sim.mixing).
+"""Topologies (sim.engine.topology) and mixing rules (sim.engine.mixing).
 
 Claims checked: every family is connected with |A_i| >= 2 and hits the requested |Ā| exactly
 where it can (else the nearest realisable value, reported); bad input raises ValueError; every
@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from sim.mixing import (
+from sim.engine.mixing import (
     MIXING_RULES,
     Mixing,
     consensus_distance,
@@ -22,7 +22,7 @@ from sim.mixing import (
     mix,
     mixing_matrix,
 )
-from sim.topology import FAMILIES, from_adjacency, make_topology
+from sim.engine.topology import FAMILIES, from_adjacency, make_topology
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""The distributed training engine (sim.train) and the linear losses (sim.objectives).
+"""The distributed training engine (sim.engine.train) and the linear losses (sim.linear.losses).
 
 Closed-form checks (float64, fixed keys, stated tolerances):
 - FedAvg with E local full-batch GD steps on quadratic client losses converges to
@@ -22,10 +22,10 @@ import numpy as np
 import pytest
 
 import sim
-from sim.mixing import mixing_matrix
-from sim.objectives import alignment_matrix_loss, encoder_row_space, init_linear_params, linear_objective
-from sim.topology import make_topology
-from sim.train import (
+from sim.engine.mixing import mixing_matrix
+from sim.linear.losses import alignment_matrix_loss, encoder_row_space, init_linear_params, linear_objective
+from sim.engine.topology import make_topology
+from sim.engine.train import (
     ClientData,
     DivergenceError,
     TrainConfig,

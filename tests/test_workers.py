@@ -1,11 +1,11 @@
-"""`bounds.workers`: worker processes started before the toolkit is imported (what the CLI does)."""
+"""`bounds.running.workers`: worker processes started before the toolkit is imported (what the CLI does)."""
 
 import os
 
 import jax
 import pytest
 
-from bounds import workers
+from bounds.running import workers
 
 
 def test_started_workers_are_ready_and_configured():

@@ -1,4 +1,4 @@
-"""`sim.xla.jit`: per-program XLA options, applied where XLA accepts them, same results."""
+"""`sim.engine.xla.jit`: per-program XLA options, applied where XLA accepts them, same results."""
 
 import functools
 
@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from sim import xla
+from sim.engine import xla
 
 
 def _program(x, *, k):

@@ -26,7 +26,7 @@ trial: one per study would make every seed a statement about one draw), and all 
 one seed share the data (paired comparisons).
 
 Samples (``study.samples``): each client's second moment is that of ``n = d`` drawn samples, or
-is drawn exactly at ``d^1.5`` or ``d^2`` main samples (`sim.suffstats.sample_second_moments`,
+is drawn exactly at ``d^1.5`` or ``d^2`` main samples (`sim.linear.suffstats.sample_second_moments`,
 cost independent of ``n``), or is its expectation (``population``; the proofs concentrate ``S`` around it).
 
 Hypotheses measured per model: the number of positive eigenvalues of the matrix ``row(W)`` is
@@ -47,14 +47,16 @@ import jax.numpy as jnp
 import numpy as np
 
 import sim
-from sim import checks, draws, xla
-from sim.matrices import SUBSPACE_RESOLUTION, TRANSFORMS, encoder_fit
-from sim.mixing import MIXING_RULES, eq1_moment, mixing_matrix, neighbourhood_moments
-from sim.objectives import alignment_matrix_loss, encoder_row_space, init_linear_params
-from sim.solvers import eigenvalue_count
-from sim.suffstats import population_second_moments, sample_second_moments
-from sim.topology import make_topology
-from sim.train import TrainConfig, decl_program, fedavg_program
+from sim import checks
+from sim.data import draws
+from sim.engine import xla
+from sim.linear.matrices import SUBSPACE_RESOLUTION, TRANSFORMS, encoder_fit
+from sim.engine.mixing import MIXING_RULES, eq1_moment, mixing_matrix, neighbourhood_moments
+from sim.linear.losses import alignment_matrix_loss, encoder_row_space, init_linear_params
+from sim.linear.solvers import eigenvalue_count
+from sim.linear.suffstats import population_second_moments, sample_second_moments
+from sim.engine.topology import make_topology
+from sim.engine.train import TrainConfig, decl_program, fedavg_program
 
 #: Objectives whose expected loss is an alignment loss (trainable by gradient on the exact
 #: client matrix); Eq. 3's reconstruction has its own solver.
@@ -233,7 +235,7 @@ def _second_moments(study: ConnectivityStudy, samples: str, key) -> jax.Array:
     return jax.vmap(lambda k: sample_second_moments(data, key=k))(keys)
 
 
-@functools.partial(xla.jit, static_argnames=("data",))  # loop emitters: `sim.xla`
+@functools.partial(xla.jit, static_argnames=("data",))  # loop emitters: `sim.engine.xla`
 def _sampled_moments(keys, *, data):
     return jax.vmap(lambda k: sim.second_moment(sim.sample_clients(data, key=k)[0]))(keys)
 
@@ -255,7 +257,7 @@ def _fit(M, H, *, objective, c, p):
     """``row(W)`` (d, c) at the stationary point fitted to the moment ``M``, the number of
     positive eigenvalues of the matrix it is the top-c eigenspace of (Assumption A.5 needs
     ``c``; -1 for Eq. 3, whose count is `_cross_moment_rank`'s), and the spread of each ``r_k``
-    over the stationary points (`sim.matrices.encoder_fit`; 0 where the top-c eigenspace is unique)."""
+    over the stationary points (`sim.linear.matrices.encoder_fit`; 0 where the top-c eigenspace is unique)."""
     scale = RANK_TOLERANCE * jnp.max(jnp.diagonal(M))
     fit = encoder_fit(M, objective, c, p=p, H=H, above=scale)
     count = fit.count if objective != "mim-reconstruction" else jnp.asarray(-1, fit.count.dtype)
@@ -284,7 +286,7 @@ def _distinct_models(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(fitted), np.asarray(source)
 
 
-@functools.partial(xla.jit, static_argnames=("objective", "c", "p"))  # loop emitters: `sim.xla`
+@functools.partial(xla.jit, static_argnames=("objective", "c", "p"))  # loop emitters: `sim.engine.xla`
 def _closed_form(M, H, *, objective, c, p):
     """Representability (seeds, models, d), A.5 eigenvalue count (seeds, models) and spread of
     r_k over the stationary points (seeds, models, d) of every model of `_model_moments` (see
@@ -338,7 +340,7 @@ def _diverged(losses, participation, r) -> np.ndarray:
     return bad.reshape(bad.shape[0], -1).any(axis=1) | ~np.isfinite(r).reshape(r.shape[0], -1).all(axis=1)
 
 
-@functools.partial(xla.jit, static_argnames=("objectives", "cfg", "fl_cfg", "c", "p"))  # loop emitters: `sim.xla`
+@functools.partial(xla.jit, static_argnames=("objectives", "cfg", "fl_cfg", "c", "p"))  # loop emitters: `sim.engine.xla`
 def _train_measure(S, W, H, key, *, objectives, cfg, fl_cfg, c, p):
     """Gossip (every graph) and FedAvg (once per seed) on the expected losses of ``objectives``.
 
@@ -385,7 +387,7 @@ def _train_measure(S, W, H, key, *, objectives, cfg, fl_cfg, c, p):
             loss_fl, part_fl)
 
 
-@functools.partial(xla.jit, static_argnames=("objective", "cfg", "c", "p", "push_sum"))  # loop emitters: `sim.xla`
+@functools.partial(xla.jit, static_argnames=("objective", "cfg", "c", "p", "push_sum"))  # loop emitters: `sim.engine.xla`
 def _consensus_train(S, W, H, keys, *, objective, cfg, c, p, push_sum):
     """Gossip runs (runs, N, d, d) x (runs, N, N), H (runs, d, d), on the normalised expected
     loss; returns the global models' representability (NaN for a non-finite encoder) and the losses."""
@@ -488,7 +490,7 @@ class Sweep:
     def determined(self, reading: str, objective: str, coordinates: str) -> np.ndarray:
         """Whether the statistic of each model of ``reading`` (the layout of ``positive``) is the
         model's, not the eigen-solver's: every ``r_k`` it reads has a spread over the stationary
-        points of at most `sim.matrices.SUBSPACE_RESOLUTION` (1e-6, the scale the
+        points of at most `sim.linear.matrices.SUBSPACE_RESOLUTION` (1e-6, the scale the
         representabilities are compared at). ``coordinates``: a sensitivity variant of
         `SENSITIVITIES` (``"paper-c"`` reads ``k < c``, ``"class"`` ``k < N``, ``"proof"`` ``k < N``
         without a neighbourhood model's own client — also the coordinates of Theorems 4.2 / 4.3).

@@ -4,10 +4,10 @@ probed on IID data (Table 1 and Table 5 analogues, Fig. 3).
 Measurement only: sizes, the jitted experiment program and what it returns. The paper
 measures robustness to non-IID data as the downstream accuracy of deep MAE (MIM) and SimSiam
 (CL) models (Table 1) and the drift between local models (Table 5). Here shallow models
-(``sim.shallow``) are trained with FedAvg on a data model split over clients three ways
-(``sim.partition``). Two data models (``DATA_MODELS``): the paper's (Section 3.2), in which the
+(``sim.models.shallow``) are trained with FedAvg on a data model split over clients three ways
+(``sim.data.partition``). Two data models (``DATA_MODELS``): the paper's (Section 3.2), in which the
 coordinates are independent given the class so a masked autoencoder has little to learn, and
-the latent Gaussian mixture of ``sim.latent`` (shared low-dimensional structure, one draw of
+the latent Gaussian mixture of ``sim.data.latent`` (shared low-dimensional structure, one draw of
 ``U`` and the class means per seed), with the same ``2N`` classes and shapes, so one compiled
 program serves both. The splits:
 
@@ -16,7 +16,7 @@ program serves both. The splits:
 - ``feature``: the IID split seen through a fixed per-client rotation (feature skew).
 
 The global model's encoder is frozen and probed with multinomial logistic regression
-(``sim.probe``) on a held-out IID sample; the test accuracy is the downstream accuracy.
+(``sim.models.probe``) on a held-out IID sample; the test accuracy is the downstream accuracy.
 
 Every seed draws its own partitions, client data, probe sets, initialisation and training
 keys; within a seed the three splits share the initialisation, the training keys and the probe
@@ -37,13 +37,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from sim import partition as part
-from sim.config import DataConfig
-from sim.latent import LatentConfig, make_latent_model
-from sim.metrics import SENSITIVITY_VARIANTS, representability, sensitivity
-from sim.probe import linear_probe
-from sim.shallow import MODELS, ShallowConfig, ShallowLoss, client_distances, encode, init_params, input_subspace
-from sim.train import TrainConfig, fedavg_program
+from sim.data import partition as part
+from sim.data.config import DataConfig
+from sim.data.latent import LatentConfig, make_latent_model
+from sim.linear.metrics import SENSITIVITY_VARIANTS, representability, sensitivity
+from sim.models.probe import linear_probe
+from sim.models.shallow import MODELS, ShallowConfig, ShallowLoss, client_distances, encode, init_params, input_subspace
+from sim.engine.train import TrainConfig, fedavg_program
 
 #: The paper's two families and the loss that stands for each (Table 1: MAE vs SimSiam).
 METHODS: tuple[str, ...] = ("MIM", "CL")
@@ -52,7 +52,7 @@ PROBE_METHOD = "logistic"
 SKEWS: tuple[str, ...] = ("iid", "label", "feature")
 #: The two encoder distances of Table 5 (columns of ``Experiment.distances``).
 DISTANCES: tuple[str, ...] = ("local-vs-local", "local-vs-global")
-#: The data models a study can run on (``sim.latent.DATA_MODELS`` names).
+#: The data models a study can run on (``sim.data.latent.DATA_MODELS`` names).
 DATA_MODELS: tuple[str, ...] = ("paper", "latent")
 
 
@@ -144,7 +144,7 @@ class Experiment:
     ``(method, model)``. ``accuracy`` is NaN for a diverged run. ``untrained`` is the probe
     accuracy of each seed's initial (random) encoder. ``distances[...]`` is ``(n_seeds, 3)``,
     columns ``DISTANCES`` then the global encoder's summed layer norms
-    (``sim.shallow.client_distances``). ``sensitivity[...][variant]`` is ``(n_seeds,)``.
+    (``sim.models.shallow.client_distances``). ``sensitivity[...][variant]`` is ``(n_seeds,)``.
     ``diverged[cell]`` counts the runs with a non-finite loss or feature. ``counts`` is
     ``(n_seeds, len(SKEWS), n_clients, 2N)``: how many samples of each class each client holds,
     ``heterogeneity[skew]`` their measured heterogeneity (means over clients and seeds).

@@ -18,14 +18,16 @@ import jax.numpy as jnp
 import jax.scipy.linalg as jsl
 import numpy as np
 
-from sim import draws, xla
-from sim.config import DataConfig
-from sim.data import sample_clients, second_moment
-from sim.matrices import client_matrix, cluster_spread, make_transform, mask_moments, tied_at_c, transform_trace
-from sim.metrics import sensitivity
-from sim.suffstats import population_second_moments, sample_moments_at, sampled_augmentation
-from sim.topc import DENSE_MAX_D as DENSE_CROSSOVER
-from sim.topc import top_eigenspace_matvec
+from sim.data import draws
+
+from sim.engine import xla
+from sim.data.config import DataConfig
+from sim.data.model import sample_clients, second_moment
+from sim.linear.matrices import client_matrix, cluster_spread, make_transform, mask_moments, tied_at_c, transform_trace
+from sim.linear.metrics import sensitivity
+from sim.linear.suffstats import population_second_moments, sample_moments_at, sampled_augmentation
+from sim.linear.topc import DENSE_MAX_D as DENSE_CROSSOVER
+from sim.linear.topc import top_eigenspace_matvec
 
 
 #: The samples reading (reading 6): main samples per client ``n = d^beta`` (rounded up to even)
@@ -38,7 +40,7 @@ AUGMENTATIONS: tuple[str, ...] = ("expectation", "sampled")
 CL_OBJECTIVES = ("cl-similar", "cl-dissimilar")
 # Objectives whose encoder is an eigenspace of a dense matrix (the surrogate's is diagonal).
 _EIGEN = ("mim-alignment", "cl-similar", "cl-dissimilar", "mim-reconstruction")
-#: Above this d the top-c eigenspace is computed matrix-free (`sim.topc`), below by dense eigh.
+#: Above this d the top-c eigenspace is computed matrix-free (`sim.linear.topc`), below by dense eigh.
 DENSE_MAX_D = DENSE_CROSSOVER
 #: Seeds per vmapped chunk: bounds the memory of the stacked client matrices.
 SEED_CHUNK = 8
@@ -128,7 +130,7 @@ class LinearMeasurement:
     def spread(self, objective: str, scope: str, augmentation: str = "expectation") -> np.ndarray:
         """How far each ``r_k`` of `representabilities` is from being determined: its range over
         the stationary points (0 where the top-c eigenspace is unique; a tie at c makes them a
-        family, `sim.matrices.tied_at_c`), the same shape."""
+        family, `sim.linear.matrices.tied_at_c`), the same shape."""
         self.representabilities(objective, scope, augmentation)  # the same checks
         sampled = augmentation == "sampled"
         table = ((self.sampled_spread_local if sampled else self.spread_local) if scope == "local"
@@ -199,7 +201,7 @@ def _spectra(X, c: int, key):
     per matrix, the positive-eigenvalue count (at most ``c + oversample`` counted above the dense
     threshold, enough for Assumption A.5's ``>= c``), the gap ``lam_c - lam_{c+1}``, the
     corrected lower bound ``(X_kk - lam_{c+1}) / (lam_1 - lam_{c+1})`` of reading 2, and the
-    tie at ``c`` (`sim.matrices.tied_at_c`): with the dense solver the cluster mask ``(B, d)``
+    tie at ``c`` (`sim.linear.matrices.tied_at_c`): with the dense solver the cluster mask ``(B, d)``
     and every eigenvector ``(B, d, d)``, descending, so that ``r_k``'s spread over the
     stationary points is known; matrix-free, where only the top of the spectrum is computed,
     the mask is True on every coordinate of a tied matrix and the basis ``None`` (r_k is in
@@ -261,7 +263,7 @@ def _one_seed(study: LinearStudy, key, n, population, augment: bool):
     S = jnp.where(population, population_second_moments(data), sample_moments_at(data, n, key=data_key, n_max=samples_n(data.d, "n=d^2")))
     S = jnp.concatenate([S, jnp.mean(S, axis=0, keepdims=True)])  # N clients, then FL
     sym = lambda A: (A + jnp.swapaxes(A, -1, -2)) / 2  # noqa: E731
-    # Eq. 3's reduced-rank regression (`sim.matrices.encoder_subspace`): with Sigma_uu = L L^T and
+    # Eq. 3's reduced-rank regression (`sim.linear.matrices.encoder_subspace`): with Sigma_uu = L L^T and
     # A = L^{-1} Sigma_uv, row(W_e) = span(L^{-T} Z_c), Z_c the top-c eigenvectors of A A^T.
     uu, vu, _ = jax.vmap(lambda s: mask_moments(s, p))(S)
     L = jnp.linalg.cholesky(uu)
@@ -290,7 +292,7 @@ def _one_seed(study: LinearStudy, key, n, population, augment: bool):
 
     def every_column(_):
         # The first m columns of Q span row(W) from the top m eigenpairs, for every m, so Q is
-        # the basis of Eq. 3's spread (`sim.matrices.encoder_fit`); d x d instead of d x c, so
+        # the basis of Eq. 3's spread (`sim.linear.matrices.encoder_fit`); d x d instead of d x c, so
         # only where a tie needs it (d = 1024: 18 QRs of 1024 x 1024 would cost seconds).
         Q = jnp.linalg.qr(jsl.solve_triangular(Lt, tie[1][eq3], lower=False))[0]
         return jnp.sum(Q[:, :, :c] ** 2, axis=-1), cluster_spread(Q, tie[0][eq3])
@@ -308,7 +310,7 @@ def _seeds(keys, n, population, *, study, augment):
     return jax.lax.map(lambda k: _one_seed(study, k, n, population, augment), keys)
 
 
-_chunk = xla.jit(_seeds, static_argnames=("study", "augment"))  # loop emitters: `sim.xla`
+_chunk = xla.jit(_seeds, static_argnames=("study", "augment"))  # loop emitters: `sim.engine.xla`
 # XLA -O0 as well, for a small program run once: it compiles in about half the time and runs
 # about 1.4x slower (jax 0.9.2, 2 cores, 6 seeds; d = 128: compile 5.1 -> 2.6 s, run 0.20 -> 0.32 s;
 # d = 256: 5.0 -> 3.2 s, 0.89 -> 1.19 s; but d = 1024: 6.5 -> 3.3 s, 14.1 -> 19.5 s).

@@ -1,13 +1,13 @@
 """MAR study: FedMAR and DecMAR against plain MIM on the latent data model (Fig. 2b, Tables 7
 and 8, the MAR rows of Table 5 and Fig. 3 of the paper, as synthetic analogues).
 
-Measurement only. Data: the latent Gaussian mixture of ``sim.latent`` (shared low-dimensional
+Measurement only. Data: the latent Gaussian mixture of ``sim.data.latent`` (shared low-dimensional
 structure, so a masked autoencoder has something to learn; one draw of ``U`` and the class
 means per seed), ``2N`` classes split over ``n_clients`` clients by the balanced class-wise
-Dirichlet partitioner at each ``alpha``. Encoders: the MAE of ``sim.shallow`` trained by
+Dirichlet partitioner at each ``alpha``. Encoders: the MAE of ``sim.models.shallow`` trained by
 FedMAR (FL, partial participation) or DecMAR (DecL on a random regular graph, uniform mixing)
-from ``sim.mar_train``; plain MIM is the same program at ``gamma = 0``. The global encoder is
-probed on a held-out IID sample (``sim.probe``), next to the untrained encoder of each seed.
+from ``sim.models.mar_train``; plain MIM is the same program at ``gamma = 0``. The global encoder is
+probed on a held-out IID sample (``sim.models.probe``), next to the untrained encoder of each seed.
 
 Settings (one vmapped run axis, one compiled program per algorithm; see ``MARStudy.settings``):
 
@@ -32,20 +32,20 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from sim import draws
-from sim import partition as part
-from sim import xla
-from sim.latent import LatentConfig, make_latent_model
-from sim.mar import GAMMA_MAX, GAMMA_MIN
-from sim.mar_train import MixedMARLoss, decmar_program, fedmar_program, metric_weights
-from sim.mixing import mixing_matrix
-from sim.probe import linear_probe
-from sim.shallow import ShallowConfig, client_distances, encode, init_params
-from sim.topology import make_topology
-from sim.train import TrainConfig
+from sim.data import draws
+from sim.data import partition as part
+from sim.engine import xla
+from sim.data.latent import LatentConfig, make_latent_model
+from sim.models.mar import GAMMA_MAX, GAMMA_MIN
+from sim.models.mar_train import MixedMARLoss, decmar_program, fedmar_program, metric_weights
+from sim.engine.mixing import mixing_matrix
+from sim.models.probe import linear_probe
+from sim.models.shallow import ShallowConfig, client_distances, encode, init_params
+from sim.engine.topology import make_topology
+from sim.engine.train import TrainConfig
 
 ALGORITHMS: tuple[str, ...] = ("FL", "DecL")
-#: Table 7's alignment metrics (``sim.mar.METRICS`` names) and the paper's choice.
+#: Table 7's alignment metrics (``sim.models.mar.METRICS`` names) and the paper's choice.
 TABLE7_METRICS: tuple[str, ...] = ("cosine", "mmd-sigma1", "a-mmd-median", "a-mmd-mean")
 PAPER_METRIC = "a-mmd-mean"
 PROBE_METHOD = "logistic"
@@ -244,7 +244,7 @@ def _program(st: MARStudy, algorithm: str):
         feats, dist = jax.vmap(analyse)(result, probe_x)
         return result, feats, dist
 
-    # XLA's loop emitters compile these faster (`sim.xla`), and -O1 than the default -O2 at no
+    # XLA's loop emitters compile these faster (`sim.engine.xla`), and -O1 than the default -O2 at no
     # run-time cost (default suite, producer alone, jax 0.9.2, 2 cores: 43-50 CPU s against 55-63,
     # compile 15-18 s against 22-25; -O0 compiles in 12 s but the producer takes 75 CPU s);
     # -O0 for the small suites.

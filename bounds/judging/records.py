@@ -1,0 +1,119 @@
+"""One ledger record (a row of ``ledger.json``, schema 2) and the vocabularies it uses.
+
+Every producer (formula, simulation and reported level) builds `Record` values, so the
+verdict and level words are defined here once and the statistical rules once in
+:mod:`bounds.judging.rules`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, Literal, Mapping
+
+import numpy as np
+
+from theory import READINGS as READING_KEYS
+from theory import VERDICTS
+
+from bounds.judging.rules import ALPHA, Judgement, Verdict
+
+Level = Literal["formula", "simulation", "reported"]
+LEVELS: tuple[str, ...] = ("formula", "simulation", "reported")
+
+
+def _finite_or_none(x: Any) -> float | None:
+    if x is None:
+        return None
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def _count_or_none(x: Any) -> int | None:
+    return None if x is None else int(x)
+
+
+@dataclasses.dataclass(frozen=True)
+class Record:
+    """One row of ``ledger.json``. Non-finite numbers are stored as ``None``.
+
+    ``statistic`` names what ``bound``, ``empirical`` and ``margin`` measure; ``ci``,
+    ``p_value``, ``trials``, ``successes`` and ``power`` come from the rule that gave the
+    verdict (None where the rule has no such number); ``hypotheses`` says, per hypothesis of
+    the claim that was checked, whether it held.
+    """
+
+    claim: str
+    source: str
+    level: Level
+    verdict: Verdict
+    reading: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    bound: float | None = None
+    empirical: float | None = None
+    margin: float | None = None
+    statistic: str = ""
+    ci: tuple[float, float] | None = None
+    p_value: float | None = None
+    trials: int | None = None
+    successes: int | None = None
+    power: float | None = None
+    hypotheses: Mapping[str, bool] = dataclasses.field(default_factory=dict)
+    n_seeds: int = 0
+    params: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    note: str = ""
+
+    def __post_init__(self):
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"verdict={self.verdict!r} must be one of {VERDICTS}")
+        if self.level not in LEVELS:
+            raise ValueError(f"level={self.level!r} must be one of {LEVELS}")
+        unknown = set(self.reading) - set(READING_KEYS)
+        if unknown:
+            raise ValueError(f"reading keys {sorted(unknown)} must be among {READING_KEYS}")
+        for name in ("bound", "empirical", "margin", "p_value", "power"):
+            object.__setattr__(self, name, _finite_or_none(getattr(self, name)))
+        for name in ("trials", "successes"):
+            object.__setattr__(self, name, _count_or_none(getattr(self, name)))
+        if self.ci is not None:
+            lo, hi = (_finite_or_none(v) for v in self.ci)
+            object.__setattr__(self, "ci", None if lo is None or hi is None else (lo, hi))
+
+    @classmethod
+    def judged(cls, judgement: Judgement, **fields) -> "Record":
+        """A record whose verdict, CI, p-value and counts come from ``judgement`` (``fields``
+        may override any of them, e.g. a structural ``verdict``)."""
+        base = {"verdict": judgement.verdict, "ci": judgement.ci, "p_value": judgement.p_value,
+                "trials": judgement.trials, "successes": judgement.successes, "power": judgement.power}
+        return cls(**{**base, **fields})
+
+    def to_json(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["reading"] = dict(self.reading)
+        out["hypotheses"] = {str(k): bool(v) for k, v in self.hypotheses.items()}
+        out["params"] = _jsonable(dict(self.params))
+        out["ci"] = list(self.ci) if self.ci is not None else None
+        return out
+
+    @classmethod
+    def from_json(cls, row: Mapping[str, Any]) -> "Record":
+        """The record a ``to_json`` row describes (used to resume and to compare ledgers)."""
+        fields = {f.name for f in dataclasses.fields(cls)}
+        row = {k: v for k, v in row.items() if k in fields}
+        if row.get("ci") is not None:
+            row["ci"] = tuple(row["ci"])
+        return cls(**row)
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, Mapping):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, (np.generic, np.ndarray)):
+        return _jsonable(obj.tolist())
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+__all__ = ["ALPHA", "LEVELS", "VERDICTS", "Record", "Verdict", "Level"]

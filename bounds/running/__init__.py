@@ -1,0 +1,2 @@
+"""Running: suites, the ledger and run folders, the parallel workers, the report, the CLI,
+sweeps and ``diff``."""

@@ -29,6 +29,12 @@ DESIGN_IDS = (
     "thm4.4-local", "thm4.4-decl", "thm4.4-fl", "cor4.5", "thm4.6",
     "corrected-rv", "eq1-regular-equals-fl", "mim-alignment-zero-diagonal", "def4.1",
 )  # fmt: skip
+#: Section 5's experimental claims (Tables 1, 5, 7, 8, Fig. 2b) and the toolkit-added link of
+#: Definition 4.1 to accuracy.
+EXPERIMENT_IDS = (
+    "table1-mim-drop-le-cl-drop", "table5-mim-divergence-le-cl-divergence", "sensitivity-predicts-accuracy",
+    "fig2b-mar-ge-mim", "table7-ammd-mean-best", "table8-cosine-best", "table5-mar-divergence-le-mim",
+)  # fmt: skip
 LOWER_BOUND_IDS = tuple(i for i in DESIGN_IDS if i.startswith(("thm4.2", "thm4.3")))
 
 
@@ -40,14 +46,42 @@ def by_name() -> dict[str, Derivation]:
 # --------------------------------------------------------------------------- registry
 
 
-def test_registry_holds_exactly_the_design_ids():
-    assert set(CLAIMS) == set(DESIGN_IDS)
+def test_registry_holds_exactly_the_design_and_experiment_ids():
+    assert set(CLAIMS) == set(DESIGN_IDS) | set(EXPERIMENT_IDS)
     assert all(CLAIMS[i].id == i for i in CLAIMS)
 
 
 def test_unknown_id_names_the_known_ids():
     with pytest.raises(ValueError, match="thm4.2-local.*thm4.6"):
         get_claim("nope")
+
+
+def test_claims_where_returns_every_match_and_find_claim_only_one():
+    experiments = theory.claims_where(family="experiment")
+    assert {c.id for c in experiments} == set(EXPERIMENT_IDS)
+    assert [c.id for c in theory.claims_where(family="experiment", scope="fl", kind="comparison")][:2] == [
+        "table1-mim-drop-le-cl-drop", "table5-mim-divergence-le-cl-divergence"]
+    assert theory.claims_where(family="mim", scope="local") == (theory.find_claim(family="mim", scope="local"),)
+    assert theory.claims_where(family="nope") == ()
+    with pytest.raises(ValueError, match="fields \\['colour'\\]"):
+        theory.claims_where(colour="red")
+    with pytest.raises(ValueError, match="must name one claim, found \\['table1-mim-drop-le-cl-drop'"):
+        theory.find_claim(family="experiment", scope="fl")
+
+
+@pytest.mark.parametrize("claim_id", EXPERIMENT_IDS)
+def test_experiment_claims_are_comparisons_of_named_measurements(claim_id):
+    claim = get_claim(claim_id)
+    assert claim.family == "experiment" and claim.kind in ("comparison", "monotone")
+    assert isinstance(claim.statement, sp.core.relational.Relational)
+    assert {s.name for s in claim.statement.free_symbols} == set(claim.symbols) == set(claim.domains)
+    assert claim.source.startswith(("Table", "Fig.", "Definition 4.1")) and claim.note
+    # the statement is `measured <= measured` (or `rho < 0`): it evaluates at numbers, holding
+    # when the left side is the smaller
+    lhs, rhs = claim.statement.lhs, claim.statement.rhs
+    values = {lhs.name: -0.25, **({rhs.name: 0.5} if rhs.is_Symbol else {})}
+    assert claim.statement.subs({claim.symbols[n]: v for n, v in values.items()}) == sp.true
+    assert claim.lambdify(backend="numpy")(**values) < 0
 
 
 def test_registry_and_claims_are_read_only():

@@ -6,17 +6,32 @@ Public surface:
   Claim            a claim: symbols, domains, hypotheses, statement, bounds, family, scope,
                    variant, order, stated probability, `lambdify()`, `order_exponent()`.
   READINGS         the reading axes (keys of a ledger record's ``reading``).
+  Reading          one reading (axis, value), its meaning from `VOCABULARY` (or given, for a
+                   value of one's own); ``Reading("mim", "alignment-exact")``.
+  VOCABULARY       axis -> value -> meaning: every documented reading, written once.
+  reading_key(*readings) / readings_of(mapping)
+                   readings -> the ledger's ``{axis: value}`` mapping, and back.
+  as_reading_mapping(reading)
+                   that mapping from readings or from a mapping (keys checked): what a
+                   record or a derivation stores.
   VERDICTS         the verdict words.
-  CLAIMS           read-only mapping id -> Claim (ids of DESIGN.md, plus toolkit-added ones).
+  CLAIMS           read-only mapping id -> Claim: the theorems, the toolkit-added claims and the
+                   experiments of Section 5 (Tables 1, 5, 7, 8 and Fig. 2b).
   get_claim(id)    the claim, or ValueError naming the known ids.
   find_claim(family=, scope=, variant=)
-                   the claim with these structured fields (no id is ever parsed).
+                   the one claim with these structured fields (no id is ever parsed).
+  claims_where(**fields)
+                   every claim with these field values (a tuple; empty if none).
   threshold(id, augmentation)
                    Theorem 4.4's d* as a sympy expression (solved from the claim).
   sensitivity_bound(id, variant="statement")
                    s = 1 - (lower bound on r_k), the sensitivity the proofs use (Definition 4.1).
   Derivation       one symbolic fact (threshold, sign, limit, identity) with a verdict.
   derivations()    every derivation, computed by sympy once per process.
+  population_limit(objective, scope, *, N=None) -> PopulationLimit
+                   the population (``n -> oo``) ``r_k`` of an alignment objective, by sympy;
+                   POPULATION_OBJECTIVES are the objectives it covers, POPULATION_SYMBOLS its
+                   symbols (loaded on first use: sympy.stats is slow to import).
 
 Example:
 
@@ -33,6 +48,25 @@ Example:
 
 from theory.claims import READINGS, VERDICTS, Claim
 from theory.derivations import Derivation, derivations, threshold
-from theory.registry import CLAIMS, find_claim, get_claim, sensitivity_bound
+from theory.readings import VOCABULARY, Reading, as_reading_mapping, reading_key, readings_of
+from theory.registry import CLAIMS, claims_where, find_claim, get_claim, sensitivity_bound
 
-__all__ = ["READINGS", "VERDICTS", "Claim", "CLAIMS", "get_claim", "find_claim", "sensitivity_bound", "threshold", "Derivation", "derivations"]
+# Loaded on first use (PEP 562): theory.population imports sympy.stats.
+_POPULATION = {"population_limit": "population_limit", "PopulationLimit": "PopulationLimit",
+               "POPULATION_OBJECTIVES": "READINGS", "POPULATION_SYMBOLS": "SYMBOLS"}
+
+
+def __getattr__(name: str):
+    if name in _POPULATION:
+        from theory import population
+
+        return getattr(population, _POPULATION[name])
+    raise AttributeError(f"module 'theory' has no attribute {name!r}")
+
+
+__all__ = [
+    "READINGS", "VERDICTS", "VOCABULARY", "Claim", "CLAIMS",
+    "Reading", "reading_key", "readings_of", "as_reading_mapping",
+    "get_claim", "find_claim", "claims_where", "sensitivity_bound", "threshold", "Derivation", "derivations",
+    "population_limit", "PopulationLimit", "POPULATION_OBJECTIVES", "POPULATION_SYMBOLS",
+]

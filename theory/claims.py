@@ -22,9 +22,10 @@ import sympy as sp
 Kind = Literal["lower-bound", "comparison", "monotone", "identity", "order"]
 KINDS: tuple[str, ...] = ("lower-bound", "comparison", "monotone", "identity", "order")
 #: What a claim is about: a MIM or CL representability bound (Theorems 4.2, 4.3), the MIM vs CL
-#: comparison (Theorem 4.4), connectivity (Corollary 4.5, Theorem 4.6, Eq. 1), or
-#: representability itself (Definition 4.1 and the corrected bound).
-FAMILIES: tuple[str, ...] = ("mim", "cl", "comparison", "connectivity", "representability")
+#: comparison (Theorem 4.4), connectivity (Corollary 4.5, Theorem 4.6, Eq. 1),
+#: representability itself (Definition 4.1 and the corrected bound), or an experiment of
+#: Section 5 (its Tables and Fig. 2b, compared on measured quantities).
+FAMILIES: tuple[str, ...] = ("mim", "cl", "comparison", "connectivity", "representability", "experiment")
 #: Which model a claim is about: a client's own model, DecL's, or FL's.
 SCOPES: tuple[str, ...] = ("local", "decl", "fl")
 #: The reading axes of Section 4 (the keys of a ledger record's ``reading``).

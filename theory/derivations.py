@@ -25,8 +25,9 @@ from typing import Any, Literal, Mapping
 import sympy as sp
 
 from theory._forms import A_bar, C, C_C, C_M, LEVELS, N, d, p, sensitivity, tr_H
-from theory.claims import READINGS, VERDICTS
+from theory.claims import VERDICTS
 from theory.connectivity import stationary_weights
+from theory.readings import Reading, as_reading_mapping
 from theory.registry import find_claim, get_claim
 
 Verdict = Literal["holds", "holds-trivially", "fails", "inconclusive", "vacuous"]
@@ -45,8 +46,9 @@ class Derivation:
       value: a representative number (e.g. ``d*`` at ``p = 0.75`` with unit constants), or None.
       params: the parameters ``value`` was evaluated at.
       note: the symbolic result in words and formula.
-      reading: the reading it was derived under, keys among `READINGS` (e.g.
-        ``{"cl": "dissimilar", "variant": "proof"}``); empty where no choice applies.
+      reading: the readings it was derived under, given as `Reading` values or as the mapping
+        ``{axis: value}`` and stored as that mapping (e.g. ``{"cl": "dissimilar", "variant":
+        "proof"}``); empty where no choice applies.
     """
 
     claim: str
@@ -62,8 +64,10 @@ class Derivation:
     def __post_init__(self):
         if self.verdict not in VERDICTS:
             raise ValueError(f"{self.name}: verdict={self.verdict!r} must be one of {VERDICTS}")
-        if set(self.reading) - set(READINGS):
-            raise ValueError(f"{self.name}: reading keys {sorted(self.reading)} must be among {READINGS}")
+        try:
+            object.__setattr__(self, "reading", as_reading_mapping(self.reading))
+        except ValueError as err:
+            raise ValueError(f"{self.name}: {err}") from None
         get_claim(self.claim)
 
 
@@ -202,7 +206,7 @@ def _threshold(level: str, augmentation: str) -> Derivation:
             + (", tr_H = 2" if augmentation == "dissimilar" else "")
             + (f". d* depends on {connectivity}." if connectivity else ". d* does not involve A_bar or N.")
         ),
-        reading={"cl": augmentation, **({"variant": "statement"} if level == "decl" else {})},
+        reading=(Reading("cl", augmentation), *((Reading("variant", "statement"),) if level == "decl" else ())),
     )
 
 
@@ -220,7 +224,7 @@ def _threshold_connectivity_free() -> Derivation:
         value=None,
         params={},
         note=f"d d*/d A_bar = {tuple(derivatives)} for (similar, dissimilar): the factor 1 - 1/A_bar cancels.",
-        reading={"variant": "statement"},
+        reading=(Reading("variant", "statement"),),
     )
 
 
@@ -266,7 +270,7 @@ def _proof_sign(augmentation: str) -> Derivation:
             f"A_bar = 2 and d > {values[20]:.6g} at A_bar = N = 20, against d* = {statement_d_star:.6g} (independent "
             f"of A_bar) for the printed +C d^{{-1/5}}."
         ),
-        reading={"cl": augmentation, "variant": "proof"},
+        reading=(Reading("cl", augmentation), Reading("variant", "proof")),
     )
 
 
@@ -295,7 +299,7 @@ def _growing_trace(level: str) -> Derivation:
             + (", A_bar = 5" if level == "decl" else "")
             + f", unit constants: s^C/s^M = {ratio:.4g} < 1. The paper treats tr(H) as a constant."
         ),
-        reading={"cl": "dissimilar"},
+        reading=(Reading("cl", "dissimilar"),),
     )
 
 
@@ -335,8 +339,13 @@ def _order(family: str, level: str) -> Derivation:
         value=_num(limit),
         params=_params(REPRESENTATIVE, "p", "A_bar", "N", "tr_H"),
         note=f"lim_(d->oo) s * d^({-a}) = {limit}, finite and positive on the domain.",
-        reading={} if family == "mim" else {"cl": family.split("-")[1]},
+        reading=_cl_reading(family),
     )
+
+
+def _cl_reading(family: str) -> tuple[Reading, ...]:
+    """The ``cl`` reading of a sensitivity family (``"mim"``, ``"cl-similar"``, ``"cl-dissimilar"``)."""
+    return () if family == "mim" else (Reading("cl", family.removeprefix("cl-")),)
 
 
 def _p_symmetry(level: str) -> Derivation:
@@ -406,7 +415,8 @@ def _connectivity_sign(term: str) -> Derivation:
         value=_num(derivative),
         params=_params(REPRESENTATIVE, "p", "A_bar", "tr_H", "d"),
         note=note + ".",
-        reading={} if term == "s_M" else {"cl": term.split("_")[2], "variant": "proof" if proof else "statement"},
+        reading=() if term == "s_M" else
+        (Reading("cl", term.split("_")[2]), Reading("variant", "proof" if proof else "statement")),
     )
 
 
@@ -421,7 +431,7 @@ def _fl_equals_decl(family: str) -> Derivation:
         value=float(difference) if difference.is_number else None,
         params={},
         note=f"s_Fed - s_Dec|_(A_bar=N) simplifies to {difference}.",
-        reading={} if family == "mim" else {"cl": family.split("-")[1]},
+        reading=_cl_reading(family),
     )
 
 
@@ -441,18 +451,20 @@ def _dec_above_fed(family: str) -> Derivation:
             f"s_Dec - s_Fed = {sp.factor(difference)}: positive for every p in (0, 1), d > 0 and "
             f"1 < A_bar < N (the sign-deciding factor is N - A_bar)."
         ),
-        reading={} if family == "mim" else {"cl": family.split("-")[1]},
+        reading=_cl_reading(family),
     )
 
 
 # --------------------------------------------------------------------------- ranges
 
 
-def _bound_reading(claim_id: str, variant: str) -> dict[str, str]:
-    if not claim_id.startswith("thm4.3"):
-        return {}
-    reading = {"cl": claim_id.rsplit("-", 1)[1]}
-    return {**reading, "variant": variant} if "-decl-" in claim_id else reading
+def _bound_reading(claim_id: str, variant: str) -> tuple[Reading, ...]:
+    """A Theorem 4.3 bound's readings: its augmentation and, where it has two, which bound."""
+    claim = get_claim(claim_id)
+    if claim.family != "cl":
+        return ()
+    which = (Reading("variant", variant),) if len(claim.bounds) > 1 else ()
+    return (Reading("cl", claim.variant), *which)
 
 
 #: Where the edges of the proof-sign bounds' validity are evaluated (the worst connectivity).
@@ -599,7 +611,7 @@ def _zero_diagonal() -> list[Derivation]:
                     f"Summing over the 4 mask outcomes: {words.split(' = ')[0]} = {summed}. The exact mask "
                     "average of Eq. 4 is p(1-p)(S - diag S), not the paper's 2p(1-p) diag(S)."
                 ),
-                reading={"mim": "alignment-exact"},
+                reading=(Reading("mim", "alignment-exact"),),
             )
         )
     return out
@@ -623,7 +635,7 @@ def _eq1_regular() -> Derivation:
             f"pi_j - 1/N = {claim.terms['pi_j']} - 1/N simplifies to {difference}; the 4-cycle "
             f"(|A_i| = 3) gives pi = {pi}."
         ),
-        reading={"decl": "objective-eq1"},
+        reading=(Reading("decl", "objective-eq1"),),
     )
 
 
@@ -643,7 +655,7 @@ def _eq1_path() -> Derivation:
             f"Path 0-1-2 (|A| = 2, 3, 2): pi = {pi}, sum 1, max |pi_j - 1/3| = {deviation}: Eq. 1 then "
             "weights the middle client more, so it is not FL."
         ),
-        reading={"decl": "objective-eq1"},
+        reading=(Reading("decl", "objective-eq1"),),
     )
 
 

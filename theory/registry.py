@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import types
 from typing import Mapping
 
 import sympy as sp
 
-from theory import cl, comparison, connectivity, mim, representability
+from theory import cl, comparison, connectivity, experiments, mim, representability
 from theory.claims import Claim
 
-_ALL = (*representability.CLAIMS, *mim.CLAIMS, *cl.CLAIMS, *comparison.CLAIMS, *connectivity.CLAIMS)
+_ALL = (*representability.CLAIMS, *mim.CLAIMS, *cl.CLAIMS, *comparison.CLAIMS, *connectivity.CLAIMS,
+        *experiments.CLAIMS)
 
 #: Every claim by id (read-only).
 CLAIMS: Mapping[str, Claim] = types.MappingProxyType({claim.id: claim for claim in _ALL})
@@ -26,13 +28,30 @@ def get_claim(claim_id: str) -> Claim:
         raise ValueError(f"unknown claim id {claim_id!r}; known ids: {', '.join(CLAIMS)}") from None
 
 
+def claims_where(**fields) -> tuple[Claim, ...]:
+    """Every claim whose fields equal ``fields`` (any `Claim` attribute: ``family``, ``scope``,
+    ``variant``, ``kind``, ...), in registry order; empty if none. A new claim that shares
+    these fields adds a match instead of breaking the callers.
+
+    >>> [c.id for c in claims_where(family="connectivity", kind="monotone")]
+    ['cor4.5']
+    """
+    names = {f.name for f in dataclasses.fields(Claim)}
+    unknown = sorted(set(fields) - names)
+    if unknown:
+        raise ValueError(f"claims_where: fields {unknown} must be among {sorted(names)}")
+    return tuple(c for c in CLAIMS.values() if all(getattr(c, k) == v for k, v in fields.items()))
+
+
 def find_claim(*, family: str, scope: str | None, variant: str | None = None) -> Claim:
     """The one claim with these structured fields, e.g. ``find_claim(family="cl", scope="fl",
-    variant="similar")`` is Theorem 4.3's FL bound; ValueError if none matches."""
-    found = [c for c in CLAIMS.values() if (c.family, c.scope, c.variant) == (family, scope, variant)]
+    variant="similar")`` is Theorem 4.3's FL bound; ValueError if none or several match (then
+    use `claims_where`)."""
+    found = claims_where(family=family, scope=scope, variant=variant)
     if len(found) != 1:
         known = sorted({(c.family, c.scope, c.variant) for c in CLAIMS.values()}, key=str)
-        raise ValueError(f"(family, scope, variant) = {(family, scope, variant)!r} must name one claim; known: {known}")
+        raise ValueError(f"(family, scope, variant) = {(family, scope, variant)!r} must name one claim, "
+                         f"found {[c.id for c in found]}; known: {known}")
     return found[0]
 
 

@@ -74,7 +74,7 @@ def test_large_n_simulation_matches_the_sympy_population_limit():
 def test_one_transform_per_seed_and_samples_reading_validated():
     m = linear.measure(linear.theorem_study(32, n_seeds=4, samples="n=d"), key=jax.random.key(7))
     assert np.unique(np.round(m.trace_H, 12)).size == 4 and np.all(m.trace_H > 0)
-    assert set(m.sampled_local) == {"cl-similar", "cl-dissimilar"}
+    assert {o for o in m.local if "sampled" in m.augmentations(o)} == {"cl-similar", "cl-dissimilar"}
     try:
         linear.theorem_study(24, n_seeds=1, samples="n=d^3")
     except ValueError as err:
@@ -124,10 +124,12 @@ def test_population_ties_leave_class_coordinates_to_the_solver_only_where_a5_fai
         assert np.max(pop.spread(obj, "local")) > 0.5  # the tie is there, off the class coordinates
     for obj in ("mim-alignment", "mim-reconstruction"):
         assert np.max(pop.spread(obj, "fl")[..., :N]) > 0.5
-    assert all(np.all(v == 0) for v in (*sample.spread_local.values(), *sample.sampled_spread_local.values()))
+    assert all(np.all(sample.spread(obj, "local", a) == 0) for obj in sample.local for a in sample.augmentations(obj))
     # A decidable reading whose trials all tie is inconclusive, never a verdict from one basis.
-    tied = dataclasses.replace(pop, spread_local={**pop.spread_local, "cl-similar": np.ones_like(pop.local["cl-similar"])},
-                               spread_global={**pop.spread_global, "cl-similar": np.ones_like(pop.global_["cl-similar"])})
+    key = ("cl-similar", "expectation")
+    models = dataclasses.replace(pop.models[key], spread_local=np.ones_like(pop.local["cl-similar"]),
+                                 spread_global=np.ones_like(pop.global_["cl-similar"]))
+    tied = dataclasses.replace(pop, models={**pop.models, key: models})
     recs = producer._lower_bound_records(tied, "cl-similar")
     assert recs and all(r.verdict == "inconclusive" and "left out" in r.note and r.trials is None for r in recs)
     assert all(r.trials == 2 and "left out" not in r.note for r in producer._lower_bound_records(pop, "cl-similar"))

@@ -199,7 +199,7 @@ def test_mar_diverged_runs_are_inconclusive_and_figures_mark_them(smoke_mar, tmp
     for name in ("fig2b_mar", "fig3_mar", "table7", "table8"):
         module = importlib.import_module(f"figures.{name}")
         assert module.PRODUCER == "mar"
-        for p in module.make(broken, tmp_path):
+        for p in module.make(broken, records, tmp_path):
             assert p.stat().st_size > 0
             if p.suffix == ".md":
                 text = p.read_text()

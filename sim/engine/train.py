@@ -150,7 +150,7 @@ def optimizer(cfg: TrainConfig) -> optax.GradientTransformation:
     return optax.sgd(cfg.learning_rate) if cfg.optimizer == "sgd" else optax.adam(cfg.learning_rate)
 
 
-def _sample_batch(key, x, mask, batch_size):
+def sample_batch(key, x, mask, batch_size):
     """``batch_size`` distinct real samples of one client, uniformly (padded rows rank last).
 
     The ranks are 31-bit random integers rather than float uniforms (half the random bits of a
@@ -200,7 +200,7 @@ def local_training(params, opt_state, x, mask, key, *, loss_fn, cfg: TrainConfig
     def step(carry, k):
         p, s = carry
         kb, kl = jax.random.split(k)
-        bx, bm = _sample_batch(kb, x, mask, cfg.batch_size)
+        bx, bm = sample_batch(kb, x, mask, cfg.batch_size)
         loss, grads = jax.value_and_grad(loss_fn)(p, bx, bm, kl)
         with jax.numpy_dtype_promotion("standard"):  # optax mixes float hyperparameters with its int32 step count
             updates, s = opt.update(grads, s, p)
@@ -210,7 +210,9 @@ def local_training(params, opt_state, x, mask, key, *, loss_fn, cfg: TrainConfig
     return params, opt_state, jnp.mean(losses)
 
 
-def _client_keys(key, t, clients):
+def client_keys(key, t, clients):
+    """Round ``t``'s local-training key of each client in ``clients`` (one stream per client and
+    round, shared by FL, DecL and the MAR trainers so that equal seeds draw equal batches)."""
     kloc = jax.random.split(jax.random.fold_in(key, t))[1]
     return jax.vmap(lambda i: jax.random.fold_in(kloc, i))(clients)
 
@@ -262,7 +264,7 @@ def _fedavg_round(init_params, x, mask, base, key, *, loss_fn: LossFn, cfg: Trai
         ksel = jax.random.split(jax.random.fold_in(key, t))[0]
         idx = jnp.arange(n) if m == n else jax.random.permutation(ksel, n)[:m]
         start = _broadcast(gparams, m)
-        new, _, losses = local(start, jax.vmap(opt.init)(start), x[idx], mask[idx], _client_keys(key, t, idx))
+        new, _, losses = local(start, jax.vmap(opt.init)(start), x[idx], mask[idx], client_keys(key, t, idx))
         w = base[idx] / jnp.sum(base[idx])
         gparams = mix(w, new)  # a weight vector: the weighted mean over participants
         clients = jax.tree_util.tree_map(lambda c, p: c.at[idx].set(p), clients, new)
@@ -289,7 +291,7 @@ def _decl_round(x, mask, weights, key, *, loss_fn: LossFn, cfg: TrainConfig, pus
 
     def round_fn(carry, t):
         params, state, y = carry
-        params, state, losses = local(params, state, x, mask, _client_keys(key, t, jnp.arange(n)))
+        params, state, losses = local(params, state, x, mask, client_keys(key, t, jnp.arange(n)))
         step, y = push_sum_step(weights, y) if push_sum else (weights, y)
         return (mix(step, params), state, y), losses
 
@@ -494,12 +496,14 @@ __all__ = [
     "TrainConfig",
     "TrainResult",
     "check_finite",
+    "client_keys",
     "decl_program",
     "fedavg_program",
     "local_training",
     "optimizer",
     "ROUND_CHUNK",
     "program_cache_sizes",
+    "sample_batch",
     "train_decl",
     "train_fedavg",
     "train_local",

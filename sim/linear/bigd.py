@@ -46,7 +46,7 @@ import numpy as np
 from sim.data import draws
 from sim.data.config import DataConfig
 from sim.linear.metrics import representability
-from sim.linear.suffstats import _structured_gram
+from sim.linear.suffstats import structured_gram
 from sim.linear.topc import TopEigenspace, top_eigenspace_matvec
 
 OPERATORS: tuple[str, ...] = ("mim-alignment", "cl-similar")
@@ -137,7 +137,7 @@ def _draw(cfg, client, key, *, rows):
     d, m, dtype = cfg.d, cfg.N + 1, jnp.result_type(float)
     r0 = min(m, cfg.n_total)
     key_gram, key_normal, key_chi = jax.random.split(key, 3)
-    G = _structured_gram(cfg, client, key_gram, dtype)
+    G = structured_gram(cfg, client, key_gram, dtype)
     values, vectors = jnp.linalg.eigh(G)
     # Top r0 rows of Lambda^{1/2} V^T (R^T R = G; eigenvalues below 0 are rounding of a Gram matrix).
     R = (jnp.sqrt(jnp.clip(values, 0.0, None))[:, None] * vectors.T)[m - r0:]

@@ -37,7 +37,8 @@ import numpy as np
 
 from sim.data import draws
 from sim.data.masks import exact_mask
-from sim.linear.matrices import OBJECTIVES, client_matrix, reconstruction_loss
+from sim.linear.matrices import client_matrix, reconstruction_loss
+from sim.linear.objective import BUILTIN_OBJECTIVES, OBJECTIVES, get_objective
 from sim.linear.solvers import thin_svd
 
 FORMS: tuple[str, ...] = ("minibatch", "moment")
@@ -100,6 +101,8 @@ masked_alignment.defvjp(_masked_alignment_fwd, _masked_alignment_bwd)
 class LinearObjective:
     """One Section 3.3 objective as an engine loss (see the module docstring).
 
+    ``name`` is an `sim.linear.objective.Objective` or its name (stored as the name; the value is
+    ``objective``); any objective has the ``moment`` form, the built-ins also ``minibatch``.
     ``mask_ratio`` is ``p`` (MIM objectives), ``transform`` is ``H`` (d, d) (``"cl-dissimilar"``).
     """
 
@@ -109,20 +112,24 @@ class LinearObjective:
     form: str = "minibatch"
 
     def __post_init__(self):
-        if self.name not in OBJECTIVES:
-            raise ValueError(f"objective={self.name!r} must be one of {OBJECTIVES}")
+        objective = get_objective(self.name)
+        object.__setattr__(self, "objective", objective)  # the value the moment form reads
+        object.__setattr__(self, "name", objective.name)
         if self.form not in FORMS:
             raise ValueError(f"form={self.form!r} must be one of {FORMS}")
-        if self.name.startswith("mim-"):
+        if self.form == "minibatch" and objective not in BUILTIN_OBJECTIVES:
+            raise ValueError(f"form='minibatch' is written for the built-in objectives {OBJECTIVES}; "
+                             f"objective {self.name!r} has the 'moment' form")
+        if objective.uses_mask_ratio:
             p = self.mask_ratio
             if p is None or not 0 < float(p) < 1:
                 raise ValueError(f"mask_ratio={p!r}: objective {self.name!r} needs the mask ratio p in (0, 1)")
             object.__setattr__(self, "mask_ratio", float(p))
         else:
             object.__setattr__(self, "mask_ratio", None)
-        if self.name == "cl-dissimilar":
+        if objective.uses_H:
             if self.transform is None:
-                raise ValueError("transform=None: objective 'cl-dissimilar' needs the transform H (d, d)")
+                raise ValueError(f"transform=None: objective {self.name!r} needs the transform H (d, d)")
             H = np.array(self.transform, dtype=np.float64)
             if H.ndim != 2 or H.shape[0] != H.shape[1]:
                 raise ValueError(f"transform must be a square (d, d) matrix, got shape {H.shape}")
@@ -133,7 +140,7 @@ class LinearObjective:
 
     def _key(self):
         h = None if self.transform is None else (self.transform.shape, self.transform.tobytes())
-        return (self.name, self.mask_ratio, h, self.form)
+        return (self.objective, self.mask_ratio, h, self.form)
 
     def __eq__(self, other):
         return isinstance(other, LinearObjective) and self._key() == other._key()
@@ -154,10 +161,10 @@ class LinearObjective:
                 f"use a full batch (batch_size=None)"
             )
         p = self.mask_ratio
-        if self.name == "mim-reconstruction":
+        if self.objective.kind == "regression":
             return reconstruction_loss(S, W, params["decoder"], p)
         H = None if self.transform is None else jnp.asarray(self.transform, S.dtype)
-        X = client_matrix(S, self.name, p=p, H=H)
+        X = client_matrix(S, self.objective, p=p, H=H)
         return -jnp.sum((W @ X) * W) + _gram_penalty(W)
 
     def _minibatch(self, params, W, x, batch_mask, key):
@@ -200,7 +207,7 @@ def alignment_matrix_loss(params, batch_x, batch_mask, key):
 
 
 def linear_objective(name: str, *, p: float | None = None, H=None, form: str = "minibatch") -> LinearObjective:
-    """The engine loss of objective ``name`` (one of :data:`sim.linear.matrices.OBJECTIVES`).
+    """The engine loss of objective ``name`` (an `sim.linear.objective.Objective` or its name).
 
     >>> import jax, jax.numpy as jnp
     >>> loss = linear_objective("mim-alignment", p=0.75)
@@ -215,8 +222,7 @@ def linear_objective(name: str, *, p: float | None = None, H=None, form: str = "
 def init_linear_params(name: str, d: int, c: int, *, key, scale: float | None = None) -> dict:
     """Gaussian initial parameters, entries ``N(0, scale²)`` (default ``scale = 1/sqrt(d)``):
     ``{"encoder": (c, d)}``, plus ``"decoder": (d, c)`` for ``"mim-reconstruction"``."""
-    if name not in OBJECTIVES:
-        raise ValueError(f"objective={name!r} must be one of {OBJECTIVES}")
+    objective = get_objective(name)
     if not (isinstance(d, (int, np.integer)) and isinstance(c, (int, np.integer)) and 1 <= c <= d):
         raise ValueError(f"c={c!r}, d={d!r}: need integers 1 <= c <= d")
     scale = 1.0 / np.sqrt(d) if scale is None else float(scale)
@@ -224,7 +230,7 @@ def init_linear_params(name: str, d: int, c: int, *, key, scale: float | None = 
         raise ValueError(f"scale={scale} must be > 0")
     ke, kd = jax.random.split(key)
     params = {"encoder": scale * draws.normal(ke, (c, d))}
-    if name == "mim-reconstruction":
+    if objective.kind == "regression":
         params["decoder"] = scale * draws.normal(kd, (d, c))
     return params
 

@@ -1,6 +1,7 @@
 """Client matrices of the linear objectives (Section 3.3) and the encoder row spaces they determine.
 
-Every objective is a function of a client's second moment ``S = E_j[x_j x_j^T]``:
+Every objective is a function of a client's second moment ``S = E_j[x_j x_j^T]``, written once
+as its `sim.linear.objective.Objective`'s ``matrix``:
 
 * ``"mim-surrogate"``      ``X = 2p(1-p) diag(S)`` — the paper's Eq. 17, diagonal.
 * ``"mim-alignment"``      ``X = p(1-p) (S - diag S)`` — Eq. 4 averaged exactly over masks.
@@ -8,7 +9,8 @@ Every objective is a function of a client's second moment ``S = E_j[x_j x_j^T]``
 * ``"cl-dissimilar"``      ``X = (H S + S H^T) / 2``.
 * ``"mim-reconstruction"`` Eq. 3, a reduced-rank regression; no alignment matrix.
 
-``p`` is the mask ratio: each mask entry is 0 with probability ``p``.
+``p`` is the mask ratio: each mask entry is 0 with probability ``p``. Every function here takes
+an `Objective` or the name of one.
 """
 
 from __future__ import annotations
@@ -18,96 +20,49 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-import jax.scipy.linalg as jsl
 import numpy as np
 
 from sim.data import draws
-from sim.linear.solvers import _check_square, _check_width
+from sim.linear.objective import Objective, check_mask_ratio, get_objective, mask_moments
+from sim.linear.solvers import check_square, check_width
 
-ALIGNMENT_OBJECTIVES = ("mim-surrogate", "mim-alignment", "cl-similar", "cl-dissimilar")
-OBJECTIVES = ALIGNMENT_OBJECTIVES + ("mim-reconstruction",)
 TRANSFORMS = ("identity", "orthogonal", "subspace-rotation")
 
 
-def _concrete(value) -> bool:
-    return not isinstance(value, jax.core.Tracer)
-
-
-def _check_mask_ratio(p, objective: str) -> None:
-    if p is None:
-        raise ValueError(f"p = None: objective {objective!r} needs the mask ratio p in (0, 1)")
-    if _concrete(p):
-        value = np.asarray(p, dtype=float)
-        if not np.all((value > 0) & (value < 1)):
-            raise ValueError(f"p = {p!r} is out of range: the mask ratio p must lie in (0, 1)")
-
-
-def _check_objective(objective: str, S, p, H) -> int:
-    if objective not in OBJECTIVES:
-        raise ValueError(f"objective = {objective!r} is unknown; choose one of {OBJECTIVES}")
-    d = _check_square("S", S)
-    if objective.startswith("mim-"):
-        _check_mask_ratio(p, objective)
-    if objective == "cl-dissimilar":
+def _check_objective(objective, S, p, H) -> tuple[Objective, int]:
+    objective = get_objective(objective)
+    d = check_square("S", S)
+    if objective.uses_mask_ratio:
+        check_mask_ratio(p, objective.name)
+    if objective.uses_H:
         if H is None:
-            raise ValueError("H = None: objective 'cl-dissimilar' needs the transform H of shape (d, d)")
+            raise ValueError(f"H = None: objective {objective.name!r} needs the transform H of shape (d, d)")
         if jnp.shape(H) != (d, d):
             raise ValueError(f"H: got shape {jnp.shape(H)}; need ({d}, {d}) to match S")
-    return d
+    return objective, d
 
 
-def _diag(S):
-    return S * jnp.eye(S.shape[-1], dtype=S.dtype)
-
-
-def client_matrix(S, objective: str, *, p=None, H=None) -> jax.Array:
+def client_matrix(S, objective: Objective | str, *, p=None, H=None) -> jax.Array:
     """Symmetric alignment matrix ``X`` of one client: ``row(W)`` at a stationary point is its top-``c`` eigenspace.
 
-    ``S`` is the client's second moment ``(d, d)``; ``p`` (mask ratio, MIM objectives) and
-    ``H`` (transform, ``"cl-dissimilar"``) are ignored by objectives that do not use them.
-    ``"mim-alignment"`` has zero diagonal because ``m_k (1 - m_k) = 0``.
+    ``S`` is the client's second moment ``(d, d)`` (symmetrised first); ``objective`` an
+    `Objective` or its name; ``p`` (mask ratio) and ``H`` (transform) are ignored by objectives
+    that do not use them. ``"mim-alignment"`` has zero diagonal because ``m_k (1 - m_k) = 0``.
 
     >>> S = jnp.array([[2.0, 1.0], [1.0, 3.0]])
     >>> client_matrix(S, "mim-alignment", p=0.5).tolist()
     [[0.0, 0.25], [0.25, 0.0]]
     """
-    _check_objective(objective, S, p, H)
+    objective, _ = _check_objective(objective, S, p, H)
+    if objective.kind == "regression":
+        raise ValueError(
+            f"objective {objective.name!r} has no alignment matrix: its stationary encoder is a reduced-rank "
+            f"regression; use encoder_subspace(S, {objective.name!r}, c, p=p)"
+        )
     S = jnp.asarray(S)
     S = (S + S.T) / 2
-    if objective == "mim-surrogate":
-        return 2 * p * (1 - p) * _diag(S)
-    if objective == "mim-alignment":
-        return p * (1 - p) * (S - _diag(S))
-    if objective == "cl-similar":
-        return S
-    if objective == "cl-dissimilar":
-        HS = jnp.asarray(H) @ S
-        return (HS + HS.T) / 2
-    raise ValueError(
-        "objective 'mim-reconstruction' (Eq. 3) has no alignment matrix: its stationary "
-        "encoder is a reduced-rank regression; use encoder_subspace(S, 'mim-reconstruction', c, p=p)"
-    )
-
-
-def mask_moments(S, p) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """Mask-averaged moments of ``u = x * m`` (visible) and ``v = x * (1 - m)`` (masked).
-
-    With ``m_k ~ Bernoulli(1 - p)`` independent: ``E[m_k m_l] = (1-p)^2`` off the diagonal and
-    ``1 - p`` on it, ``E[(1 - m_k) m_l] = p(1-p)`` off the diagonal and ``0`` on it, so
-
-        Sigma_uu = (1-p)^2 S + p(1-p) diag S
-        Sigma_vu = p(1-p) (S - diag S)
-        Sigma_vv = p^2 S + p(1-p) diag S.
-
-    Returns ``(Sigma_uu, Sigma_vu, Sigma_vv)``.
-    """
-    _check_square("S", S)
-    _check_mask_ratio(p, "mim-reconstruction")
-    S = jnp.asarray(S)
-    S = (S + S.T) / 2
-    D = _diag(S)
-    q = p * (1 - p)
-    return (1 - p) ** 2 * S + q * D, q * (S - D), p**2 * S + q * D
+    X = objective.matrix(S, p=p, H=None if H is None else jnp.asarray(H))
+    return jnp.diag(X) if objective.kind == "diagonal" else X
 
 
 def reconstruction_loss(S, encoder, decoder, p) -> jax.Array:
@@ -184,35 +139,27 @@ def _descending_eigh(X):
 
 @functools.partial(jax.jit, static_argnames=("objective", "c"))
 def _encoder_fit(S, p, H, above, resolution, *, objective, c):
-    if objective == "mim-surrogate":
-        # Diagonal X: its eigenvectors are coordinate axes (in top_k's order, ties by index), so
-        # r_k is exactly 0 or 1.
-        diag = jnp.diagonal(S)
+    S = (S + S.T) / 2
+    X = objective.matrix(S, p=p, H=H)
+    if objective.kind == "diagonal":
+        # Diagonal X (given as its diagonal): its eigenvectors are coordinate axes (in top_k's
+        # order, ties by index), so r_k is exactly 0 or 1 and the basis of the spread is the identity.
+        diag = X
         top = jax.lax.top_k(diag, c)[1]
         mask, gap = tied_at_c(diag, c, jnp.linalg.norm(diag), resolution=resolution)
         V = jax.nn.one_hot(top, S.shape[0], dtype=S.dtype).T
-        return EncoderFit(V, mask.astype(S.dtype), gap, jnp.sum(diag > above))  # the basis is the identity
-    if objective in ALIGNMENT_OBJECTIVES:
-        X = client_matrix(S, objective, p=p, H=H)
-        values, vectors = _descending_eigh(X)
-        mask, gap = tied_at_c(values, c, jnp.linalg.norm(X), resolution=resolution)
-        return EncoderFit(vectors[:, :c], cluster_spread(vectors, mask), gap, jnp.sum(values > above))
-    # Reduced-rank regression of v on u: row(W_e) = span(Sigma_uu^{-1} Sigma_uv U_c), U_c the
-    # top-c eigenvectors of Sigma_vu Sigma_uu^{-1} Sigma_uv. With Sigma_uu = L L^T and
-    # A = L^{-1} Sigma_uv, that matrix is A^T A and Sigma_uu^{-1} Sigma_uv U_c = L^{-T} Z_c Lambda_c^{1/2},
-    # Z_c the top-c eigenvectors of A A^T. All d columns are mapped and factorised: the first m
-    # columns of Q span row(W) built from the top m eigenpairs, for every m, so the sandwich of
-    # `tied_at_c` holds with Q as the basis (the tied cluster is a run of consecutive columns).
-    uu, vu, _ = mask_moments(S, p)
-    L = jnp.linalg.cholesky(uu)
-    A = jsl.solve_triangular(L, vu.T, lower=True)
-    values, Z = _descending_eigh(A @ A.T)
-    Q = jnp.linalg.qr(jsl.solve_triangular(L.T, Z, lower=False))[0]
-    mask, gap = tied_at_c(values, c, jnp.linalg.norm(A @ A.T), resolution=resolution)
-    return EncoderFit(Q[:, :c], cluster_spread(Q, mask), gap, jnp.sum(values > above))
+        return EncoderFit(V, mask.astype(S.dtype), gap, jnp.sum(diag > above))
+    values, vectors = _descending_eigh(X)
+    mask, gap = tied_at_c(values, c, jnp.linalg.norm(X), resolution=resolution)
+    if objective.kind == "regression":
+        # All d eigenvectors are mapped and factorised: the first m columns of Q span row(W)
+        # built from the top m eigenpairs, for every m, so the sandwich of `tied_at_c` holds
+        # with Q as the basis (the tied cluster is a run of consecutive columns).
+        vectors = jnp.linalg.qr(objective.basis(S, vectors, p=p, H=H))[0]
+    return EncoderFit(vectors[:, :c], cluster_spread(vectors, mask), gap, jnp.sum(values > above))
 
 
-def encoder_fit(S, objective: str, c: int, *, p=None, H=None, above=0.0,
+def encoder_fit(S, objective: Objective | str, c: int, *, p=None, H=None, above=0.0,
                 resolution=SUBSPACE_RESOLUTION) -> EncoderFit:
     """`encoder_subspace`, how far each ``r_k`` is from being determined by ``S``, the eigen-gap
     and an eigenvalue count (see `EncoderFit`).
@@ -228,18 +175,18 @@ def encoder_fit(S, objective: str, c: int, *, p=None, H=None, above=0.0,
     >>> fit.spread.round(12).tolist(), float(fit.gap), int(fit.count)
     ([0.0, 1.0, 1.0], 0.0, 3)
     """
-    d = _check_objective(objective, S, p, H)
-    _check_width(c, d)
+    objective, d = _check_objective(objective, S, p, H)
+    check_width(c, d)
     S = jnp.asarray(S)
     p = jnp.asarray(0.5 if p is None else p, dtype=S.dtype)
-    H = jnp.zeros((0, 0), S.dtype) if H is None or objective != "cl-dissimilar" else jnp.asarray(H, S.dtype)
+    H = jnp.zeros((0, 0), S.dtype) if H is None or not objective.uses_H else jnp.asarray(H, S.dtype)
     if not resolution > 0:
         raise ValueError(f"resolution = {resolution!r} is out of range: need a positive number")
     return _encoder_fit(S, p, H, jnp.asarray(above, S.dtype), jnp.asarray(resolution, S.dtype),
                         objective=objective, c=int(c))
 
 
-def encoder_subspace(S, objective: str, c: int, *, p=None, H=None) -> jax.Array:
+def encoder_subspace(S, objective: Objective | str, c: int, *, p=None, H=None) -> jax.Array:
     """Orthonormal basis ``V (d, c)`` of ``row(W)`` at the stationary point of ``objective``.
 
     Alignment-type objectives: the top-``c`` eigenspace (algebraic order) of
@@ -293,8 +240,8 @@ def _haar_orthogonal(key, d: int) -> jax.Array:
 
 def transform_trace(H, c: int) -> jax.Array:
     """``tr(P H_sym P) = sum_{k<c} H_kk``, ``P`` the projector on ``span{e_0..e_{c-1}}`` (Assumption A.9)."""
-    d = _check_square("H", H)
-    _check_width(c, d)
+    d = check_square("H", H)
+    check_width(c, d)
     return jnp.sum(jnp.diagonal(jnp.asarray(H))[:c])
 
 

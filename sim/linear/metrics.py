@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from sim.linear.solvers import _check_square
+from sim.linear.solvers import check_square
 
 SENSITIVITY_VARIANTS = ("paper-c", "class", "proof")
 
@@ -83,7 +83,7 @@ def corrected_lower_bound(X, c: int) -> jax.Array:
     lam_{c+1} (1 - r_k)``. Holds for every sample (no probability). Returns ``(d,)``; where
     ``lam_1 - lam_{c+1}`` is at rounding level it returns the trivial bound 0. Needs ``c < d``.
     """
-    _check_int("c", c, 1, _check_square("X", X) - 1)
+    _check_int("c", c, 1, check_square("X", X) - 1)
     X = jnp.asarray(X)
     return _corrected_lower_bound((X + X.T) / 2, c=int(c))
 

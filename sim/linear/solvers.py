@@ -17,12 +17,14 @@ import optax
 from sim.data import draws
 
 
-def _check_width(c, d: int) -> None:
+def check_width(c, d: int) -> None:
+    """Raise ValueError unless the encoder width ``c`` is an integer in ``[1, d]``."""
     if isinstance(c, bool) or not isinstance(c, (int, np.integer)) or not 1 <= c <= d:
         raise ValueError(f"c = {c!r} is out of range: the encoder width c must satisfy 1 <= c <= d = {d}")
 
 
-def _check_square(name: str, A) -> int:
+def check_square(name: str, A) -> int:
+    """``d`` of a square ``(d, d)`` matrix ``A``; ValueError naming ``name`` otherwise."""
     shape = jnp.shape(A)
     if len(shape) != 2 or shape[0] != shape[1]:
         raise ValueError(f"{name}: got shape {shape}; need a square (d, d) matrix (vmap for batches)")
@@ -98,7 +100,7 @@ def top_eigenspace(X, c: int) -> tuple[jax.Array, jax.Array]:
     >>> abs(V[:, 0]).tolist(), lam.tolist()
     ([0.0, 1.0, 0.0], [3.0, 2.0, 1.0])
     """
-    _check_width(c, _check_square("X", X))
+    check_width(c, check_square("X", X))
     return _top_eigenspace(jnp.asarray(X), c=int(c))
 
 
@@ -176,7 +178,7 @@ def fit_reconstruction(
     shape = jnp.shape(x)
     if len(shape) != 2:
         raise ValueError(f"x: got shape {shape}; need (n, d) samples of one client")
-    _check_width(c, shape[1])
+    check_width(c, shape[1])
     if not isinstance(p, jax.core.Tracer) and not 0 < float(p) < 1:
         raise ValueError(f"p = {p!r} is out of range: the mask ratio p must lie in (0, 1)")
     for name, value, low in (("steps", steps, 1), ("masks_per_step", masks_per_step, 1),

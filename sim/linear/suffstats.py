@@ -128,7 +128,7 @@ def _q_sums_direct(key, count: int, width: int, dtype):
     return jax.lax.scan(body, init, (jax.random.split(key, n_chunks), starts))[0]
 
 
-def _structured_gram(cfg: DataConfig, client, key, dtype, n=None, n_max: int | None = None) -> jax.Array:
+def structured_gram(cfg: DataConfig, client, key, dtype, n=None, n_max: int | None = None) -> jax.Array:
     """``G = F^T F`` on the ``m = N + 1`` structured coordinates (class coordinates, then rare).
 
     ``n`` (main samples, even; may be traced, then at most the static ``n_max``) overrides
@@ -208,7 +208,7 @@ def _client_second_moment(cfg: DataConfig, client, key, n=None, n_max: int | Non
     n_total = n + cfg.n_rare
     r0 = min(m, cfg.n_total)
     key_gram, key_normal, key_chi = jax.random.split(key, 3)
-    G = _structured_gram(cfg, client, key_gram, dtype, n, n_max)
+    G = structured_gram(cfg, client, key_gram, dtype, n, n_max)
     dof = n_total - r0
     # One normal draw for Z1 and the Bartlett factor's upper triangle (fewer random ops to compile).
     normals = draws.normal(key_normal, (r0 + min(cfg.n_total - r0, d), d), dtype)

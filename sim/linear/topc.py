@@ -36,7 +36,7 @@ import numpy as np
 from jax import lax
 
 from sim.data import draws
-from sim.linear.solvers import _check_square, _check_width, thin_svd
+from sim.linear.solvers import check_square, check_width, thin_svd
 
 # Measured on a shared 2-core CPU, float64, c = 4 (benchmarks/spectra.py; warm calls, spiked and
 # sample-alignment operators): dense `sim.top_eigenspace` 0.02-0.05 s at d = 256, 0.08-0.15 s at
@@ -181,7 +181,7 @@ def _result(V, theta, r, c, iterations, converged):
 def _check_sizes(d: int, c: int, oversample: int, blocks: int, iters: int) -> tuple[int, int]:
     if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 2:
         raise ValueError(f"d = {d!r} is out of range: need an integer d >= 2")
-    _check_width(c, d)
+    check_width(c, d)
     if c >= d:
         raise ValueError(f"c = {c} = d: the gap lam_c - lam_(c+1) needs c < d")
     for name, value in (("oversample", oversample), ("blocks", blocks), ("iters", iters)):
@@ -245,7 +245,7 @@ def top_eigenspace_iterative(
 
     Jitted once per shape, dtype and static option; vmap it over a batch of matrices and keys.
     """
-    d = _check_square("X", X)
+    d = check_square("X", X)
     _check_sizes(d, c, oversample, blocks, iters)
     X = jnp.asarray(X)
     return _iterative(X, key, c=int(c), iters=int(iters), tol=None if tol is None else float(tol),
@@ -275,7 +275,7 @@ def top_eigenspace_auto(
     >>> abs(res.vectors[:, 0]).tolist(), res.values.tolist(), float(res.gap)
     ([0.0, 1.0, 0.0, 0.0], [3.0, 2.0], 1.0)
     """
-    d = _check_square("X", X)
+    d = check_square("X", X)
     b, _ = _check_sizes(d, c, oversample, 1, 1)
     if d <= threshold_d:
         return _dense(jnp.asarray(X), c=int(c), b=b)

@@ -44,7 +44,7 @@ from sim.data.model import ClientData
 from sim.models.mar import METRICS, MARLoss, alignment, global_embeddings, mar_weight
 from sim.engine.mixing import Mixing, mix
 from sim.models.shallow import ShallowConfig
-from sim.engine.train import (TrainConfig, TrainResult, _client_keys, _sample_batch, check_finite, local_training,
+from sim.engine.train import (TrainConfig, TrainResult, client_keys, sample_batch, check_finite, local_training,
                        optimizer)
 
 #: fold_in constant of the embedding-batch stream (distinct from the local steps' split keys).
@@ -94,7 +94,7 @@ def _embed_batch(cfg: TrainConfig, x):
 
 def _report(loss: MixedMARLoss, cfg: TrainConfig, params, x, mask, key):
     """A client's embeddings ``z (B, c)`` of one fresh batch and that batch's real rows."""
-    bx, bm = _sample_batch(jax.random.fold_in(key, EMBED_STREAM), x, mask, cfg.batch_size)
+    bx, bm = sample_batch(jax.random.fold_in(key, EMBED_STREAM), x, mask, cfg.batch_size)
     mar = MARLoss(loss.cfg, variant=loss.variant)
     return mar._parts(params, bx, bm, jax.random.fold_in(key, EMBED_STREAM + 1))[1], bm
 
@@ -138,7 +138,7 @@ def fedmar_program(init_params, x, mask, key, gamma_max, gamma_min, metric, *, l
         gamma = mar_weight(t, omega[idx], Omega=Omega, gamma_max=gamma_max, gamma_min=gamma_min).astype(z_bar.dtype)
         start = _augment(_broadcast(gparams, m), _broadcast(z_bar, m), _broadcast(mask_bar, m), gamma,
                          _broadcast(metric, m))
-        keys = _client_keys(key, t, idx)
+        keys = client_keys(key, t, idx)
         new, _, losses = local(start, jax.vmap(opt.init)(start), x[idx], mask[idx], keys)
         z, zmask = report(new["model"], x[idx], mask[idx], keys)
         w = base[idx] / jnp.sum(base[idx])
@@ -173,7 +173,7 @@ def decmar_program(init_params, x, mask, weights, key, gamma_max, gamma_min, met
         params, state, z_bar, mask_bar = carry
         gamma = mar_weight(t, jnp.full((n,), t, z0.dtype), Omega=cfg.rounds, gamma_max=gamma_max,
                            gamma_min=gamma_min).astype(z0.dtype)
-        keys = _client_keys(key, t, jnp.arange(n))
+        keys = client_keys(key, t, jnp.arange(n))
         new, state, losses = local(_augment(params, z_bar, mask_bar, gamma, _broadcast(metric, n)), state, x, mask,
                                    keys)
         z, zmask = report(new["model"], x, mask, keys)

@@ -51,6 +51,7 @@ from sim import checks
 from sim.data import draws
 from sim.engine import xla
 from sim.linear.matrices import SUBSPACE_RESOLUTION, TRANSFORMS, encoder_fit
+from sim.linear.objective import BUILTIN_OBJECTIVES, as_objectives, get_objective
 from sim.engine.mixing import MIXING_RULES, eq1_moment, mixing_matrix, neighbourhood_moments
 from sim.linear.losses import alignment_matrix_loss, encoder_row_space, init_linear_params
 from sim.linear.solvers import eigenvalue_count
@@ -58,9 +59,9 @@ from sim.linear.suffstats import population_second_moments, sample_second_moment
 from sim.engine.topology import make_topology
 from sim.engine.train import TrainConfig, decl_program, fedavg_program
 
-#: Objectives whose expected loss is an alignment loss (trainable by gradient on the exact
-#: client matrix); Eq. 3's reconstruction has its own solver.
-ALIGNMENT_OBJECTIVES: tuple[str, ...] = tuple(o for o in sim.OBJECTIVES if o != "mim-reconstruction")
+#: Built-in objectives whose expected loss is an alignment loss (trainable by gradient on the
+#: exact client matrix); Eq. 3's reconstruction, a regression, has its own solver.
+ALIGNMENT_OBJECTIVES: tuple[str, ...] = tuple(o.name for o in BUILTIN_OBJECTIVES if o.kind != "regression")
 #: Topology kind -> :func:`sim.make_topology` family.
 TOPOLOGY_KINDS: Mapping[str, str] = {"uniform": "regular", "general": "reference"}
 SENSITIVITIES: tuple[str, ...] = sim.SENSITIVITY_VARIANTS
@@ -260,7 +261,7 @@ def _fit(M, H, *, objective, c, p):
     over the stationary points (`sim.linear.matrices.encoder_fit`; 0 where the top-c eigenspace is unique)."""
     scale = RANK_TOLERANCE * jnp.max(jnp.diagonal(M))
     fit = encoder_fit(M, objective, c, p=p, H=H, above=scale)
-    count = fit.count if objective != "mim-reconstruction" else jnp.asarray(-1, fit.count.dtype)
+    count = fit.count if objective.kind != "regression" else jnp.asarray(-1, fit.count.dtype)
     return fit.subspace, count, fit.spread
 
 
@@ -567,28 +568,33 @@ def _all_sensitivities(study: ConnectivityStudy, r: dict, r_fl: dict):
     return s, s_fl
 
 
-_LAST_DESIGN: dict = {}
-
-
 def _design(study: ConnectivityStudy, key: jax.Array) -> tuple[Graphs, jax.Array]:
     """The graphs and transforms of ``key``. The samples readings of one key share them (paired
-    readings), so the last design is kept: the second reading does not rebuild 280 graphs and
-    40 conditioned draws of ``H`` (about 3 s at the default sizes). Its arrays are read-only."""
+    readings), so the design of the last (study, key) is cached (`_design_of`): the second
+    reading does not rebuild 280 graphs and 40 conditioned draws of ``H`` (about 3 s at the
+    default sizes). Its arrays are read-only."""
     typed = jnp.issubdtype(jnp.asarray(key).dtype, jax.dtypes.prng_key)
-    tag = (study, np.asarray(jax.random.key_data(key) if typed else key).tobytes())
-    if tag not in _LAST_DESIGN:
-        graphs = build_graphs(study, key=_subkey(key, "graphs"))
-        for array in (graphs.avg, graphs.sizes, graphs.weights):
-            array.flags.writeable = False
-        _LAST_DESIGN.clear()
-        _LAST_DESIGN[tag] = graphs, _transforms(study, _subkey(key, "transform"))
-    return _LAST_DESIGN[tag]
+    data = np.asarray(jax.random.key_data(key) if typed else key)
+    return _design_of(study, data.tobytes(), data.shape, str(data.dtype), jax.random.key_impl(key) if typed else None)
+
+
+@functools.lru_cache(maxsize=1)
+def _design_of(study: ConnectivityStudy, key_bytes: bytes, shape: tuple, dtype: str, impl) -> tuple[Graphs, jax.Array]:
+    """`_design` of the key whose data is ``key_bytes`` (a typed key of ``impl``, or raw key
+    data where ``impl`` is None): a pure function of hashable inputs."""
+    data = np.frombuffer(key_bytes, dtype).reshape(shape)
+    key = jax.random.wrap_key_data(data, impl=impl) if impl is not None else jnp.asarray(data)
+    graphs = build_graphs(study, key=_subkey(key, "graphs"))
+    for array in (graphs.avg, graphs.sizes, graphs.weights):
+        array.flags.writeable = False
+    return graphs, _transforms(study, _subkey(key, "transform"))
 
 
 def measure(study: ConnectivityStudy, *, key: jax.Array, train: bool, samples: str = "n=d",
-            progress: Progress | None = None) -> Sweep:
-    """Closed-form readings (``objective-eq1``, ``per-neighbourhood``) for every objective under
-    the samples reading ``samples``, or, with ``train``, the ``gossip`` reading and FedAvg for
+            progress: Progress | None = None, objectives=BUILTIN_OBJECTIVES) -> Sweep:
+    """Closed-form readings (``objective-eq1``, ``per-neighbourhood``) for each of ``objectives``
+    (`sim.linear.objective.Objective` values or names; default the five built-ins) under the
+    samples reading ``samples``, or, with ``train``, the ``gossip`` reading and FedAvg for
     ``study.train_objectives`` (at ``n = d``). Graphs, transforms and trial order depend on
     ``key`` only, so the samples readings of one key are paired.
 
@@ -625,9 +631,11 @@ def measure(study: ConnectivityStudy, *, key: jax.Array, train: bool, samples: s
         def split(a):  # model axis -> FL, Eq. 1 per graph, neighbourhoods per graph
             return a[:, 0], a[:, 1:1 + n_graph], a[:, 1 + n_graph:].reshape((n_seed, n_graph, N) + a.shape[2:])
 
-        for obj in sim.OBJECTIVES:
-            rr, count, spread_ = (np.asarray(v)[:, source] for v in _closed_form(M, H, objective=obj, c=study.c, p=study.p))
-            if obj == "mim-reconstruction":
+        for objective in as_objectives(objectives):
+            obj = objective.name
+            rr, count, spread_ = (np.asarray(v)[:, source]
+                                  for v in _closed_form(M, H, objective=objective, c=study.c, p=study.p))
+            if objective.kind == "regression":
                 count = np.asarray(_cross_moment_rank(M))[:, source]
             r_fl[obj], r["objective-eq1"][obj], r["per-neighbourhood"][obj] = split(rr)
             positive_fl[obj], positive["objective-eq1"][obj], positive["per-neighbourhood"][obj] = split(count)
@@ -712,14 +720,16 @@ class Consensus:
     rows: tuple[ConsensusRow, ...]
 
 
-def consensus(study: ConnectivityStudy, *, key: jax.Array, objective: str = "mim-alignment") -> Consensus:
+def consensus(study: ConnectivityStudy, *, key: jax.Array, objective="mim-alignment") -> Consensus:
     """Table 6 analogue: D-PSGD under each mixing rule of :data:`sim.MIXING_RULES` at the target
     ``|Ā|`` of ``study.levels[:-1]`` ("general" graphs), plus FL (``rule="fl"``, complete graph).
     Clients hold unequal amounts of data (see `_unequal_moments`). Trained on the exact expected
     loss of ``objective`` (normalised as in the gossip reading). Common random numbers: one
     graph per (seed, level) and one initialisation per seed, shared by all rules."""
-    if objective not in ALIGNMENT_OBJECTIVES:
-        raise ValueError(f"objective={objective!r} must be one of {ALIGNMENT_OBJECTIVES}")
+    objective = get_objective(objective)
+    if objective.kind == "regression":
+        raise ValueError(f"objective={objective.name!r} is a regression (no alignment matrix to train on); choose "
+                         f"one with an alignment matrix, e.g. one of {ALIGNMENT_OBJECTIVES}")
     N, d, n_seeds, levels = study.N, study.d, study.n_seeds, study.levels[:-1]
     S, sizes = _unequal_moments(study, key)
     H = _transforms(study, _subkey(key, "transform"))

@@ -12,20 +12,20 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+from typing import Mapping
 
 import jax
 import jax.numpy as jnp
-import jax.scipy.linalg as jsl
 import numpy as np
 
 from sim.data import draws
-
-from sim.engine import xla
 from sim.data.config import DataConfig
 from sim.data.model import sample_clients, second_moment
-from sim.linear.matrices import client_matrix, cluster_spread, make_transform, mask_moments, tied_at_c, transform_trace
+from sim.engine import xla
+from sim.linear.matrices import client_matrix, cluster_spread, make_transform, tied_at_c, transform_trace
 from sim.linear.metrics import sensitivity
-from sim.linear.suffstats import population_second_moments, sample_moments_at, sampled_augmentation
+from sim.linear.objective import BUILTIN_OBJECTIVES, DrawPart, Objective, as_objectives
+from sim.linear.suffstats import population_second_moments, sample_moments_at
 from sim.linear.topc import DENSE_MAX_D as DENSE_CROSSOVER
 from sim.linear.topc import top_eigenspace_matvec
 
@@ -37,9 +37,6 @@ _BETA = {"n=d": 1.0, "n=d^1.5": 1.5, "n=d^2": 2.0}
 #: The CL augmentation reading (reading 7): the matrix averaged over the Gaussian views, or one
 #: sampled pair per sample as a finite batch sees it.
 AUGMENTATIONS: tuple[str, ...] = ("expectation", "sampled")
-CL_OBJECTIVES = ("cl-similar", "cl-dissimilar")
-# Objectives whose encoder is an eigenspace of a dense matrix (the surrogate's is diagonal).
-_EIGEN = ("mim-alignment", "cl-similar", "cl-dissimilar", "mim-reconstruction")
 #: Above this d the top-c eigenspace is computed matrix-free (`sim.linear.topc`), below by dense eigh.
 DENSE_MAX_D = DENSE_CROSSOVER
 #: Seeds per vmapped chunk: bounds the memory of the stacked client matrices.
@@ -97,59 +94,93 @@ def theorem_study(d: int, *, n_seeds: int, p: float = 0.75, N: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)
+class Models:
+    """The models of one objective under one augmentation reading: representability vectors
+    ``local`` ``(seeds, N, d)`` and ``global_`` ``(seeds, d)`` (FL's client average); per model the
+    count of positive eigenvalues of the matrix its row space is the top-``c`` eigenspace of
+    (Eq. 3: of the regression matrix; Assumption A.5 needs ``c``) and the eigen-gap
+    ``lam_c - lam_{c+1}`` (``positive_*``, ``gap_*``); per ``r_k`` its spread over the stationary
+    points (``spread_*``, see `LinearMeasurement.spread`); and, where the objective has an
+    alignment matrix (SPEC reading 2), the corrected-bound margin ``min_k (r_k - lower_k)`` and the
+    largest corrected bound ``max_k lower_k`` per seed and client (None otherwise)."""
+
+    local: np.ndarray
+    global_: np.ndarray
+    spread_local: np.ndarray
+    spread_global: np.ndarray
+    positive_local: np.ndarray
+    positive_global: np.ndarray
+    gap_local: np.ndarray
+    gap_global: np.ndarray
+    corrected_margin: np.ndarray | None = None
+    corrected_max: np.ndarray | None = None
+
+
+def _name(objective: Objective | str) -> str:
+    return objective.name if isinstance(objective, Objective) else objective
+
+
+@dataclasses.dataclass(frozen=True)
 class LinearMeasurement:
-    """Representability vectors of every objective, local ``(seeds, N, d)`` and global
-    ``(seeds, d)`` (CL under the ``expectation`` augmentation), and under the ``sampled``
-    augmentation in ``sampled_local`` / ``sampled_global`` (CL objectives; empty at
-    ``population``); per model the count of positive eigenvalues of its alignment-type matrix
-    (Eq. 3: nonzero eigenvalues of the regression matrix; Assumption A.5 needs ``c``) and the
-    eigen-gap ``lam_c - lam_{c+1}`` (``positive_*``, ``gap_*``) and per ``r_k`` its spread over the
-    stationary points (``spread_*``, ``sampled_spread_*``; see `spread`); the corrected-bound margins
-    ``min_k (r_k - lower_k)`` and the largest corrected bound ``max_k lower_k`` per seed and
-    client (alignment objectives); ``trace_H`` = ``tr(P H_sym P)`` per seed (Assumption A.9;
-    one ``H`` per seed) and ``full_trace_H`` = ``tr(H)``."""
+    """Every measured model: ``models[(objective name, augmentation)]`` (`Models`), the
+    augmentation ``"expectation"`` for every objective and ``"sampled"`` (SPEC reading 7, one
+    augmentation pair per sample) for those that have it at finite ``n``
+    (`augmentations`); ``trace_H`` = ``tr(P H_sym P)`` per seed (Assumption A.9; one ``H`` per
+    seed) and ``full_trace_H`` = ``tr(H)``; ``objectives`` the objectives measured.
+
+    The tables ``local``, ``global_``, ``spread_*``, ``positive_*``, ``gap_*``,
+    ``corrected_margin`` and ``corrected_max`` are the ``"expectation"`` models' fields keyed by
+    objective name (``corrected_*`` only where there is an alignment matrix), in name order."""
 
     study: LinearStudy
-    local: dict[str, np.ndarray]
-    global_: dict[str, np.ndarray]
-    corrected_margin: dict[str, np.ndarray]
+    models: Mapping[tuple[str, str], Models]
     trace_H: np.ndarray
     full_trace_H: np.ndarray
-    corrected_max: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
-    sampled_local: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
-    sampled_global: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
-    positive_local: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
-    positive_global: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
-    gap_local: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
-    gap_global: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
-    spread_local: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
-    spread_global: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
-    sampled_spread_local: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
-    sampled_spread_global: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    objectives: tuple[Objective, ...] = BUILTIN_OBJECTIVES
 
-    def spread(self, objective: str, scope: str, augmentation: str = "expectation") -> np.ndarray:
+    def augmentations(self, objective: Objective | str) -> tuple[str, ...]:
+        """The augmentation readings measured for ``objective``: ``("expectation",)`` for one
+        without a sampled reading and at ``population``, ``("expectation", "sampled")`` otherwise."""
+        return tuple(a for a in AUGMENTATIONS if (_name(objective), a) in self.models)
+
+    def _table(self, field: str, augmentation: str = "expectation") -> dict[str, np.ndarray]:
+        return {name: getattr(models, field) for (name, a), models in sorted(self.models.items())
+                if a == augmentation and getattr(models, field) is not None}
+
+    local = property(lambda self: self._table("local"), doc="``r`` (seeds, N, d) of every objective's client models.")
+    global_ = property(lambda self: self._table("global_"), doc="``r`` (seeds, d) of every objective's FL model.")
+    spread_local = property(lambda self: self._table("spread_local"))
+    spread_global = property(lambda self: self._table("spread_global"))
+    positive_local = property(lambda self: self._table("positive_local"))
+    positive_global = property(lambda self: self._table("positive_global"))
+    gap_local = property(lambda self: self._table("gap_local"))
+    gap_global = property(lambda self: self._table("gap_global"))
+    corrected_margin = property(lambda self: self._table("corrected_margin"))
+    corrected_max = property(lambda self: self._table("corrected_max"))
+
+    def _models(self, objective: Objective | str, augmentation: str) -> Models:
+        if augmentation not in AUGMENTATIONS:
+            raise ValueError(f"augmentation={augmentation!r} must be one of {AUGMENTATIONS}")
+        name = _name(objective)
+        if (name, augmentation) not in self.models:
+            measured = sorted(n for n, a in self.models if a == augmentation)
+            raise ValueError(f"objective={name!r} has no {augmentation} representabilities here ({measured})")
+        return self.models[name, augmentation]
+
+    def spread(self, objective: Objective | str, scope: str, augmentation: str = "expectation") -> np.ndarray:
         """How far each ``r_k`` of `representabilities` is from being determined: its range over
         the stationary points (0 where the top-c eigenspace is unique; a tie at c makes them a
         family, `sim.linear.matrices.tied_at_c`), the same shape."""
-        self.representabilities(objective, scope, augmentation)  # the same checks
-        sampled = augmentation == "sampled"
-        table = ((self.sampled_spread_local if sampled else self.spread_local) if scope == "local"
-                 else (self.sampled_spread_global if sampled else self.spread_global))
-        return table[objective]
+        models = self._models(objective, augmentation)
+        return models.spread_local if scope == "local" else models.spread_global
 
-    def representabilities(self, objective: str, scope: str, augmentation: str = "expectation") -> np.ndarray:
+    def representabilities(self, objective: Objective | str, scope: str, augmentation: str = "expectation") -> np.ndarray:
         """``r`` of every model: ``(seeds, N, d)`` local, ``(seeds, d)`` global."""
-        if augmentation not in AUGMENTATIONS:
-            raise ValueError(f"augmentation={augmentation!r} must be one of {AUGMENTATIONS}")
-        if augmentation == "sampled":
-            table = self.sampled_local if scope == "local" else self.sampled_global
-        else:
-            table = self.local if scope == "local" else self.global_
-        if objective not in table:
-            raise ValueError(f"objective={objective!r} has no {augmentation} representabilities here ({sorted(table)})")
-        return table[objective]
+        models = self._models(objective, augmentation)
+        return models.local if scope == "local" else models.global_
 
-    def sensitivities(self, objective: str, variant: str, scope: str, augmentation: str = "expectation") -> np.ndarray:
+    def sensitivities(self, objective: Objective | str, variant: str, scope: str,
+                      augmentation: str = "expectation") -> np.ndarray:
         """Sensitivity ``s`` of every trial: ``(seeds, N)`` for the local models (client ``i``'s
         own coordinate excluded where the variant says so), ``(seeds,)`` for the global one."""
         N, c, d = self.study.data.N, self.study.c, self.study.data.d
@@ -241,140 +272,155 @@ def _corrected(diag, lam, c: int):
     return jnp.where(resolved[:, None], (diag - lam[:, c, None]) / jnp.where(resolved, spread, 1)[:, None], 0)
 
 
-def _surrogate(S, c: int, p):
-    """Eq. 17: ``X = 2p(1-p) diag S`` is diagonal, so the top-``c`` eigenvectors are the axes of
-    its largest entries and every ``r_k`` is exactly 0 or 1."""
-    x = 2 * p * (1 - p) * jnp.diagonal(S, axis1=1, axis2=2)
+def _diagonal(x, c: int):
+    """Diagonal client matrices, given by their diagonals ``x (B, d)`` (the paper's surrogate, Eq. 17): the
+    top-``c`` eigenvectors are the axes of its largest entries and every ``r_k`` is exactly 0 or 1."""
     lam, top = jax.lax.top_k(x, c + 1)
-    r = jnp.sum(jax.nn.one_hot(top[:, :c], S.shape[-1], dtype=S.dtype), axis=1)
+    r = jnp.sum(jax.nn.one_hot(top[:, :c], x.shape[-1], dtype=x.dtype), axis=1)
     tied = tied_at_c(x, c, jnp.linalg.norm(x, axis=1))[0]  # its eigenvectors are the axes: spread = the tie
     return dict(r=r, positive=jnp.sum(x > 0, axis=1), gap=lam[:, c - 1] - lam[:, c], lower=_corrected(x, lam, c),
-                spread=tied.astype(S.dtype))
+                spread=tied.astype(x.dtype))
 
 
-def _one_seed(study: LinearStudy, key, n, population, augment: bool):
+def _one_seed(study: LinearStudy, key, n, population, augment: bool, objectives: tuple[Objective, ...]):
     """Every model of one seed: ``N`` clients and FL's client average (its objective is linear
     in ``S``, so its minimiser uses the mean), each objective, and with ``augment`` the sampled
-    CL augmentation; one stacked eigen-solve for every dense matrix. ``population`` (traced)
-    replaces the draw by ``E[S]``, so one compiled program serves every samples reading."""
+    augmentation of those that have one; one stacked eigen-solve for every dense matrix
+    (``expectation`` blocks in the order of ``objectives``, then the ``sampled`` ones).
+    ``population`` (traced) replaces the draw by ``E[S]``, so one compiled program serves every
+    samples reading. Returns ``{augmentation: {objective name: fields}}``."""
     data, c, p = study.data, study.c, study.p
     h_key, data_key, aug_key, solve_key = jax.random.split(key, 4)
     H, trace = _draw_transform(study, h_key)
     S = jnp.where(population, population_second_moments(data), sample_moments_at(data, n, key=data_key, n_max=samples_n(data.d, "n=d^2")))
     S = jnp.concatenate([S, jnp.mean(S, axis=0, keepdims=True)])  # N clients, then FL
-    sym = lambda A: (A + jnp.swapaxes(A, -1, -2)) / 2  # noqa: E731
-    # Eq. 3's reduced-rank regression (`sim.linear.matrices.encoder_subspace`): with Sigma_uu = L L^T and
-    # A = L^{-1} Sigma_uv, row(W_e) = span(L^{-T} Z_c), Z_c the top-c eigenvectors of A A^T.
-    uu, vu, _ = jax.vmap(lambda s: mask_moments(s, p))(S)
-    L = jnp.linalg.cholesky(uu)
-    A = jsl.solve_triangular(L, jnp.swapaxes(vu, 1, 2), lower=True)
-    blocks = {"mim-alignment": p * (1 - p) * (S - S * jnp.eye(data.d, dtype=S.dtype)[None]), "cl-similar": S,
-              "cl-dissimilar": sym(H @ S), "mim-reconstruction": A @ jnp.swapaxes(A, 1, 2)}
-    if augment:
-        keys = jax.random.split(aug_key, data.N)
-        pairs = jax.lax.map(lambda a: sampled_augmentation(a[0], n + data.n_rare, H, key=a[1]), (S[:-1], keys))
-        for name, X in zip(CL_OBJECTIVES, pairs):
-            blocks[f"{name}@sampled"] = jnp.concatenate([X, X.mean(0, keepdims=True)])
     M = S.shape[0]
-    V, positive, gap, lower, tie = _spectra(jnp.concatenate(list(blocks.values())), c, solve_key)
-    spread = _spread(*tie, V.dtype)
-    out = {}
-    for j, name in enumerate(blocks):
+
+    def matrices(objective):
+        return jax.vmap(lambda s: objective.matrix(s, p=p, H=H))(S)
+
+    dense = [(o, "expectation") for o in objectives if o.kind != "diagonal"]
+    blocks = [matrices(o) for o, _ in dense]
+    sampled = [o for o in objectives if augment and o.sampled is not None]
+    if sampled:
+        keys = jax.random.split(aug_key, data.N)
+        pairs = jax.lax.map(lambda a: _sampled(sampled, a[0], n + data.n_rare, H, key=a[1]), (S[:-1], keys))
+        dense += [(o, "sampled") for o in sampled]
+        blocks += [jnp.concatenate([X, X.mean(0, keepdims=True)]) for X in pairs]
+    out = {"expectation": {}, "sampled": {}}
+    if blocks:
+        V, positive, gap, lower, tie = _spectra(jnp.concatenate(blocks), c, solve_key)
+        spread = _spread(*tie, V.dtype)
+    for j, (objective, augmentation) in enumerate(dense):
         part = slice(j * M, (j + 1) * M)
-        out[name] = dict(r=jnp.sum(V[part] ** 2, axis=-1), positive=positive[part], gap=gap[part], lower=lower[part],
-                         spread=spread[part])
-    eq3 = slice(3 * M, 4 * M)
-    Lt = jnp.swapaxes(L, 1, 2)
-
-    def top_c(_):
-        r = jnp.sum(jnp.linalg.qr(jsl.solve_triangular(Lt, V[eq3], lower=False))[0] ** 2, axis=-1)
-        return r, out["mim-reconstruction"]["spread"]
-
-    def every_column(_):
-        # The first m columns of Q span row(W) from the top m eigenpairs, for every m, so Q is
-        # the basis of Eq. 3's spread (`sim.linear.matrices.encoder_fit`); d x d instead of d x c, so
-        # only where a tie needs it (d = 1024: 18 QRs of 1024 x 1024 would cost seconds).
-        Q = jnp.linalg.qr(jsl.solve_triangular(Lt, tie[1][eq3], lower=False))[0]
-        return jnp.sum(Q[:, :, :c] ** 2, axis=-1), cluster_spread(Q, tie[0][eq3])
-
-    out["mim-reconstruction"]["r"], out["mim-reconstruction"]["spread"] = (
-        top_c(None) if tie[1] is None else jax.lax.cond(jnp.any(tie[0][eq3]), every_column, top_c, None))
-    del out["mim-reconstruction"]["lower"]  # the corrected bound needs an alignment matrix
-    out["mim-surrogate"] = _surrogate(S, c, p)
+        fields = dict(r=jnp.sum(V[part] ** 2, axis=-1), positive=positive[part], gap=gap[part], lower=lower[part],
+                      spread=spread[part])
+        if objective.kind == "regression":
+            fields["r"], fields["spread"] = _regression(objective, S, V[part], tie, part, fields["spread"], c=c, p=p, H=H)
+            del fields["lower"]  # the corrected bound needs an alignment matrix
+        out[augmentation][objective.name] = fields
+    for objective in objectives:
+        if objective.kind == "diagonal":
+            out["expectation"][objective.name] = _diagonal(matrices(objective), c)
     return out, trace, jnp.trace(H)
 
 
-def _seeds(keys, n, population, *, study, augment):
+def _sampled(objectives: list[Objective], S, n_total, H, *, key) -> tuple:
+    """Each objective's sampled matrix of one client, a joint draw (`DrawPart`) called once for
+    all the objectives that share it."""
+    joint = {}
+    for o in objectives:
+        if isinstance(o.sampled, DrawPart) and o.sampled.draw not in joint:
+            joint[o.sampled.draw] = o.sampled.draw(S, n_total, H, key=key)
+    return tuple(joint[o.sampled.draw][o.sampled.index] if isinstance(o.sampled, DrawPart)
+                 else o.sampled(S, n_total, H, key=key) for o in objectives)
+
+
+def _regression(objective: Objective, S, V, tie, part, spread, *, c: int, p, H):
+    """``r`` and its spread for a reduced-rank regression (Eq. 3): its row space is
+    ``objective.basis`` of the top-``c`` eigenvectors ``V`` of its matrix, orthonormalised."""
+    basis = jax.vmap(lambda s, z: objective.basis(s, z, p=p, H=H))
+
+    def top_c(_):
+        return jnp.sum(jnp.linalg.qr(basis(S, V))[0] ** 2, axis=-1), spread
+
+    def every_column(_):
+        # The first m columns of Q span row(W) from the top m eigenpairs, for every m, so Q is
+        # the basis of the spread (`sim.linear.matrices.encoder_fit`); d x d instead of d x c, so
+        # only where a tie needs it (d = 1024: 18 QRs of 1024 x 1024 would cost seconds).
+        Q = jnp.linalg.qr(basis(S, tie[1][part]))[0]
+        return jnp.sum(Q[:, :, :c] ** 2, axis=-1), cluster_spread(Q, tie[0][part])
+
+    return top_c(None) if tie[1] is None else jax.lax.cond(jnp.any(tie[0][part]), every_column, top_c, None)
+
+
+def _seeds(keys, n, population, *, study, augment, objectives):
     """A chunk of seeds in one program (``n`` and ``population`` traced: one compile per shape
     serves every samples reading and every seed count)."""
-    return jax.lax.map(lambda k: _one_seed(study, k, n, population, augment), keys)
+    return jax.lax.map(lambda k: _one_seed(study, k, n, population, augment, objectives), keys)
 
 
-_chunk = xla.jit(_seeds, static_argnames=("study", "augment"))  # loop emitters: `sim.engine.xla`
+_STATIC = ("study", "augment", "objectives")
+_chunk = xla.jit(_seeds, static_argnames=_STATIC)  # loop emitters: `sim.engine.xla`
 # XLA -O0 as well, for a small program run once: it compiles in about half the time and runs
 # about 1.4x slower (jax 0.9.2, 2 cores, 6 seeds; d = 128: compile 5.1 -> 2.6 s, run 0.20 -> 0.32 s;
 # d = 256: 5.0 -> 3.2 s, 0.89 -> 1.19 s; but d = 1024: 6.5 -> 3.3 s, 14.1 -> 19.5 s).
-_chunk_once = xla.jit(_seeds, static_argnames=("study", "augment"),
-                      options=(*xla.LOOP_EMITTERS, ("xla_backend_optimization_level", 0)))
+_chunk_once = xla.jit(_seeds, static_argnames=_STATIC, options=(*xla.LOOP_EMITTERS, ("xla_backend_optimization_level", 0)))
 #: Up to this many seeds x d^3 (over every call of one program) it compiles at -O0: d = 256 with
 #: up to 8 seeds; at d = 64, up to 512 seeds (the main default study's 640 do not).
 ONCE_WORK = 2**27
 
 
-def _program(keys, n, population, *, study, augment, chunk=SEED_CHUNK, optimise=True):
+def _program(keys, n, population, *, study, augment, objectives, chunk=SEED_CHUNK, optimise=True):
     # Seeds padded to whole chunks: the compiled program never depends on the seed count.
     pad = -len(keys) % chunk
     padded = jnp.concatenate([keys] + [keys[:1]] * pad) if pad else keys
     program = _chunk if optimise else _chunk_once
-    parts = [program(padded[i:i + chunk], n, population, study=study, augment=augment)
+    parts = [program(padded[i:i + chunk], n, population, study=study, augment=augment, objectives=objectives)
              for i in range(0, len(padded), chunk)]
     return jax.tree_util.tree_map(lambda *xs: np.concatenate([np.asarray(x) for x in xs])[:len(keys)], *parts)
 
 
-def measure(study: LinearStudy, *, key, augment: bool = True, chunk: int = SEED_CHUNK,
-            optimise: bool = True) -> LinearMeasurement:
-    """Closed-form stationary points for every objective, every seed and client, under the
-    study's samples reading (exact sufficient statistics: cost independent of ``n``), and with
-    ``augment`` (finite ``n`` only) the CL models under the sampled augmentation; ``chunk`` seeds
-    per compiled call (the seed count is padded to a multiple of it). ``optimise=False``
-    compiles at XLA -O0 (faster to compile, slower to run: for a small program used once).
+def measure(study: LinearStudy, *, key, augment: bool = True, chunk: int = SEED_CHUNK, optimise: bool = True,
+            objectives=BUILTIN_OBJECTIVES) -> LinearMeasurement:
+    """Closed-form stationary points for each of ``objectives`` (`sim.linear.objective.Objective`
+    values or names; default the five built-ins), every seed and client, under the study's
+    samples reading (exact sufficient statistics: cost independent of ``n``), and with
+    ``augment`` (finite ``n`` only) under the sampled augmentation of those that have one;
+    ``chunk`` seeds per compiled call (the seed count is padded to a multiple of it).
+    ``optimise=False`` compiles at XLA -O0 (faster to compile, slower to run: for a small
+    program used once). One program per (sizes, objectives): an equal tuple reuses it.
 
     Raises FloatingPointError if any representability is non-finite."""
+    objectives = as_objectives(objectives)
     base = dataclasses.replace(study, samples="n=d", n_seeds=1)  # the program's static shape
     n = study.n
     out, trace, full = _program(jax.random.split(key, study.n_seeds),
                                 jnp.asarray(n or study.data.n, jnp.result_type(float)), jnp.asarray(n is None),
-                                study=base, augment=augment, chunk=chunk, optimise=optimise)
-    out = jax.tree_util.tree_map(np.asarray, out)
+                                study=base, augment=augment, objectives=objectives, chunk=chunk, optimise=optimise)
     if n is None:  # the sampled augmentation averages out at population (its mean is S)
-        out = {k: v for k, v in out.items() if "@" not in k}
+        out = {"expectation": out["expectation"]}
     N = study.data.N
-    split = lambda name, field: (out[name][field][:, :N], out[name][field][:, N])  # noqa: E731
-    m = LinearMeasurement(study=study, local={}, global_={}, corrected_margin={}, trace_H=np.asarray(trace),
-                          full_trace_H=np.asarray(full))
-    for name in out:
-        objective, _, augmentation = name.partition("@")
-        local, global_ = split(name, "r")
-        if augmentation:
-            m.sampled_local[objective], m.sampled_global[objective] = local, global_
-            m.sampled_spread_local[objective], m.sampled_spread_global[objective] = split(name, "spread")
-            continue
-        m.local[objective], m.global_[objective] = local, global_
-        m.spread_local[objective], m.spread_global[objective] = split(name, "spread")
-        m.positive_local[objective], m.positive_global[objective] = split(name, "positive")
-        m.gap_local[objective], m.gap_global[objective] = split(name, "gap")
-        if "lower" in out[name]:
-            lower = out[name]["lower"][:, :N]
-            m.corrected_margin[objective] = np.min(local - lower, axis=-1)
-            m.corrected_max[objective] = np.max(lower, axis=-1)
-    for table in (m.local, m.global_, m.sampled_local, m.sampled_global, m.corrected_margin):
-        for objective, value in table.items():
-            if not np.all(np.isfinite(value)):
-                raise FloatingPointError(f"non-finite representability for {objective} at {study}")
-    return m
+    models = {}
+    for augmentation, by_name in out.items():
+        for name, fields in by_name.items():
+            split = lambda field: (np.asarray(fields[field][:, :N]), np.asarray(fields[field][:, N]))  # noqa: E731
+            local, global_ = split("r")
+            margin = top = None
+            if "lower" in fields:
+                lower = np.asarray(fields["lower"][:, :N])
+                margin, top = np.min(local - lower, axis=-1), np.max(lower, axis=-1)
+            models[name, augmentation] = Models(local, global_, *split("spread"), *split("positive"), *split("gap"),
+                                                corrected_margin=margin, corrected_max=top)
+            for value in (local, global_) if augmentation == "sampled" else (local, global_, margin):
+                if value is not None and not np.all(np.isfinite(value)):
+                    raise FloatingPointError(f"non-finite representability for {name} at {study}")
+    return LinearMeasurement(study=study, models=models, trace_H=np.asarray(trace), full_trace_H=np.asarray(full),
+                             objectives=objectives)
 
 
-def sweep(d_values, *, n_seeds: int, key, p: float = 0.75, samples: str = "n=d", progress=None) -> list[LinearMeasurement]:
+def sweep(d_values, *, n_seeds: int, key, p: float = 0.75, samples: str = "n=d", progress=None,
+          objectives=BUILTIN_OBJECTIVES) -> list[LinearMeasurement]:
     """One measurement per dimension ``d`` at the theorem scalings, each with its own key."""
     say = progress or (lambda message: None)
     out = []
@@ -382,7 +428,8 @@ def sweep(d_values, *, n_seeds: int, key, p: float = 0.75, samples: str = "n=d",
         # The orders and constants need no augmentation reading: a smaller program per d, used
         # once, so its chunk is the seed count (no padded seeds; at d = 1024 a seed costs seconds).
         out.append(measure(theorem_study(int(d), n_seeds=n_seeds, p=p, samples=samples), key=k, augment=False,
-                           chunk=min(SEED_CHUNK, n_seeds), optimise=n_seeds * int(d) ** 3 > ONCE_WORK))
+                           chunk=min(SEED_CHUNK, n_seeds), optimise=n_seeds * int(d) ** 3 > ONCE_WORK,
+                           objectives=objectives))
         say(f"linear: sweep d={d}")
     return out
 

@@ -6,9 +6,8 @@ import pytest
 
 import sim
 import theory
-from bounds.judging.evaluation import evaluate, sensitivity_bound
+from bounds.judging.evaluation import d_star, evaluate, sensitivity_bound
 from bounds.running.ledger import run_suite
-from bounds.producers.linear import threshold_d_star
 from sim.studies.linear import LinearStudy
 
 
@@ -52,7 +51,7 @@ def test_evaluate_matches_the_closed_form_and_rejects_bad_input():
 @pytest.mark.parametrize("scope", ["local", "decl", "fl"])
 def test_threshold_matches_the_printed_value(scope):
     claim = theory.find_claim(family="comparison", scope=scope)
-    assert threshold_d_star(claim, "similar", p=0.5) == pytest.approx(32.0)
-    assert threshold_d_star(claim, "similar", p=0.75) == pytest.approx((1 / (2 * 0.75 * 0.25)) ** 5)
+    assert d_star(claim, "similar", p=0.5) == pytest.approx(32.0)
+    assert d_star(claim, "similar", p=0.75) == pytest.approx((1 / (2 * 0.75 * 0.25)) ** 5)
     with pytest.raises(ValueError, match="augmentation"):
-        threshold_d_star(claim, "opposite", p=0.5)
+        d_star(claim, "opposite", p=0.5)

@@ -17,7 +17,8 @@ import theory
 from bounds.producers import distributed
 from bounds.running import ledger
 from bounds.judging.readings import DECL_READINGS
-from bounds.judging.records import LEVELS, READING_KEYS, VERDICTS
+from bounds.judging.records import LEVELS, VERDICTS
+from theory import READINGS as READING_KEYS
 from bounds.running.suite import get_suite
 from sim.studies import connectivity
 from sim.studies.connectivity import TOPOLOGY_KINDS

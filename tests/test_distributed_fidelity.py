@@ -18,6 +18,8 @@ import matplotlib
 import numpy as np
 import pytest
 
+import bounds
+from bounds import judges
 from bounds.producers import distributed
 from figures import fig2a_connectivity, table6
 from sim.studies import connectivity
@@ -82,10 +84,8 @@ def test_neighbourhood_trials_are_disjoint(closed):
     sizes = sw.graphs.sizes[:, idx]
     members = sw.graphs.weights[:, idx] > 0
     shape = sizes.shape
-    trials = distributed._Trials(np.ones(shape), sizes.astype(float), sizes, sw.trial_priority[:, idx],
-                                 np.full(shape, STUDY.c), np.zeros(shape, bool), np.ones(shape, bool), members)
-    p0 = distributed.stated_probability(distributed.bound_claim("cl-similar", "decl"), d=STUDY.d, m=sizes)
-    picks = distributed._pick(trials, p0 > 0, p0)
+    p0 = bounds.stated_probability(bounds.bound_claim("cl-similar", "decl"), d=STUDY.d, m=sizes)
+    picks = judges.independent_trials(p0 > 0, p0, priority=sw.trial_priority[:, idx], members=members)
     assert len(picks) > STUDY.n_seeds  # more than one trial per seed
     for seed in range(STUDY.n_seeds):
         chosen = [members[seed].reshape(-1, STUDY.N)[i] for s, i in picks if s == seed]
@@ -110,10 +110,10 @@ def test_divergence_becomes_inconclusive(diverged, closed, tmp_path):
     assert any(r.verdict == "inconclusive" for r in recs)
     assert all(np.all(row.diverged) and np.all(np.isnan(row.s_class)) for row in cons.rows if row.rule != "fl")
     measurement = distributed.Measurement(closed["n=d"], tr, cons)
-    (md, _png) = table6.make(measurement, tmp_path)
+    (md, _png) = table6.make(measurement, [], tmp_path)
     text = md.read_text()
     assert "diverged" in text and "nan" not in text.lower()
-    assert fig2a_connectivity.make(measurement, tmp_path)[0].exists()
+    assert fig2a_connectivity.make(measurement, [], tmp_path)[0].exists()
 
 
 def test_population_ties_at_c_are_inconclusive_not_judged():

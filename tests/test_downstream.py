@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import theory
 from bounds.producers import downstream
 
 from bounds.running import ledger, suite
@@ -103,6 +104,9 @@ def test_records_cover_both_levels(smoke_records):
     by = {}
     for r in smoke_records:
         assert r.verdict in VERDICTS and r.statistic
+        # a theory claim (Section 5's experiments), whose source the record's source extends
+        claim = theory.get_claim(r.claim)
+        assert claim.family == "experiment" and r.source.startswith(claim.source)
         by.setdefault((r.claim, r.level), []).append(r)
     n_dm = len(st.data_models)
     assert n_dm == 2
@@ -169,7 +173,7 @@ def test_bad_key_and_mismatched_suite(smoke_experiment):
 def test_figures_write_their_files(name, tmp_path, smoke_experiment):
     module = importlib.import_module(f"figures.{name}")
     assert module.PRODUCER == "downstream"
-    paths = module.make(smoke_experiment, tmp_path)
+    paths = module.make(smoke_experiment, downstream.judge(smoke_experiment, SMOKE), tmp_path)
     assert paths and all(p.exists() and p.stat().st_size > 0 for p in paths)
     for p in paths:
         if p.suffix == ".md":
@@ -197,7 +201,7 @@ def test_diverged_runs_become_inconclusive_and_figures_mark_them(tmp_path, smoke
     assert sim and all(r.verdict == "inconclusive" and "diverged" in r.note for r in sim)
     assert not any("nan" in r.note.lower() for r in records)
     for name in ("fig3_features", "table1", "table5"):
-        paths = importlib.import_module(f"figures.{name}").make(broken, tmp_path)
+        paths = importlib.import_module(f"figures.{name}").make(broken, records, tmp_path)
         for p in paths:
             assert p.stat().st_size > 0
             if p.suffix == ".md":

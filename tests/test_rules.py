@@ -75,15 +75,15 @@ def test_sign_test():
 
 
 def test_record_validates_and_never_stores_non_finite_numbers():
-    r = Record(claim="x", source="s", level="formula", verdict="holds", bound=float("nan"), ci=(0.0, float("inf")))
+    r = Record(claim="thm4.2-local", source="s", level="formula", verdict="holds", bound=float("nan"), ci=(0.0, float("inf")))
     assert r.bound is None and r.ci is None
     assert r.to_json()["bound"] is None
     with pytest.raises(ValueError, match="verdict"):
-        Record(claim="x", source="s", level="formula", verdict="true")
+        Record(claim="thm4.2-local", source="s", level="formula", verdict="true")
     with pytest.raises(ValueError, match="level"):
-        Record(claim="x", source="s", level="guess", verdict="holds")
+        Record(claim="thm4.2-local", source="s", level="guess", verdict="holds")
     with pytest.raises(ValueError, match="reading"):
-        Record(claim="x", source="s", level="formula", verdict="holds", reading={"colour": "red"})
+        Record(claim="thm4.2-local", source="s", level="formula", verdict="holds", reading={"colour": "red"})
 
 
 def test_identity_rule_names_the_counterexample():
@@ -124,7 +124,7 @@ def test_binomial_power_is_the_exact_rejection_probability():
     assert rules.binomial_power(40, 0.9, 0.8) < 0.8 < rules.binomial_power(200, 0.9, 0.8)
     # Record.judged carries the power into the ledger row.
     j = rules.binomial(60, 64, 0.9)
-    assert Record.judged(j, claim="x", source="s", level="simulation").power == j.power
+    assert Record.judged(j, claim="thm4.2-local", source="s", level="simulation").power == j.power
 
 
 def test_every_trial_is_the_binomial_test_at_p0_one():

@@ -69,8 +69,8 @@ def _all_symbols() -> frozenset[str]:
     return frozenset(name for claim in theory.CLAIMS.values() for name in claim.symbols)
 
 
-def evaluate(claim_id: str, variant: str = "statement", /, **params: Any) -> np.ndarray:
-    """Lower bound on the representability ``r_k`` stated by ``claim_id`` at ``params``.
+def evaluate(claim: "str | theory.Claim", variant: str = "statement", /, **params: Any) -> np.ndarray:
+    """Lower bound on the representability ``r_k`` stated by ``claim`` (a claim or its id) at ``params``.
 
     ``params`` are the claim's symbols by name (``d``, ``p``, ``N``, ``A_bar``, ``C``,
     ``tr_H``); arrays broadcast, so a whole parameter grid is one call. Symbols of other claims
@@ -87,6 +87,7 @@ def evaluate(claim_id: str, variant: str = "statement", /, **params: Any) -> np.
     ...
     ValueError: p=1.5 violates the hypothesis p < 1 of claim 'thm4.2-local' (p in (0, 1) (mask ratio: probability that a mask entry is 0))
     """
+    claim_id = claim.id if isinstance(claim, theory.Claim) else claim
     fn, names = _numpy_bound(claim_id, variant)
     claim = theory.get_claim(claim_id)
     by_case = {n.lower(): n for n in claim.symbols}
@@ -112,6 +113,54 @@ def evaluate(claim_id: str, variant: str = "statement", /, **params: Any) -> np.
     return value
 
 
-def sensitivity_bound(claim_id: str, variant: str = "statement", /, **params: Any) -> np.ndarray:
+def sensitivity_bound(claim: "str | theory.Claim", variant: str = "statement", /, **params: Any) -> np.ndarray:
     """The proofs' sensitivity ``s = 1 - (lower bound on r_k)`` (Definition 4.1, variant ``proof``)."""
-    return 1.0 - evaluate(claim_id, variant, **params)
+    return 1.0 - evaluate(claim, variant, **params)
+
+
+@functools.lru_cache(maxsize=None)
+def _numpy_expression(claim_id: str, what: str, augmentation: str | None):
+    claim = theory.get_claim(claim_id)
+    if what == "probability":
+        if claim.probability is None:
+            raise ValueError(f"claim {claim_id!r} states no probability (it is no high-probability bound)")
+        return claim.lambdify(claim.probability, backend="numpy")
+    return claim.lambdify(theory.threshold(claim_id, augmentation), backend="numpy")
+
+
+def stated_probability(claim: "theory.Claim", *, d, m) -> np.ndarray:
+    """The claim's stated success probability for a model built from ``m`` client matrices
+    (Theorems 4.2 / 4.3: the proofs' union bound ``1 - (m/2) e^{-d^{1/10}}``), vectorised over
+    ``d`` and ``m``; a float64 scalar for scalar arguments. It is <= 0 (the claim asserts
+    nothing) for ``d`` up to about ``(ln(m/2))^10``.
+
+    >>> round(float(stated_probability(theory.get_claim("thm4.2-fl"), d=192, m=2)), 3)
+    0.816
+    >>> stated_probability(theory.get_claim("thm4.2-decl"), d=64, m=[2, 20]).round(3).tolist()
+    [0.78, -1.197]
+    """
+    for name, value in (("d", d), ("m", m)):
+        if not np.all(np.asarray(value, dtype=np.float64) > 0):
+            raise ValueError(f"{name}={value!r} (claim {claim.id!r}) must be > 0")
+    value = _numpy_expression(claim.id, "probability", None)(d=np.float64(d) if np.ndim(d) == 0 else
+                                                             np.asarray(d, dtype=np.float64),
+                                                             m=np.asarray(m, dtype=np.float64))
+    return np.asarray(value, dtype=np.float64)[()]
+
+
+def d_star(claim: "theory.Claim", augmentation: str, *, p, tr_H=1.0) -> float:
+    """Theorem 4.4's unit-constant threshold ``d*`` (`theory.threshold`, solved by sympy): above
+    it the bounds give ``s^C > s^M`` for CL with ``augmentation`` (``"similar"`` /
+    ``"dissimilar"``), at mask ratio ``p`` and (dissimilar) ``tr_H``.
+
+    >>> round(d_star(theory.get_claim("thm4.4-local"), "similar", p=0.5), 6)
+    32.0
+    """
+    if augmentation not in ("similar", "dissimilar"):
+        raise ValueError(f"augmentation={augmentation!r} must be 'similar' or 'dissimilar'")
+    if not 0 < p < 1:
+        raise ValueError(f"p={p!r} (claim {claim.id!r}) must lie in (0, 1)")
+    return float(_numpy_expression(claim.id, "threshold", augmentation)(p=p, tr_H=tr_H))
+
+
+__all__ = ["d_star", "evaluate", "sensitivity_bound", "stated_probability"]

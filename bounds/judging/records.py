@@ -2,18 +2,27 @@
 
 Every producer (formula, simulation and reported level) builds `Record` values, so the
 verdict and level words are defined here once and the statistical rules once in
-:mod:`bounds.judging.rules`.
+:mod:`bounds.judging.rules`. A record's ``claim`` is a claim of ``theory`` (`theory.CLAIMS`) and
+its ``reading`` is given as `theory.Reading` values (or as the ledger's mapping):
+
+    >>> from theory import Reading
+    >>> r = Record(claim="thm4.2-local", source="Theorem 4.2 (local)", level="simulation", verdict="holds",
+    ...            reading=[Reading("mim", "alignment-exact"), Reading("samples", "population")])
+    >>> r.reading
+    {'mim': 'alignment-exact', 'samples': 'population'}
+    >>> Record.from_json(r.to_json()) == r
+    True
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Literal, Mapping
+from typing import Any, Iterable, Literal, Mapping
 
 import numpy as np
 
-from theory import READINGS as READING_KEYS
+import theory
 from theory import VERDICTS
 
 from bounds.judging.rules import ALPHA, Judgement, Verdict
@@ -37,6 +46,8 @@ def _count_or_none(x: Any) -> int | None:
 class Record:
     """One row of ``ledger.json``. Non-finite numbers are stored as ``None``.
 
+    ``claim`` must be an id of `theory.CLAIMS` (ValueError naming it otherwise); ``reading`` is a
+    mapping ``{axis: value}`` or an iterable of `theory.Reading`, stored as the mapping.
     ``statistic`` names what ``bound``, ``empirical`` and ``margin`` measure; ``ci``,
     ``p_value``, ``trials``, ``successes`` and ``power`` come from the rule that gave the
     verdict (None where the rule has no such number); ``hypotheses`` says, per hypothesis of
@@ -47,7 +58,7 @@ class Record:
     source: str
     level: Level
     verdict: Verdict
-    reading: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    reading: Mapping[str, str] | Iterable[theory.Reading] = dataclasses.field(default_factory=dict)
     bound: float | None = None
     empirical: float | None = None
     margin: float | None = None
@@ -63,13 +74,19 @@ class Record:
     note: str = ""
 
     def __post_init__(self):
+        if self.claim not in theory.CLAIMS:
+            raise ValueError(f"claim={self.claim!r} is not a claim of theory (theory.CLAIMS: a new claim is added "
+                             f"to theory first); known ids: {', '.join(theory.CLAIMS)}")
+        self._normalise()
+
+    def _normalise(self):
+        """Check the vocabularies and store every field in its ledger form (not the claim id:
+        `from_json` reads ledgers whose ids this version does not know)."""
         if self.verdict not in VERDICTS:
             raise ValueError(f"verdict={self.verdict!r} must be one of {VERDICTS}")
         if self.level not in LEVELS:
             raise ValueError(f"level={self.level!r} must be one of {LEVELS}")
-        unknown = set(self.reading) - set(READING_KEYS)
-        if unknown:
-            raise ValueError(f"reading keys {sorted(unknown)} must be among {READING_KEYS}")
+        object.__setattr__(self, "reading", theory.as_reading_mapping(self.reading))
         for name in ("bound", "empirical", "margin", "p_value", "power"):
             object.__setattr__(self, name, _finite_or_none(getattr(self, name)))
         for name in ("trials", "successes"):
@@ -95,13 +112,26 @@ class Record:
         return out
 
     @classmethod
-    def from_json(cls, row: Mapping[str, Any]) -> "Record":
-        """The record a ``to_json`` row describes (used to resume and to compare ledgers)."""
-        fields = {f.name for f in dataclasses.fields(cls)}
-        row = {k: v for k, v in row.items() if k in fields}
-        if row.get("ci") is not None:
-            row["ci"] = tuple(row["ci"])
-        return cls(**row)
+    def from_json(cls, row: Mapping[str, Any], *, strict: bool = False) -> "Record":
+        """The record a ``to_json`` row describes. Unknown fields are ignored; the claim id is
+        checked against `theory.CLAIMS` only if ``strict`` (a ledger of another version may name
+        claims this one does not know), every other field always."""
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in row.items() if k in fields}
+        if values.get("ci") is not None:
+            values["ci"] = tuple(values["ci"])
+        if strict:
+            return cls(**values)
+        missing = [name for name, f in fields.items() if name not in values
+                   and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+        if missing:
+            raise ValueError(f"ledger row {dict(row)!r} lacks the field(s) {missing}")
+        record = cls.__new__(cls)
+        for name, f in fields.items():
+            default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+            object.__setattr__(record, name, values.get(name, default))
+        record._normalise()
+        return record
 
 
 def _jsonable(obj: Any) -> Any:

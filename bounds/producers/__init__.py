@@ -1,21 +1,24 @@
-"""The record producers, in ledger order (a table only: importing it loads nothing heavy)."""
+"""The toolkit's record producers, one module each, with ``measure(suite, *, key)`` and
+``judge(measurement, suite)`` (the `bounds.Producer` shape):
+
+    formula       the claims evaluated at the paper's parameters (no simulation)
+    linear        Theorems 4.2-4.4 at the client and FL objective level, orders, constants
+    distributed   DecL readings over connectivity, Corollary 4.5, Theorem 4.6, consensus rules
+    downstream    Tables 1 and 5 analogues (two-layer and linear MIM / CL encoders)
+    mar           Fig. 2b, Tables 7 and 8 analogues (FedMAR / DecMAR)
+
+They are registered, like an installed extension's producers, as the entry points
+``dssl_bounds.producers`` of the toolkit's ``pyproject.toml`` (`bounds.running.registry`).
+Importing this package loads nothing heavy.
+"""
 
 import os
 
-#: (name, module). Each module has ``measure(suite, *, key)`` and ``judge(measurement, suite)``.
-PRODUCERS: tuple[tuple[str, str], ...] = (
-    ("formula", "bounds.producers.formula"),
-    ("linear", "bounds.producers.linear"),
-    ("distributed", "bounds.producers.distributed"),
-    ("downstream", "bounds.producers.downstream"),
-    ("mar", "bounds.producers.mar"),
-)
-PRODUCER_NAMES: tuple[str, ...] = tuple(name for name, _ in PRODUCERS)
-#: The order in which the parallel runner starts producers: the two longest first, then the two
-#: whose figures take longest to draw, formula (no figures) last, so that the run ends on the
-#: producer whose finishing leaves the parent nothing to draw (default suite, cold, two at a time
-#: on 2 cores: linear 96 s, distributed 105 s, downstream 70 s and 8 s of figures, mar 67 s and
-#: 6 s, formula 10 s). Before, downstream ran last and its figures added 8 s on one core.
+#: The order in which the parallel runner starts the toolkit's producers (others follow): the
+#: two longest first, then the two whose figures take longest to draw, formula (no figures)
+#: last, so that the run ends on the producer whose finishing leaves the parent nothing to draw
+#: (default suite, cold, two at a time on 2 cores: linear 96 s, distributed 105 s, downstream
+#: 70 s and 8 s of figures, mar 67 s and 6 s, formula 10 s).
 SCHEDULE: tuple[str, ...] = ("linear", "distributed", "downstream", "mar", "formula")
 
 
@@ -27,3 +30,6 @@ def default_jobs() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not Linux
         return max(1, os.cpu_count() or 1)
+
+
+__all__ = ["SCHEDULE", "default_jobs"]

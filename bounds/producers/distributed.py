@@ -59,11 +59,14 @@ import jax
 import numpy as np
 
 import theory
-from bounds.judging import rules
-from bounds.judging.readings import CL_VARIANTS, MIM_READINGS, bound_claim, paper_c_note, reading_of
+from bounds.judging import judges, rules
+from bounds.judging.evaluation import d_star, evaluate, stated_probability
+from bounds.judging.judges import NOT_DETERMINED
+from bounds.judging.readings import (CL_VARIANTS, MIM_READINGS, SURROGATE_HOLDS, bound_claim, is_surrogate, reading_of,
+                                     with_paper_c_notes)
 from bounds.judging.records import Record
 from bounds.running.suite import Suite
-from sim import class_minimum, is_binary
+from sim import class_minimum, get_objective, is_binary
 from sim.studies import connectivity as study
 from sim.studies.connectivity import SENSITIVITIES, TOPOLOGY_KINDS, Consensus, Sweep
 
@@ -71,12 +74,6 @@ from sim.studies.connectivity import SENSITIVITIES, TOPOLOGY_KINDS, Consensus, S
 CLOSED_READINGS: tuple[str, ...] = ("objective-eq1", "per-neighbourhood")
 #: Eq. 1's minimiser equals FL's up to eigen-solver rounding on a regular graph.
 IDENTITY_TOLERANCE = 1e-8
-#: Why a closed-form statistic that its moment does not determine (``Sweep.determined``) is not judged.
-NOT_DETERMINED = ("the top-c eigenspace is not unique (an eigenvalue tied at c, e.g. by the class symmetry of a "
-                  "population moment), the stationary points form a family, and an r_k the statistic reads varies over "
-                  "it by more than 1e-6, so its value is the basis the eigen-solver happens to return")
-
-
 @dataclasses.dataclass(frozen=True)
 class Measurement:
     """What the producer measured: the closed-form sweep at ``n = d`` (``suite.connectivity``),
@@ -117,8 +114,7 @@ def judge(measurement: Measurement, suite: Suite) -> list[Record]:
     out += fedavg_bound_records(measurement.gossip)
     # Corollary 4.5, Theorem 4.6 and Theorem 4.4 under the paper-c sensitivity: a failure there is
     # structural when c > N (the DecL studies have c = 2N), and the note says so.
-    return [dataclasses.replace(r, note=r.note + paper_c_note(r.params["c"], r.params["N"]))
-            if r.reading.get("sensitivity") == "paper-c" and r.verdict == "fails" else r for r in out]
+    return with_paper_c_notes(out)
 
 
 def records(suite: Suite, *, key: jax.Array) -> list[Record]:
@@ -136,26 +132,9 @@ def _claim(kind: str) -> theory.Claim:
     return claim
 
 
-@functools.lru_cache(maxsize=None)
-def _lambdified(claim_id: str, expr: str | None):
-    claim = theory.get_claim(claim_id)
-    return claim.lambdify(claim.probability if expr is None else expr, backend="numpy")
-
-
 def bound_value(claim: theory.Claim, variant: str = "statement", **params) -> np.ndarray:
-    """The claim's lower bound on ``r_k`` (unit constants unless ``C`` is given), vectorised over
-    array parameters; parameters the expression does not use are ignored."""
-    fn = _lambdified(claim.id, variant)
-    value = np.asarray(fn(**{k: np.asarray(v, dtype=np.float64) for k, v in params.items() if k in fn.symbols}),
-                       dtype=np.float64)
-    if not np.all(np.isfinite(value)):
-        raise ValueError(f"{claim.source} ({variant}) is not finite at {params}: outside the bound's domain")
-    return value
-
-
-def stated_probability(claim: theory.Claim, *, d: int, m) -> np.ndarray:
-    """The claim's stated success probability for a model built from ``m`` client matrices."""
-    return np.asarray(_lambdified(claim.id, None)(d=np.float64(d), m=np.asarray(m, dtype=np.float64)), dtype=np.float64)
+    """`bounds.judging.evaluation.evaluate` (with its domain checks), kept for callers of this name."""
+    return evaluate(claim, variant, **params)
 
 
 def _base_params(sw: Sweep, kind: str | None) -> dict:
@@ -207,130 +186,42 @@ class _Trials:
 
 def _trial_hypotheses(sw: Sweep, objective: str, trials: _Trials, p0: np.ndarray) -> dict[str, np.ndarray]:
     """Per trial, whether each hypothesis of Theorems 4.2 / 4.3 holds: the stated probability is
-    positive, A.1 (``2 <= |A_i| <= N``; every graph is connected by construction), A.5 (``c``
-    positive eigenvalues of the fitted matrix, ``rank W = c``), A.9 (``tr(P H_sym P) > 0``) for
-    dissimilar CL."""
+    positive (screened at every samples reading, population included), A.1 (``2 <= |A_i| <= N``;
+    every graph is connected by construction), A.5 (``c`` positive eigenvalues of the fitted
+    matrix, ``rank W = c``), A.9 (``tr(P H_sym P) > 0``) where the objective rests on it."""
     st = sw.study
     out = {"probability > 0": p0 > 0, "A.1": (trials.n_matrices >= 2) & (trials.n_matrices <= st.N),
            "A.5": trials.positive >= st.c}
-    if objective == CL_VARIANTS["dissimilar"]:
+    if "A.9" in get_objective(objective).hypotheses:
         out["A.9"] = np.broadcast_to(sw.tr_H.reshape((-1,) + (1,) * (p0.ndim - 1)) > 0, p0.shape)
     return out
 
 
-def _pick(trials: _Trials, eligible: np.ndarray, p0: np.ndarray) -> list[tuple[int, int]]:
-    """Independent trials to test, as (seed, flat index) pairs, chosen from the graphs and the
-    random trial order only (never from the data). Different seeds are independent. Within a
-    seed, models built from disjoint client sets are independent (each client's data is drawn
-    independently of the graphs): neighbourhood models are taken greedily, smallest ``|A_i|``
-    first (largest stated probability), ties in the random order, while their client sets are
-    pairwise disjoint; a model of all N clients gives one trial per seed (largest stated
-    probability, then the random order)."""
-    picks = []
-    for s in range(eligible.shape[0]):
-        cand = np.flatnonzero(eligible[s].ravel())
-        order = cand[np.lexsort((trials.priority[s].ravel()[cand], -p0[s].ravel()[cand]))]
-        if trials.members is None:
-            picks += [(s, int(i)) for i in order[:1]]
-            continue
-        used = np.zeros(trials.members.shape[-1], dtype=bool)
-        members = trials.members[s].reshape(-1, trials.members.shape[-1])
-        for i in order:
-            if not (members[i] & used).any():
-                used |= members[i]
-                picks.append((s, int(i)))
-    return picks
-
-
 def _lower_bound_record(sw: Sweep, claim: theory.Claim, variant: str, objective: str, trials: _Trials, *,
                         reading: dict, source: str, params: dict, trivial: bool, local: bool, note: str = "") -> Record:
-    """One lower-bound record (see the module docstring for the rule)."""
-    st, n_seeds = sw.study, sw.study.n_seeds
-    worst = trials.worst
-    tr_H = sw.tr_H.reshape((-1,) + (1,) * (worst.ndim - 1))
-    bound = np.broadcast_to(bound_value(claim, variant, d=st.d, p=st.p, N=st.N, tr_H=tr_H, A_bar=trials.a_bar),
-                            worst.shape)
-    p0 = stated_probability(claim, d=st.d, m=trials.n_matrices)
-    hyp = _trial_hypotheses(sw, objective, trials, p0)
-    holds_all = np.logical_and.reduce(list(hyp.values()))
-    eligible = holds_all & ~trials.diverged & trials.determined
-    # A model whose min_k r_k is the eigen-solver's choice among its stationary points is left
-    # out of the test and of empirical / margin, like a diverged run.
-    finite = np.isfinite(worst) & trials.determined
-    success = finite & (worst >= np.where(finite, bound, np.inf))
-    margins = np.where(finite, worst - bound, np.inf)
-    k = int(np.argmin(margins))
-    scope = "|A_i|" if local else "realised |Ā|"
-    fields = dict(
-        claim=claim.id, source=source, level="simulation",
-        reading={**reading, "constants": "unit", "samples": sw.samples},
-        statistic="min_k r_k over the class coordinates" + (", without the own one" if local else "")
-        + " vs the claim's lower bound (unit constants)",
-        bound=float(np.ravel(bound)[k]), empirical=float(np.mean(worst[finite])) if finite.any() else None,
-        margin=float(margins.ravel()[k]) if finite.any() else None,
-        n_seeds=n_seeds, params={**params, "tr_H": [float(t) for t in sw.tr_H], "C": 1.0},
-    )
-    counts = ", ".join(f"{name} on {int(v.sum())}" for name, v in hyp.items())
-    base_note = (f"All {worst.size} trials (seeds x graphs{' x clients' if local else ''}; samples {sw.samples}): "
-                 f"{int(success.sum())} satisfy min_k r_k >= bound (bound at each trial's {scope}). Hypotheses hold "
-                 f"per trial: {counts} (A.5: >= c = {st.c} positive eigenvalues of the fitted matrix, rank W = c).")
-    if trials.diverged.any():
-        base_note += f" {int(trials.diverged.sum())} trained runs diverged (non-finite loss or encoder) and are left out."
-    if not trials.determined.all():
-        base_note += (f" {int((~trials.determined).sum())} of {worst.size} models are left out (counted above among "
-                      f"those that do not satisfy the bound): {NOT_DETERMINED}.")
-    tail = (f"{note}empirical = mean over all finite trials of min_k r_k (k over the class coordinates"
-            f"{', without the own one' if local else ''}); bound and margin at the worst trial.")
-    if not holds_all.any():
-        failed = [name for name, v in hyp.items() if not v.any()]
-        why = {"probability > 0": (f"the stated probability {claim.probability} is <= 0 for every trial (m = "
-                                   f"{int(trials.n_matrices.min())}..{int(trials.n_matrices.max())} client matrices, "
-                                   f"d = {st.d}; positive only for d > (ln(m/2))^10)"),
+    """One lower-bound record: `bounds.judging.judges.lower_bound` on the trials."""
+    st = sw.study
+    tr_H = sw.tr_H.reshape((-1,) + (1,) * (trials.worst.ndim - 1))
+    bound = evaluate(claim, variant, d=st.d, p=st.p, N=st.N, tr_H=tr_H, A_bar=trials.a_bar)
+    p0 = np.broadcast_to(stated_probability(claim, d=st.d, m=trials.n_matrices), trials.worst.shape)
+    m = f"m = {int(trials.n_matrices.min())}..{int(trials.n_matrices.max())} client matrices"
+    reasons = {"probability > 0": (f"the stated probability {claim.probability} is <= 0 for every trial ({m}, d = "
+                                   f"{st.d}; positive only for d > (ln(m/2))^10)"),
                "A.5": f"Assumption A.5 fails on every trial (fewer than c = {st.c} positive eigenvalues: rank W < c)",
                "A.1": "Assumption A.1 (2 <= |A_i| <= N) fails on every trial",
                "A.9": "Assumption A.9 (tr(P H_sym P) > 0) fails on every trial"}
-        reason = "; ".join(why[name] for name in failed) or "no trial satisfies every hypothesis at once"
-        return Record(verdict="vacuous", hypotheses={name: bool(v.any()) for name, v in hyp.items()}, **fields,
-                      note=f"{base_note} Vacuous: {reason}. The claim asserts nothing here, nothing to test. {tail}")
-    picks = _pick(trials, eligible, p0)
-    if not picks:
-        why = " or ".join(w for w, bad in (("diverged", (holds_all & trials.diverged).any()),
-                                           ("has a min_k r_k that its moment does not determine",
-                                            (holds_all & ~trials.determined).any()))
-                          if bad)
-        return Record(verdict="inconclusive", hypotheses={name: True for name in hyp}, **fields,
-                      note=f"{base_note} Every trial whose hypotheses hold {why}: nothing to test. {tail}")
-    q = float(min(p0[s].ravel()[i] for s, i in picks))
-    if sw.samples == "population":
-        # E[S] is fixed given the seed's graphs and H, so the bound must hold on every model; the
-        # models of one seed share that draw, so the independent instances are the seeds.
-        seeds = [s for s in range(eligible.shape[0]) if eligible[s].any()]
-        seed_ok = [bool(success[s][eligible[s]].all()) for s in seeds]
-        j = rules.every_trial(sum(seed_ok), len(seed_ok), what="min_k r_k >= bound at the population matrix")
-        rule = (j.rule + f" — one instance per seed (its graphs and H), met when every model of the seed whose "
-                f"hypotheses hold meets the bound ({int(sum(eligible[s].sum() for s in seeds))} models); the stated "
-                f"probability {claim.probability} (at least {q:.4g} here) bounds sampling error, which population "
-                "does not have.")
-    else:
-        chosen_ok = np.array([success[s].ravel()[i] for s, i in picks])
-        j = rules.binomial(int(chosen_ok.sum()), int(chosen_ok.size), q)
-        rule = (j.rule + " — independent trials only: "
-                + ("per seed, neighbourhood models on pairwise disjoint client sets (smallest |A_i| first, ties in a "
-                   "random order drawn with the study)" if trials.members is not None else
-                   "one per seed (largest stated probability, ties in a random order drawn with the study)")
-                + f", among the trials where every hypothesis holds; p0 = the smallest stated probability "
-                f"{claim.probability} of the chosen trials.")
-    verdict = j.verdict
-    # Structural: every trial met the bound for the reason below, so power is not the question.
-    if verdict != "fails" and trivial and j.successes == j.trials:
-        verdict = "holds-trivially"
-        rule += (" X^M is diagonal, so row(W) is spanned by coordinate axes and every r_k is 0 or 1: the bound holds "
-                 "because the other-class coordinates are among the top c diagonal entries, not through the eigen-argument.")
-    if verdict == "fails":
-        rule += f" Worst trial: min_k r_k = {worst.ravel()[k]:.6g} < bound {np.ravel(bound)[k]:.6g}."
-    fields["params"]["p0"] = q
-    return Record.judged(j, verdict=verdict, hypotheses={name: True for name in hyp}, **fields,
-                         note=f"{base_note} {rule} {tail}")
+    own = ", without the own one" if local else ""
+    return judges.lower_bound(
+        claim, trials.worst, bound, p0=p0, samples=sw.samples, hypotheses=_trial_hypotheses(sw, objective, trials, p0),
+        reasons=reasons, determined=trials.determined, diverged=trials.diverged, members=trials.members,
+        priority=trials.priority, trivial=SURROGATE_HOLDS if trivial else None,
+        note=(f"{note}Trials: seeds x graphs{' x clients' if local else ''}, the bound at each trial's "
+              f"{'|A_i|' if local else 'realised |Ā|'} (A.5: >= c = {st.c} positive eigenvalues of the fitted matrix, "
+              f"rank W = c). empirical = mean over all finite trials of min_k r_k (k over the class coordinates{own}); "
+              "bound and margin at the worst trial."),
+        source=source, reading={**reading, "constants": "unit", "samples": sw.samples},
+        statistic=f"min_k r_k over the class coordinates{own} vs the claim's lower bound (unit constants)",
+        n_seeds=st.n_seeds, params={**params, "tr_H": [float(t) for t in sw.tr_H], "C": 1.0})
 
 
 def _no_divergence(sw: Sweep, objective: str, idx: list[int]) -> np.ndarray:
@@ -369,7 +260,7 @@ def decl_bound_records(sw: Sweep, readings: tuple[str, ...]) -> list[Record]:
                         reading={**_reading(objective, reading), **({"variant": variant} if several else {})},
                         source=_source(claim, kind, variant if variant != "statement" else None),
                         params=_base_params(sw, kind), local=local,
-                        trivial=objective == MIM_READINGS["paper-surrogate"] and bool(np.isfinite(r).any())
+                        trivial=is_surrogate(objective) and bool(np.isfinite(r).any())
                         and is_binary(r[np.isfinite(r)])))
     return out
 
@@ -402,25 +293,6 @@ def fedavg_bound_records(sw: Sweep) -> list[Record]:
 # ----------------------------------------------------------------------------- connectivity
 
 
-def _positive_differences(diffs: list[np.ndarray], labels: list[str], *, what: str) -> tuple[rules.Judgement, bool]:
-    """Judge "every difference in ``diffs`` is positive": the Bonferroni sign tests, or — when
-    every difference is a tie (within rounding) — the exact identity that they are all 0,
-    flagged by the second return value."""
-    if all(np.all(np.abs(dd) <= rules.TIE) for dd in diffs):
-        return rules.identity(-np.abs(np.concatenate(diffs)), tolerance=rules.TIE, what=what), True
-    return rules.all_positive(diffs, labels), False
-
-
-def _differences_record(j: rules.Judgement, sw: Sweep, claim: theory.Claim, kind: str, diffs: list[np.ndarray], *,
-                        params: dict, reading: dict, **fields) -> Record:
-    """A record of "every paired difference in ``diffs`` is positive": bound 0, empirical the
-    smallest mean difference, margin the smallest difference on any seed."""
-    return Record.judged(j, claim=claim.id, source=_source(claim, kind), level="simulation", bound=0.0,
-                         empirical=float(min(np.mean(dd) for dd in diffs)), margin=float(min(np.min(dd) for dd in diffs)),
-                         n_seeds=sw.study.n_seeds, params={**_base_params(sw, kind), **params},
-                         reading={**reading, "samples": sw.samples}, **fields)
-
-
 @dataclasses.dataclass(frozen=True)
 class _Screen:
     """Which seeds a paired-difference record may use: ``ok`` (seeds,) where every model of the
@@ -451,7 +323,7 @@ def _screen(sw: Sweep, reading: str, objectives: tuple[str, ...], idx: list[int]
         converged &= ~_no_divergence(sw, obj, idx).any(axis=1)
     hyp = {"A.1": True, "A.5": bool(a5.any())}
     ok = a5 & converged & determined
-    if CL_VARIANTS["dissimilar"] in objectives:
+    if any("A.9" in get_objective(o).hypotheses for o in objectives):
         hyp["A.9"] = bool((sw.tr_H > 0).any())
         ok &= sw.tr_H > 0
     note = (f"Hypotheses per seed: A.5 (>= c = {st.c} positive eigenvalues of every model's fitted matrix) on "
@@ -478,9 +350,8 @@ def _screen(sw: Sweep, reading: str, objectives: tuple[str, ...], idx: list[int]
 
 def _screened_out(screen: _Screen, sw: Sweep, claim: theory.Claim, kind: str, *, reading: dict, statistic: str) -> Record:
     """The record of a paired-difference claim with no usable seed (see `_screen`)."""
-    return Record(verdict=screen.verdict, claim=claim.id, source=_source(claim, kind), level="simulation", bound=0.0,
-                  statistic=statistic, hypotheses=screen.hypotheses, n_seeds=sw.study.n_seeds,
-                  params=_base_params(sw, kind), reading={**reading, "samples": sw.samples}, note=screen.note)
+    return Record(verdict=screen.verdict, claim=claim.id, level="simulation", bound=0.0, note=screen.note,
+                  **_connectivity_fields(sw, claim, kind, reading, statistic, screen, {}))
 
 
 def _eq1_is_fl(reading: str, kind: str) -> bool:
@@ -488,96 +359,80 @@ def _eq1_is_fl(reading: str, kind: str) -> bool:
     return reading == "objective-eq1" and kind == "uniform"
 
 
-def cor45_records(sw: Sweep, readings: tuple[str, ...]) -> list[Record]:
-    """Corollary 4.5: the DecL sensitivity decreases in ``|Ā|`` (consecutive target levels)."""
-    st, claim = sw.study, _claim("monotone")
-    statistic = ("s(|Ā|) − s(next |Ā|) per seed (positive = decrease); empirical its smallest mean over the level "
-                 "pairs, margin its smallest value on any seed")
+def _per_topology(sw: Sweep, readings: tuple[str, ...], claim: theory.Claim, statistic: str, judge_case, *,
+                  with_fl: bool = False) -> list[Record]:
+    """One record per DecL reading, objective, sensitivity variant and topology kind:
+    ``judge_case(reading, objective, variant, kind, idx, screen, fields)`` on the seeds `_screen`
+    keeps (``idx`` the kind's graphs, ``fields`` the record fields), or the screened-out record."""
     out = []
     for reading in readings:
         for objective in sw.r[reading]:
             for variant in SENSITIVITIES:
-                s = sw.sensitivity(reading, objective, variant)
                 for kind in TOPOLOGY_KINDS:
                     idx = sw.graphs.index(kind)
-                    screen = _screen(sw, reading, (objective,), idx, variant)
+                    screen = _screen(sw, reading, (objective,), idx, variant, with_fl=with_fl)
                     rd = _reading(objective, reading, variant)
-                    if screen.verdict:
-                        out.append(_screened_out(screen, sw, claim, kind, reading=rd, statistic=statistic))
-                        continue
-                    sk = s[screen.ok][:, idx]  # (usable seeds, levels) in increasing |Ā|
-                    diffs = [sk[:, i] - sk[:, i + 1] for i in range(sk.shape[1] - 1)]
-                    labels = [f"|Ā| {st.levels[i]}->{st.levels[i + 1]}" for i in range(sk.shape[1] - 1)]
-                    j, tied = _positive_differences(diffs, labels, what="s(|Ā|) = s(next |Ā|)")
-                    if tied and np.all(np.abs(sk) <= rules.TIE):
-                        verdict = "holds-trivially"
-                        rule = "s = 0 at every |Ā| on every seed (r_k in {0, 1}): non-increasing, nothing decreases."
-                    elif tied:
-                        verdict = "fails"
-                        rule = ("s is identical at every |Ā| on every seed (differences <= 1e-9): it does not decrease"
-                                + (" — pi_j = 1/N on regular graphs, so objective-eq1 is FL at every |Ā|."
-                                   if _eq1_is_fl(reading, kind) else "."))
-                    else:
-                        verdict, rule = j.verdict, j.rule
-                    out.append(_differences_record(
-                        j, sw, claim, kind, diffs, verdict=verdict, reading=rd, statistic=statistic,
-                        hypotheses=screen.hypotheses, params={"mean_s": [float(v) for v in sk.mean(axis=0)]},
-                        note=f"{rule} {screen.note} empirical = smallest mean decrease s(|Ā|) - s(next |Ā|); margin = "
-                             "smallest decrease on any seed."))
+                    out.append(_screened_out(screen, sw, claim, kind, reading=rd, statistic=statistic) if screen.verdict
+                               else judge_case(reading, objective, variant, kind, idx, screen,
+                                               _connectivity_fields(sw, claim, kind, rd, statistic, screen, {})))
     return out
+
+
+def cor45_records(sw: Sweep, readings: tuple[str, ...]) -> list[Record]:
+    """Corollary 4.5: the DecL sensitivity decreases in ``|Ā|`` (consecutive target levels;
+    `bounds.judging.judges.monotone`)."""
+    st, claim = sw.study, _claim("monotone")
+
+    def judge_case(reading, objective, variant, kind, idx, screen, fields):
+        sk = sw.sensitivity(reading, objective, variant)[screen.ok][:, idx]  # (usable seeds, levels) in increasing |Ā|
+        # Every difference a tie: a strict decrease fails, unless s = 0 throughout (binary r_k).
+        on_tie = (("holds-trivially", "s = 0 at every |Ā| on every seed (r_k in {0, 1}): non-increasing, "
+                                      "nothing decreases.") if np.all(np.abs(sk) <= rules.TIE) else
+                  ("fails", "s is identical at every |Ā| on every seed (differences <= 1e-9): it does not decrease"
+                            + (" — pi_j = 1/N on regular graphs, so objective-eq1 is FL at every |Ā|."
+                               if _eq1_is_fl(reading, kind) else ".")))
+        fields["params"]["mean_s"] = [float(v) for v in sk.mean(axis=0)]
+        return judges.monotone(claim, sk, levels=tuple(st.levels[:len(idx)]), on_tie=on_tie,
+                               note=f"{screen.note} empirical = smallest mean decrease s(|Ā|) - s(next |Ā|); margin = "
+                                    "smallest decrease on any seed.", **fields)
+
+    return _per_topology(sw, readings, claim, "s(|Ā|) − s(next |Ā|) per seed (positive = decrease); empirical its "
+                         "smallest mean over the level pairs, margin its smallest value on any seed", judge_case)
+
+
+def _connectivity_fields(sw: Sweep, claim: theory.Claim, kind: str, reading: dict, statistic: str, screen: _Screen,
+                         params: dict) -> dict:
+    """The record fields of a paired-difference record on the graphs of topology ``kind``."""
+    return dict(source=_source(claim, kind), reading={**reading, "samples": sw.samples}, statistic=statistic,
+                hypotheses=screen.hypotheses, n_seeds=sw.study.n_seeds, params={**_base_params(sw, kind), **params})
 
 
 def thm46_records(sw: Sweep, readings: tuple[str, ...]) -> list[Record]:
-    """Theorem 4.6: ``s_Dec >= s_Fed`` at every ``|Ā| < N``; the equality case ``|A_i| = N``
-    is reported alongside."""
+    """Theorem 4.6: ``s_Dec >= s_Fed`` at every ``|Ā| < N`` (`bounds.judging.judges.monotone`
+    against the FL reference); the equality case ``|A_i| = N`` is reported alongside."""
     st, claim = sw.study, theory.find_claim(family="connectivity", scope=None)
-    statistic = ("s_Dec − s_Fed per seed at each |Ā| < N; empirical its smallest mean over the levels, margin its "
-                 "smallest value on any seed")
-    out = []
-    for reading in readings:
-        for objective in sw.r[reading]:
-            for variant in SENSITIVITIES:
-                for kind in TOPOLOGY_KINDS:
-                    idx = sw.graphs.index(kind)
-                    screen = _screen(sw, reading, (objective,), idx, variant, with_fl=True)
-                    rd = _reading(objective, reading, variant)
-                    if screen.verdict:
-                        out.append(_screened_out(screen, sw, claim, kind, reading=rd, statistic=statistic))
-                        continue
-                    s = sw.sensitivity(reading, objective, variant)[screen.ok]
-                    s_fl = sw.fl_sensitivity(reading, objective, variant)[screen.ok]
-                    diffs = [s[:, g] - s_fl for g in idx[:-1]]
-                    labels = [f"|Ā|={st.levels[i]}" for i in range(len(idx) - 1)]
-                    equal_at_N = float(np.max(np.abs(s[:, idx[-1]] - s_fl)))
-                    j, tied = _positive_differences(diffs, labels, what="s_Dec = s_Fed")
-                    if tied:
-                        verdict = "holds-trivially"
-                        rule = ("s_Dec = s_Fed exactly at every |Ā| (differences <= 1e-9)"
-                                + (": pi_j = 1/N on regular graphs, objective-eq1 is FL." if reading == "objective-eq1" else "."))
-                    else:
-                        verdict, rule = j.verdict, j.rule
-                    out.append(_differences_record(
-                        j, sw, claim, kind, diffs, verdict=verdict, reading=rd, statistic=statistic,
-                        hypotheses=screen.hypotheses,
-                        params={"mean_s_dec": [float(np.mean(dd) + np.mean(s_fl)) for dd in diffs],
-                                "mean_s_fed": float(np.mean(s_fl)), "equality_gap_at_N": equal_at_N},
-                        note=(f"{rule} {screen.note} Equality case |A_i| = N: max |s_Dec - s_Fed| = {equal_at_N:.3g}. "
-                              "empirical = smallest mean of s_Dec - s_Fed over the |Ā| < N levels; margin = its smallest "
-                              "value on any seed.")))
-    return out
 
+    def judge_case(reading, objective, variant, kind, idx, screen, fields):
+        s = sw.sensitivity(reading, objective, variant)[screen.ok]
+        s_fl = sw.fl_sensitivity(reading, objective, variant)[screen.ok]
+        equal_at_N = float(np.max(np.abs(s[:, idx[-1]] - s_fl)))
+        on_tie = ("holds-trivially", "s_Dec = s_Fed exactly at every |Ā| (differences <= 1e-9)"
+                  + (": pi_j = 1/N on regular graphs, objective-eq1 is FL." if reading == "objective-eq1" else "."))
+        fields["params"].update(mean_s_dec=[float(np.mean(s[:, g] - s_fl) + np.mean(s_fl)) for g in idx[:-1]],
+                                mean_s_fed=float(np.mean(s_fl)), equality_gap_at_N=equal_at_N)
+        return judges.monotone(claim, s[:, idx[:-1]], levels=tuple(st.levels[:len(idx) - 1]), reference=s_fl,
+                               on_tie=on_tie,
+                               note=(f"{screen.note} Equality case |A_i| = N: max |s_Dec - s_Fed| = {equal_at_N:.3g}. "
+                                     "empirical = smallest mean of s_Dec - s_Fed over the |Ā| < N levels; margin = its "
+                                     "smallest value on any seed."), **fields)
 
-def _d_star(cl_name: str, *, p: float, tr_H: float) -> float:
-    """Theorem 4.4's unit-constant threshold ``d*`` for CL with augmentation ``cl_name``."""
-    claim = theory.find_claim(family="comparison", scope="decl")
-    expr = theory.threshold(claim.id, cl_name)
-    values = {"p": p, "tr_H": tr_H}
-    return float(expr.subs({sym: values.get(sym.name, 1.0) for sym in expr.free_symbols}))
+    return _per_topology(sw, readings, claim, "s_Dec − s_Fed per seed at each |Ā| < N; empirical its smallest mean "
+                         "over the levels, margin its smallest value on any seed", judge_case, with_fl=True)
 
 
 def thm44_records(sw: Sweep, readings: tuple[str, ...]) -> list[Record]:
     """Theorem 4.4 (DecL): ``s^C > s^M`` per seed (mean over the DecL graphs of the topology
-    kind), every MIM x CL reading pair."""
+    kind), every MIM x CL reading pair (`bounds.judging.judges.comparison`)."""
     st, claim = sw.study, theory.find_claim(family="comparison", scope="decl")
     statistic = ("s^C − s^M per seed, averaged over the DecL graphs (|Ā| < N); empirical its mean, margin its minimum")
     out = []
@@ -587,7 +442,7 @@ def thm44_records(sw: Sweep, readings: tuple[str, ...]) -> list[Record]:
             for cl_name, cl_obj in CL_VARIANTS.items():
                 if mim_obj not in objs or cl_obj not in objs:
                     continue
-                d_star = [_d_star(cl_name, p=st.p, tr_H=float(t)) for t in sw.tr_H]
+                thresholds = [d_star(claim, cl_name, p=st.p, tr_H=float(t)) for t in sw.tr_H]
                 for variant in SENSITIVITIES:
                     for kind in TOPOLOGY_KINDS:
                         idx = sw.graphs.index(kind)[:-1]  # DecL levels only (|Ā| < N)
@@ -598,29 +453,24 @@ def thm44_records(sw: Sweep, readings: tuple[str, ...]) -> list[Record]:
                             continue
                         s_m = sw.sensitivity(reading, mim_obj, variant)[screen.ok][:, idx]
                         s_c = sw.sensitivity(reading, cl_obj, variant)[screen.ok][:, idx]
-                        diff = (s_c - s_m).mean(axis=1)
-                        j = rules.sign_test(rules.untie(diff))
-                        verdict, note = j.verdict, j.rule + "."
-                        if verdict == "holds" and mim_obj == MIM_READINGS["paper-surrogate"] and np.all(np.abs(s_m) <= rules.TIE):
-                            verdict = "holds-trivially"
-                            note += " s^M = 0 on every trial: the surrogate's r_k are 0 or 1 (diagonal X^M)."
-                        out.append(Record.judged(
-                            j, verdict=verdict, claim=claim.id, source=_source(claim, kind), level="simulation",
-                            reading={**rd, "samples": sw.samples}, statistic=statistic, hypotheses=screen.hypotheses,
-                            bound=0.0, empirical=float(np.mean(diff)), margin=float(np.min(diff)), n_seeds=st.n_seeds,
-                            params={**_base_params(sw, kind), "tr_H": [float(t) for t in sw.tr_H],
-                                    "mean_s_M": float(np.mean(s_m)), "mean_s_C": float(np.mean(s_c))},
-                            note=(f"{note} {screen.note} One difference per seed: s^C - s^M averaged over the {len(idx)} "
+                        fields = _connectivity_fields(sw, claim, kind, rd, statistic, screen, {
+                            "tr_H": [float(t) for t in sw.tr_H], "mean_s_M": float(np.mean(s_m)),
+                            "mean_s_C": float(np.mean(s_c))})
+                        out.append(judges.comparison(
+                            claim, (s_c - s_m).mean(axis=1), bound=0.0,
+                            trivial=("s^M = 0 on every trial: the surrogate's r_k are 0 or 1 (diagonal X^M)."
+                                     if is_surrogate(mim_obj) and np.all(np.abs(s_m) <= rules.TIE) else None),
+                            note=(f"{screen.note} One difference per seed: s^C - s^M averaged over the {len(idx)} "
                                   f"DecL graphs (|Ā| < N). d = {st.d}: the theorem is asymptotic (unit-constant threshold "
-                                  f"d* = {min(d_star):.4g}..{max(d_star):.4g} for CL {cl_name} over the seeds' H, one H "
-                                  "drawn per seed). empirical = mean, margin = min."),
-                        ))
+                                  f"d* = {min(thresholds):.4g}..{max(thresholds):.4g} for CL {cl_name} over the seeds' H, "
+                                  "one H drawn per seed). empirical = mean, margin = min."), **fields))
     return out
 
 
 def eq1_identity_record(sw: Sweep) -> Record:
-    """Eq. 1's minimiser equals FL's on a regular graph (``π_j = 1/N``), to rounding; the
-    non-regular graphs show that the identity is not vacuous."""
+    """Eq. 1's minimiser equals FL's on a regular graph (``π_j = 1/N``), to rounding
+    (`bounds.judging.judges.identity`); the non-regular graphs show that the identity is not
+    vacuous."""
     st, claim = sw.study, _claim("identity")
     reg = [g for g, k in enumerate(sw.graphs.kinds) if k in ("uniform", "complete")]
     gen = [g for g, k in enumerate(sw.graphs.kinds) if k == "general"]
@@ -631,18 +481,19 @@ def eq1_identity_record(sw: Sweep) -> Record:
     gen_pi = float(np.max(sw.pi_deviation[:, gen]))
     gen_r = {o: float(np.max(sw.eq1_fl_difference[o][:, gen])) for o in objs}
     tol = IDENTITY_TOLERANCE
-    j = rules.identity(-gaps, tolerance=tol, what="max_k |r_k(Eq. 1) - r_k(FL)| = 0")
-    return Record.judged(
-        j, verdict=j.verdict if reg_pi <= 1e-12 else "fails", claim=claim.id, source=claim.source, level="simulation",
-        reading={"decl": "objective-eq1", "samples": sw.samples}, statistic="max_k |r_k(Eq. 1) − r_k(FL)| over the regular graphs of every seed "
-        "and objective vs the rounding tolerance", bound=tol, empirical=reg_r, margin=tol - reg_r, n_seeds=st.n_seeds,
+    record = judges.identity(
+        claim, -gaps, tolerance=tol, what="max_k |r_k(Eq. 1) - r_k(FL)| = 0",
+        reading={"decl": "objective-eq1", "samples": sw.samples},
+        statistic="max_k |r_k(Eq. 1) − r_k(FL)| over the regular graphs of every seed and objective vs the rounding "
+                  "tolerance", bound=tol, empirical=reg_r, margin=tol - reg_r, n_seeds=st.n_seeds,
         params={"N": st.N, "d": st.d, "c": st.c, "levels": list(st.levels), "max_pi_deviation_regular": reg_pi,
                 "max_pi_deviation_general": gen_pi, "max_r_difference_general": gen_r},
         note=(f"Regular graphs ({len(reg)} per seed, every objective): max |pi_j - 1/N| = {reg_pi:.3g}, max_k |r_k(Eq. 1) - "
               f"r_k(FL)| = {reg_r:.3g} (rule: <= {tol:g}, an identity up to rounding). On the non-regular 'general' graphs "
               f"pi differs (max |pi_j - 1/N| = {gen_pi:.3g}) and so does the model: max_k |r_k(Eq. 1) - r_k(FL)| = "
-              + ", ".join(f"{o} {v:.3g}" for o, v in gen_r.items()) + "."),
-    )
+              + ", ".join(f"{o} {v:.3g}" for o, v in gen_r.items()) + "."))
+    # The identity rests on pi_j = 1/N: a regular graph where it is not is a failure of its own.
+    return record if reg_pi <= 1e-12 else dataclasses.replace(record, verdict="fails")
 
 
 __all__ = [

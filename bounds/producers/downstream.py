@@ -36,6 +36,7 @@ import json
 import jax
 import numpy as np
 
+import theory
 from bounds.judging import rules
 from bounds.judging.records import Record
 from bounds.running.suite import Suite
@@ -43,11 +44,13 @@ from sim.linear.metrics import SENSITIVITY_VARIANTS
 from sim.studies import downstream as study
 from sim.studies.downstream import DISTANCES, LOSS_OF, METHODS, SKEWS, Experiment, sensitivity_accuracy
 
-TABLE1 = "table1-mim-drop-le-cl-drop"
-TABLE5 = "table5-mim-divergence-le-cl-divergence"
-SENSITIVITY = "sensitivity-predicts-accuracy"
+#: The ids of the claims judged here (`theory.experiments`: Tables 1 and 5, and the toolkit-added
+#: link of Definition 4.1 to accuracy).
+TABLE1 = theory.get_claim("table1-mim-drop-le-cl-drop").id
+TABLE5 = theory.get_claim("table5-mim-divergence-le-cl-divergence").id
+SENSITIVITY = theory.get_claim("sensitivity-predicts-accuracy").id
 #: Both tables compare the paper's MIM stand-in (MAE) with its CL stand-in (SimSiam).
-READING = {"mim": LOSS_OF["MIM"], "cl": LOSS_OF["CL"]}
+READING: tuple[theory.Reading, ...] = (theory.Reading("mim", LOSS_OF["MIM"]), theory.Reading("cl", LOSS_OF["CL"]))
 
 
 # ----------------------------------------------------------------------------- producer
@@ -78,6 +81,12 @@ def judge(measurement: dict[str, Experiment], suite: Suite) -> list[Record]:
 def cell_name(exp: Experiment, cell: str) -> str:
     """A record's cell, prefixed with the data model unless it is the paper's."""
     return cell if exp.data_model == "paper" else f"{exp.data_model} data model, {cell}"
+
+
+def cell_source(claim_id: str, cell: str, *, analogue: bool) -> str:
+    """A record's ``source``: the claim's (e.g. ``"Table 1"``), ``" analogue"`` for the toolkit's
+    simulation of it, then the cell, e.g. ``"Table 1 analogue (linear encoder, label skew)"``."""
+    return f"{theory.get_claim(claim_id).source}{' analogue' if analogue else ''} ({cell})"
 
 
 def records(suite: Suite, *, key: jax.Array) -> list[Record]:
@@ -135,7 +144,7 @@ def reported_table1() -> dict:
 
 
 def reported_table5() -> dict:
-    """The paper's Table 5 (summed layer-wise l2 distances between model weights)."""
+    """The paper's Table 5 (summed layer-wise l2 distances between model weights; SimSiam, MAE and MAR rows)."""
     return load_data("table5.json")
 
 
@@ -194,22 +203,23 @@ def _paired(exp: Experiment, claim: str, source: str, *, cl: np.ndarray, mim: np
                 rule += (f" The MIM model's IID accuracy is not shown to differ from {what}: whether it learned "
                          "anything it could lose under skew is not established.")
     return Record.judged(judgement, claim=claim, source=source, level="simulation", reading=READING,
-                         bound=_mean(cl), empirical=_mean(mim), margin=_mean(diff), statistic=statistic,
+                         bound=finite_mean(cl), empirical=finite_mean(mim), margin=finite_mean(diff),
+                         statistic=statistic,
                          n_seeds=int(diff.size),
                          params={**params, **exp.study.as_params(), "data_model": exp.data_model},
                          note=f"{note} {rule}", **fields)
 
 
-def _mean(values) -> float:
+def finite_mean(values) -> float:
     """Mean of the finite values (NaN when none: a record stores it as null)."""
     v = np.asarray(values, dtype=float)
     v = v[np.isfinite(v)]
     return float(v.mean()) if v.size else float("nan")
 
 
-def _num(value: float) -> str:
-    """A number for a note: never 'nan' (a diverged cell reads 'n/a (diverged)')."""
-    return f"{value:.3f}" if np.isfinite(value) else "n/a (diverged)"
+def num(value: float, digits: int = 3) -> str:
+    """A number for a note or table: never 'nan' (a diverged cell reads 'n/a (diverged)')."""
+    return f"{value:.{digits}f}" if np.isfinite(value) else "n/a (diverged)"
 
 
 def _untrained(exp: Experiment, model: str) -> dict[str, float]:
@@ -221,10 +231,10 @@ def table1_records(exp: Experiment, *, reported: bool = True) -> list[Record]:
     out = []
     for model in exp.study.models:
         for skew in SKEWS[1:]:
-            acc = {f"{m}_{s}": _mean(exp.accuracy[(m, model, s)]) for m in METHODS for s in ("iid", skew)}
+            acc = {f"{m}_{s}": finite_mean(exp.accuracy[(m, model, s)]) for m in METHODS for s in ("iid", skew)}
             untrained = _untrained(exp, model)
             out.append(_paired(
-                exp, TABLE1, f"Table 1 analogue ({cell_name(exp, f'{model} encoder, {skew} skew')})",
+                exp, TABLE1, cell_source(TABLE1, cell_name(exp, f"{model} encoder, {skew} skew"), analogue=True),
                 cl=exp.drop("CL", model, skew), mim=exp.drop("MIM", model, skew),
                 cells=[(m, model, s) for m in METHODS for s in ("iid", skew)],
                 learned=exp.accuracy[("MIM", model, "iid")] - exp.untrained[("MIM", model)],
@@ -235,8 +245,8 @@ def table1_records(exp: Experiment, *, reported: bool = True) -> list[Record]:
                         "heterogeneity": exp.heterogeneity[skew]},
                 note=(f"Linear probe on the FedAvg global encoder, IID test set ({exp.data_model} data model). "
                       f"Probe accuracy, trained (IID / {skew}) vs untrained encoder: MIM "
-                      f"{_num(acc['MIM_iid'])} / {_num(acc[f'MIM_{skew}'])} vs {_num(untrained['MIM'])}, CL "
-                      f"{_num(acc['CL_iid'])} / {_num(acc[f'CL_{skew}'])} vs {_num(untrained['CL'])}."),
+                      f"{num(acc['MIM_iid'])} / {num(acc[f'MIM_{skew}'])} vs {num(untrained['MIM'])}, CL "
+                      f"{num(acc['CL_iid'])} / {num(acc[f'CL_{skew}'])} vs {num(untrained['CL'])}."),
             ))
     return out + (reported_table1_records() if reported else [])
 
@@ -247,7 +257,8 @@ def reported_table1_records() -> list[Record]:
     table = reported_table1()
     for row in reported_drops():
         out.append(_reported(
-            TABLE1, f"Table 1 ({row['dataset']}, {row['backbone']}, {table['column_meaning'][row['skew']]})",
+            TABLE1, cell_source(TABLE1, f"{row['dataset']}, {row['backbone']}, {table['column_meaning'][row['skew']]}",
+                                analogue=False),
             mae=row["mae_drop"], simsiam=row["simsiam_drop"], what="drop from IID (accuracy points)",
             n_seeds=int(table["n_seeds"]), params={k: row[k] for k in ("dataset", "backbone", "skew", "mae", "simsiam")},
             note="The paper's reported means; it gives no error bars, so whether the margin exceeds seed noise is unknown.",
@@ -262,20 +273,21 @@ def table5_records(exp: Experiment, *, reported: bool = True) -> list[Record]:
     for model in exp.study.models:
         for skew in SKEWS[1:]:
             for k, kind in enumerate(DISTANCES):
-                rel = {m: _mean(_relative(exp, m, model, skew, k)) for m in METHODS}
+                rel = {m: finite_mean(_relative(exp, m, model, skew, k)) for m in METHODS}
                 out.append(_paired(
-                    exp, TABLE5, f"Table 5 analogue ({cell_name(exp, f'{model} encoder, {skew} skew, {kind}')})",
+                    exp, TABLE5,
+                    cell_source(TABLE5, cell_name(exp, f"{model} encoder, {skew} skew, {kind}"), analogue=True),
                     cl=exp.distances[("CL", model, skew)][:, k], mim=exp.distances[("MIM", model, skew)][:, k],
                     cells=[(m, model, skew) for m in METHODS],
                     statistic=(f"{kind} summed layer-wise l2 distance of the final local encoders: bound = CL "
                                f"(SimSiam) mean, empirical = MIM (MAE) mean, margin = mean CL - MIM over paired seeds"),
                     params={"model": model, "skew": skew, "distance": kind,
-                            "mean_distance_iid": {m: _mean(exp.distances[(m, model, "iid")][:, k])
+                            "mean_distance_iid": {m: finite_mean(exp.distances[(m, model, "iid")][:, k])
                                                   for m in METHODS},
                             "mean_relative_distance": rel},
                     note=(f"MIM and CL share the encoder architecture and initialisation ({exp.data_model} data "
-                          f"model). Relative to the global encoder's summed layer norms: MIM {_num(rel['MIM'])}, "
-                          f"CL {_num(rel['CL'])}."),
+                          f"model). Relative to the global encoder's summed layer norms: MIM {num(rel['MIM'])}, "
+                          f"CL {num(rel['CL'])}."),
                 ))
     return out + (reported_table5_records() if reported else [])
 
@@ -287,7 +299,7 @@ def reported_table5_records() -> list[Record]:
     dist = {r["method"]: r["distance"] for r in table["rows"]}
     for j, column in enumerate(table["columns"]):
         out.append(_reported(
-            TABLE5, f"Table 5 ({column})", mae=dist["MAE"][j], simsiam=dist["SimSiam"][j],
+            TABLE5, cell_source(TABLE5, column, analogue=False), mae=dist["MAE"][j], simsiam=dist["SimSiam"][j],
             what="distance between model weights", params={"column": column, "values": {m: dist[m][j] for m in dist}},
             note=("The paper's reported distances; which of its three columns is local-vs-local and which "
                   "local-vs-global is not stated, so they are kept in the paper's order."),
@@ -302,8 +314,9 @@ def sensitivity_records(exp: Experiment) -> list[Record]:
         s, a = sensitivity_accuracy(exp, variant)
         judgement = rules.negative_rank_correlation(s, a)
         out.append(Record.judged(
-            judgement, claim=SENSITIVITY, source="Definition 4.1 vs downstream accuracy (toolkit-added)",
-            level="simulation", reading={"sensitivity": variant}, bound=0.0, empirical=judgement.statistic,
+            judgement, claim=SENSITIVITY, source=theory.get_claim(SENSITIVITY).source,
+            level="simulation", reading=[theory.Reading("sensitivity", variant)], bound=0.0,
+            empirical=judgement.statistic,
             margin=-judgement.statistic, n_seeds=exp.study.n_seeds,
             statistic="Spearman rank correlation of sensitivity and probe accuracy: bound = 0, empirical = rho, "
                       "margin = -rho",
@@ -316,7 +329,8 @@ def sensitivity_records(exp: Experiment) -> list[Record]:
 
 
 __all__ = [
-    "SENSITIVITY", "TABLE1", "TABLE5", "accuracy_table", "cell_name", "distance_table", "diverged_fields", "judge", "load_data",
+    "READING", "SENSITIVITY", "TABLE1", "TABLE5", "accuracy_table", "cell_name", "cell_source", "distance_table",
+    "diverged_fields", "finite_mean", "judge", "load_data", "num",
     "measure", "records",
     "reported_table1_records", "reported_table5_records",
     "reported_drops", "reported_table1", "reported_table5", "sensitivity_records", "table1_records",

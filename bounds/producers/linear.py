@@ -33,15 +33,13 @@ import numpy as np
 import sympy as sp
 
 import theory
-from theory import population
-from bounds.judging import rules
-from bounds.judging.constant_rule import cross_d_constant
-from bounds.judging.evaluation import evaluate
-from bounds.judging.readings import (CL_VARIANTS, MIM_READINGS, OBJECTIVES, SENSITIVITIES, bound_claim, family_of, paper_c_note,
-                             reading_of)
+from bounds.judging import judges
+from bounds.judging.evaluation import d_star, evaluate, stated_probability
+from bounds.judging.readings import (SENSITIVITIES, SURROGATE_HOLDS, bound_claim, is_surrogate, reading_of,
+                                     with_paper_c_notes)
 from bounds.judging.records import Record
 from bounds.running.suite import Suite
-from sim import class_minimum, is_binary
+from sim import Objective, class_minimum, get_objective, is_binary
 from sim.linear.matrices import SUBSPACE_RESOLUTION
 from sim.studies import linear as study
 
@@ -111,22 +109,11 @@ def point_records(m: study.LinearMeasurement) -> list[Record]:
     """The records one measurement supports: lower bounds (unit constants), and at ``n = d``
     the comparisons and the corrected bound."""
     out: list[Record] = []
-    for objective in OBJECTIVES:
+    for objective in m.objectives:
         out += _lower_bound_records(m, objective)
     if m.study.samples == "n=d":
-        out += _comparison_records(m) + _corrected_records(m)
+        out += with_paper_c_notes(_comparison_records(m)) + _corrected_records(m)
     return out
-
-
-@functools.lru_cache(maxsize=None)
-def _probability(claim_id: str):
-    claim = theory.get_claim(claim_id)
-    return claim.lambdify(claim.probability, backend="numpy")
-
-
-def stated_probability(claim: "theory.Claim", *, d: int, m: int) -> float:
-    """The claim's stated success probability for a model built from ``m`` client matrices."""
-    return float(_probability(claim.id)(d=d, m=m))
 
 
 def _params(m: study.LinearMeasurement) -> dict:
@@ -159,7 +146,7 @@ def _scope_source(claim: "theory.Claim") -> str:
 
 def _population_reading(objective: str) -> str | None:
     """The `theory.population` reading of an objective (dissimilar CL has no H-free limit)."""
-    return objective if objective in population.READINGS else None
+    return objective if objective in theory.POPULATION_OBJECTIVES else None
 
 
 @functools.lru_cache(maxsize=None)  # sympy substitutions: one per model shape, not per record
@@ -168,128 +155,91 @@ def _population_note(objective: str, scope: str, N: int, c: int, d: int) -> tupl
     reading = _population_reading(objective)
     if reading is None:
         return {}, ""
-    lim = population.population_limit(reading, scope, N=N)
-    sym = population.SYMBOLS
+    lim = theory.population_limit(reading, scope, N=N)
+    sym = theory.POPULATION_SYMBOLS
     a5 = bool(lim.a5.subs({sym["c"]: c, sym["d"]: d}))
     positive = lim.positive_eigenvalues.subs(sym["d"], d)
     top = "not unique (tied eigenvalues)" if lim.r_top_c is sp.nan else f"{lim.r_top_c}"
-    note = (f" Population limit (sympy, N = {N}): r_k = {lim.r_minimiser} on the class block for the minimiser, "
+    note = (f"Population limit (sympy, N = {N}): r_k = {lim.r_minimiser} on the class block for the minimiser, "
             f"top-c eigenspace r_k = {top}; {positive} positive eigenvalues vs c = {c}"
             f" (Assumption A.5 {'holds' if a5 else 'fails'} at population).")
     return {"A.5 (population)": a5}, note
 
 
-def _hypotheses(m: study.LinearMeasurement, objective: str, scope: str, p0: float) -> tuple[dict, str, str]:
-    """Per-record hypotheses, the vacuity reason ('' when none fails) and the population note."""
+def _hypotheses(m: study.LinearMeasurement, objective: Objective, scope: str, p0: float) -> tuple[dict, dict, str]:
+    """Per-record hypotheses (one value for all trials: one that fails makes the record
+    vacuous), why each would fail, and the population note."""
     c, N, d = m.study.c, m.study.data.N, m.study.data.d
-    positive = (m.positive_local if scope == "local" else m.positive_global)[objective]
-    hyps, note = _population_note(objective, scope, N, c, d)
+    positive = (m.positive_local if scope == "local" else m.positive_global)[objective.name]
+    hyps, note = _population_note(objective.name, scope, N, c, d)
     hyps = dict(hyps)  # the cached dict is shared
     hyps["A.5 (this sample)"] = bool(np.all(positive >= c))
-    if objective == "cl-dissimilar":
+    if "A.9" in objective.hypotheses:
         hyps["A.9"] = bool(np.all(m.trace_H > 0))
-    hyps["probability > 0"] = p0 > 0
-    reasons = []
-    if not hyps.get("A.5 (population)", True):
-        reasons.append("Assumption A.5 fails: the population matrix has fewer than c positive eigenvalues, so the "
-                       "minimiser has rank < c (W = 0 at N = 2) and the finite-sample r_k describe noise")
-    if not hyps["A.5 (this sample)"]:
-        reasons.append(f"Assumption A.5 fails on {int(np.sum(positive < c))} sampled matrices (< c positive eigenvalues)")
-    if not hyps.get("A.9", True):
-        reasons.append("Assumption A.9 (tr(P H_sym P) > 0) fails for some drawn H")
-    if p0 <= 0:
-        reasons.append(f"stated probability {p0:.3g} <= 0 at d = {d}")
-    return hyps, "; ".join(reasons), note
+    hyps["probability > 0"] = bool(p0 > 0)
+    reasons = {"A.5 (population)": "Assumption A.5 fails: the population matrix has fewer than c positive eigenvalues, "
+                                   "so the minimiser has rank < c (W = 0 at N = 2) and the finite-sample r_k describe noise",
+               "A.5 (this sample)": f"Assumption A.5 fails on {int(np.sum(positive < c))} sampled matrices "
+                                    "(< c positive eigenvalues)",
+               "A.9": "Assumption A.9 (tr(P H_sym P) > 0) fails for some drawn H",
+               "probability > 0": f"stated probability {float(p0):.3g} <= 0 at d = {d}"}
+    return hyps, {k: reasons[k] for k in hyps}, note
 
 
-def _lower_bound_records(m: study.LinearMeasurement, objective: str) -> list[Record]:
+def _vacuous(m: study.LinearMeasurement, objective: Objective, scope: str, p0: float = 1.0) -> str:
+    """Why the claim on the objective's ``scope`` model asserts nothing here ('' when it does)."""
+    hyps, reasons, _ = _hypotheses(m, objective, scope, p0)
+    return "; ".join(reasons[k] for k, v in hyps.items() if not v)
+
+
+def _lower_bound_records(m: study.LinearMeasurement, objective: Objective | str) -> list[Record]:
     """Theorem 4.2 / 4.3, local and FL, unit constants, under the measurement's samples reading
-    and (CL) each augmentation reading available."""
+    and (CL) each augmentation reading available (`bounds.judging.judges.lower_bound`: a
+    client's model is built from its own data, so every client of every seed is a trial)."""
+    objective = get_objective(objective)
     data = m.study.data
     params = _params(m)
-    family, _ = family_of(objective)
-    augmentations = [a for a in study.AUGMENTATIONS if a == "expectation" or objective in m.sampled_local] \
-        if family == "cl" else [None]
     out = []
     for scope, exclude_own, n_matrices in (("local", True, 1), ("fl", False, data.N)):
         claim = bound_claim(objective, scope)
         p0 = stated_probability(claim, d=data.d, m=n_matrices)
-        hyps, vacuous, pop_note = _hypotheses(m, objective, scope, p0)
+        hyps, reasons, pop_note = _hypotheses(m, objective, scope, p0)
         # One H per seed: the dissimilar bound (through tr_H) is per seed as well.
         tr_H = m.trace_H[:, None] if scope == "local" else m.trace_H
-        bound_all = np.broadcast_to(evaluate(claim.id, **_symbols({**params, "tr_H": tr_H}), C=1.0),
-                                    m.local[objective].shape[:-1] if scope == "local" else m.trace_H.shape)
-        for augmentation in augmentations:
-            r = m.representabilities(objective, scope, augmentation or "expectation")
-            worst = class_minimum(r, data.N, exclude_own=exclude_own).ravel()  # one trial per client or seed
+        bound = evaluate(claim, **_symbols({**params, "tr_H": tr_H}), C=1.0)
+        for augmentation in m.augmentations(objective):
+            r = m.representabilities(objective, scope, augmentation)
+            worst = class_minimum(r, data.N, exclude_own=exclude_own)  # one trial per client (local) or seed
             # A trial whose min_k r_k varies over its stationary points (a tie at c) is the
             # eigen-solver's pick: left out of the test and of empirical / margin.
-            spread = -class_minimum(-m.spread(objective, scope, augmentation or "expectation"), data.N,
-                                    exclude_own=exclude_own).ravel()
+            spread = -class_minimum(-m.spread(objective, scope, augmentation), data.N,
+                                    exclude_own=exclude_own)
             determined = spread <= SUBSPACE_RESOLUTION
-            bound = np.ravel(bound_all)
-            margins = np.where(determined, worst - bound, np.nan)
-            population_reading = m.study.samples == "population"
-            if not determined.any():
-                judged = None
-            elif population_reading:
-                # E[S] is deterministic given the seed's H: the event must hold for every H drawn (one
-                # violation is a counterexample). A seed's clients share its H, so the independent
-                # instances are the seeds: the number of H draws sets the power.
-                per_seed = margins.reshape(m.study.n_seeds, -1)
-                usable = ~np.all(np.isnan(per_seed), axis=1)
-                seed_ok = np.all(np.isnan(per_seed) | (per_seed >= -1e-9), axis=1)[usable]
-                judged = rules.every_trial(int(seed_ok.sum()), seed_ok.size,
-                                           what="min_k r_k >= bound at the population matrix of every client of a seed")
-            elif p0 > 0:
-                judged = rules.binomial(int(np.sum(margins[determined] >= 0)), int(determined.sum()), p0)
-            else:
-                judged = None
-            verdict = judged.verdict if judged else "vacuous" if vacuous else "inconclusive"  # vacuous covers p0 <= 0
-            note = (judged.rule + ".") if judged else ""
-            if not determined.all():
-                note += (f" {int((~determined).sum())} of {determined.size} trials are left out: their top-c eigenspace is "
-                         "not unique (an eigenvalue tied at c), and a class coordinate's r_k varies by more than 1e-6 over "
-                         "the stationary points, so its value is the basis the eigen-solver happens to return.")
-                if verdict == "inconclusive":
-                    note += " No trial is left: nothing to test."
-            if vacuous:
-                verdict = "vacuous"
-                note = f"Vacuous: {vacuous}. " + note
-            elif (objective == "mim-surrogate" and is_binary(r) and verdict != "fails" and determined.all()
-                  and bool(np.all(margins >= 0))):  # structural, so not a question of power
-                verdict = "holds-trivially"
-                note += (" X^M is diagonal, so row(W) is spanned by coordinate axes and every r_k is 0 or 1: the bound"
-                         " holds because the N-1 other-class coordinates (E x_k^2 = tau^2/2 + mu^2) are among the top c"
-                         " diagonal entries, not through the eigen-argument.")
-            if judged and judged.verdict == "fails":
-                k = int(np.nanargmin(margins))
-                note += f" Counterexample: trial {k} has min_k r_k = {worst[k]:.6g} < bound {bound[k]:.6g}."
             reading = {**reading_of(objective), "constants": "unit", "samples": m.study.samples}
-            if augmentation:
+            if objective.family == "cl":  # reading 7 is a CL reading
                 reading["augmentation"] = augmentation
-            fields = dict(
-                claim=claim.id, source=_scope_source(claim), level="simulation", verdict=verdict, reading=reading,
-                bound=float(np.mean(bound)), empirical=float(np.mean(worst[determined])) if determined.any() else None,
-                margin=float(np.nanmin(margins)) if determined.any() else None,
+            out.append(judges.lower_bound(
+                claim, worst, bound, p0=p0, samples=m.study.samples, hypotheses=hyps, reasons=reasons,
+                determined=determined, informative=True,
+                members=np.broadcast_to(np.eye(data.N, dtype=bool), (*worst.shape, data.N)) if scope == "local" else None,
+                trivial=SURROGATE_HOLDS if is_surrogate(objective) and is_binary(r) and determined.all() else None,
+                note=pop_note, source=_scope_source(claim), reading=reading,
+                bound=float(np.mean(np.broadcast_to(bound, worst.shape))),
                 statistic="mean over trials of min_k r_k (class coordinates) vs the bound; margin = worst trial - bound",
-                n_seeds=m.study.n_seeds, hypotheses=hyps,
+                n_seeds=m.study.n_seeds,
                 params={**params, "c": m.study.c, "n": m.study.n, "n_rare": data.n_rare, "tau": data.tau, "mu": data.mu,
-                        "C": 1.0, "p0": p0, "H": m.study.transform, "scalings": data.scalings()},
-                note=note + pop_note,
-            )
-            out.append(Record.judged(judged, **fields) if judged else Record(**fields))
+                        "C": 1.0, "p0": p0, "H": m.study.transform, "scalings": data.scalings()}))
     return out
 
 
 def fitted_constant_records(sweep: tuple[study.LinearMeasurement, ...]) -> list[Record]:
     """Reading 5: the constant hidden in each ``O(d^a)`` must not depend on ``d``. Per trial the
     needed ``C`` (smallest with the bound met); fit on the smaller half of the ``d``-sweep,
-    judge at the larger half, and the slope of ``log C(d)`` on ``log d`` (`cross_d_constant`)."""
+    judge at the larger half, and the slope of ``log C(d)`` on ``log d`` (`judges.constants`)."""
     out = []
     d_values = [m.study.data.d for m in sweep]
-    for objective in OBJECTIVES:
-        for scope, exclude_own, n_matrices in (("local", True, 1), ("fl", False, None)):
+    for objective in sweep[0].objectives:
+        for scope, exclude_own in (("local", True), ("fl", False)):
             claim = bound_claim(objective, scope)
             needed, p0s, hyps_all, vacuous_all = [], [], {}, []
             for m in sweep:
@@ -298,47 +248,32 @@ def fitted_constant_records(sweep: tuple[study.LinearMeasurement, ...]) -> list[
                 worst = class_minimum(r, N, exclude_own=exclude_own).ravel()
                 tr_H = np.broadcast_to(m.trace_H[:, None] if scope == "local" else m.trace_H, r.shape[:-1]).ravel()
                 needed.append(np.maximum(_needed_constant(claim.id, {**_params(m), "tr_H": tr_H}, worst), 1e-300))
-                p0 = stated_probability(claim, d=m.study.data.d, m=n_matrices or N)
+                p0 = float(stated_probability(claim, d=m.study.data.d, m=1 if scope == "local" else N))
                 p0s.append(p0)
-                hyps, vacuous, _ = _hypotheses(m, objective, scope, p0)
+                hyps, _, _ = _hypotheses(m, objective, scope, p0)
                 for k, v in hyps.items():
                     hyps_all[k] = hyps_all.get(k, True) and v
+                vacuous = _vacuous(m, objective, scope, p0)
                 if vacuous:
                     vacuous_all.append(f"d = {m.study.data.d}: {vacuous}")
             judge_p0 = min(p0s[len(p0s) // 2:])  # the most lenient stated rate among the judged d
-            judged = cross_d_constant(d_values, needed, p0=judge_p0)
-            verdict, note = judged.verdict, judged.reason + "."
-            if vacuous_all:
-                verdict, note = "vacuous", f"Vacuous: {vacuous_all[0]}. " + note
-            elif objective == "mim-surrogate" and verdict != "fails" and all(is_binary(m.local[objective]) for m in sweep):
-                verdict = "holds-trivially"
-                note += (" Structural: the surrogate's r_k are 0 or 1 (diagonal X^M), so the needed C is tiny "
-                         "whenever r_k = 1, at every d; no constant is being estimated.")
-            out.append(Record(
-                claim=claim.id, source=_scope_source(claim), level="simulation", verdict=verdict,
+            binary = is_surrogate(objective) and all(is_binary(m.local[objective.name]) for m in sweep)
+            out.append(judges.constants(
+                claim, d_values, needed, p0=judge_p0, vacuous=vacuous_all[0] if vacuous_all else "",
+                trivial=("Structural: the surrogate's r_k are 0 or 1 (diagonal X^M), so the needed C is tiny whenever "
+                         "r_k = 1, at every d; no constant is being estimated.") if binary else None,
+                source=_scope_source(claim),
                 reading={**reading_of(objective), "constants": "fitted", "samples": "n=d",
-                         **({"augmentation": "expectation"} if family_of(objective)[0] == "cl" else {})},
-                bound=judged.C_fit, empirical=judged.slope, margin=None,
+                         **({"augmentation": "expectation"} if objective.family == "cl" else {})},
                 statistic="bound = C fitted on the smaller half of the d-sweep; empirical = slope of log C(d) on log d",
-                ci=judged.slope_ci, p_value=judged.binomial_p, trials=judged.trials, successes=judged.successes,
-                power=judged.binomial_power, hypotheses=hyps_all, n_seeds=min(m.study.n_seeds for m in sweep),
-                params={"d": d_values, "C_per_d": list(judged.C_per_d), "fit_d": list(judged.fit_d),
-                        "judge_d": list(judged.judge_d), "C_fit": judged.C_fit, "slope": judged.slope,
-                        "slope_ci": list(judged.slope_ci), "p0": judge_p0, "p": sweep[0].study.p,
-                        "N": sweep[0].study.data.N},
-                note=note,
-            ))
+                hypotheses=hyps_all, n_seeds=min(m.study.n_seeds for m in sweep),
+                params={"p": sweep[0].study.p, "N": sweep[0].study.data.N}))
     return out
 
 
-@functools.lru_cache(maxsize=None)
-def _threshold(claim_id: str, augmentation: str):
-    return theory.get_claim(claim_id).lambdify(theory.threshold(claim_id, augmentation), backend="numpy")
-
-
 def threshold_d_star(claim: "theory.Claim", augmentation: str, *, p: float, tr_H: float = 1.0) -> float:
-    """Theorem 4.4's unit-constant ``d*`` (solved by sympy) at the study's ``p`` and ``tr_H``."""
-    return float(_threshold(claim.id, augmentation)(p=p, tr_H=tr_H))
+    """Theorem 4.4's unit-constant ``d*``: `bounds.judging.evaluation.d_star` (kept for callers of this name)."""
+    return d_star(claim, augmentation, p=p, tr_H=tr_H)
 
 
 def _comparison_records(m: study.LinearMeasurement) -> list[Record]:
@@ -347,41 +282,32 @@ def _comparison_records(m: study.LinearMeasurement) -> list[Record]:
     sensitivity = functools.lru_cache(maxsize=None)(m.sensitivities)  # each model is compared with several
     for scope in SCOPES:
         claim = theory.find_claim(family="comparison", scope=scope)
-        for mim_reading, mim_obj in MIM_READINGS.items():
-            for cl_variant, cl_obj in CL_VARIANTS.items():
-                d_star = threshold_d_star(claim, cl_variant, p=m.study.p, tr_H=float(np.mean(m.trace_H)))
+        for mim_obj in (o for o in m.objectives if o.family == "mim"):
+            for cl_obj in (o for o in m.objectives if o.family == "cl"):
+                threshold = d_star(claim, cl_obj.variant, p=m.study.p, tr_H=float(np.mean(m.trace_H)))
                 hyps, reasons = {}, []
                 for obj in (mim_obj, cl_obj):
-                    h, vacuous, _ = _hypotheses(m, obj, scope, 1.0)
-                    hyps.update({f"{k} ({reading_of(obj).popitem()[1]})": v for k, v in h.items()
-                                 if k != "probability > 0"})
+                    h, _, _ = _hypotheses(m, obj, scope, 1.0)
+                    hyps.update({f"{k} ({obj.reading[1]})": v for k, v in h.items() if k != "probability > 0"})
+                    vacuous = _vacuous(m, obj, scope)
                     if vacuous:
-                        reasons.append(f"{obj}: {vacuous}")
+                        reasons.append(f"{obj.name}: {vacuous}")
                 for variant in SENSITIVITIES:
                     s_m, s_c = (sensitivity(obj, variant, scope) for obj in (mim_obj, cl_obj))
-                    judged = rules.sign_test(s_c - s_m)
-                    verdict, note = judged.verdict, judged.rule + "."
-                    if (verdict == "holds" and mim_obj == "mim-surrogate" and np.all(s_m == s_m.flat[0])
-                            and is_binary(m.local[mim_obj])):
-                        verdict = "holds-trivially"
-                        note += f" s^M = {float(s_m.flat[0]):g} on every trial: the surrogate's r_k are 0 or 1 (diagonal X^M)."
-                    if variant == "paper-c" and verdict == "fails":
-                        note += paper_c_note(m.study.c, m.study.data.N)
-                    if reasons:
-                        verdict, note = "vacuous", "Vacuous: " + "; ".join(reasons) + ". " + note
-                    note += (f" d = {m.study.data.d} vs unit-constant threshold d* = {d_star:.4g}"
-                             " (the theorem is asymptotic; below d* the bounds themselves do not order).")
-                    out.append(Record.judged(
-                        judged, claim=claim.id, source=_scope_source(claim), level="simulation", verdict=verdict,
-                        reading={"mim": mim_reading, "cl": cl_variant, "sensitivity": variant,
-                                 "samples": m.study.samples}, hypotheses=hyps,
-                        bound=d_star, empirical=float(np.mean(s_c - s_m)), margin=float(np.min(s_c - s_m)),
+                    trivial = (f"s^M = {float(s_m.flat[0]):g} on every trial: the surrogate's r_k are 0 or 1 (diagonal X^M)."
+                               if is_surrogate(mim_obj) and np.all(s_m == s_m.flat[0]) and is_binary(m.local[mim_obj.name])
+                               else None)
+                    out.append(judges.comparison(
+                        claim, s_c - s_m, trivial=trivial, vacuous="; ".join(reasons),
+                        note=(f"d = {m.study.data.d} vs unit-constant threshold d* = {threshold:.4g}"
+                              " (the theorem is asymptotic; below d* the bounds themselves do not order)."),
+                        source=_scope_source(claim),
+                        reading={"mim": mim_obj.reading[1], "cl": cl_obj.reading[1], "sensitivity": variant,
+                                 "samples": m.study.samples}, hypotheses=hyps, bound=threshold,
                         statistic="bound = d*; empirical = mean of s^C - s^M; margin = its minimum; CI of P(s^C > s^M)",
                         n_seeds=m.study.n_seeds,
                         params={**_params(m), "c": m.study.c, "H": m.study.transform,
-                                "mean_s_M": float(np.mean(s_m)), "mean_s_C": float(np.mean(s_c))},
-                        note=note,
-                    ))
+                                "mean_s_M": float(np.mean(s_m)), "mean_s_C": float(np.mean(s_c))}))
     return out
 
 
@@ -389,21 +315,16 @@ def _corrected_records(m: study.LinearMeasurement) -> list[Record]:
     claim = theory.get_claim("corrected-rv")
     out = []
     for objective, margin in m.corrected_margin.items():
-        judged = rules.identity(margin, tolerance=1e-9,
-                                what="r_k >= (X_kk - lam_(c+1)) / (lam_1 - lam_(c+1)) for every k of a client matrix")
-        verdict, note = judged.verdict, judged.rule + "."
         top = float(np.max(m.corrected_max[objective]))
-        if verdict == "holds" and top <= 0:
-            verdict = "holds-trivially"
-            note += (f" The corrected bound is <= 0 on every coordinate of every matrix (largest {top:.3g}): "
-                     "a zero-diagonal matrix (Eq. 4 exact) has X_kk = 0 <= lam_(c+1), so r_k >= 0 is all it says.")
-        out.append(Record.judged(
-            judged, claim=claim.id, source=claim.source, level="simulation", verdict=verdict,
-            reading={"variant": objective, "samples": m.study.samples},
-            bound=0.0, empirical=judged.statistic, margin=judged.statistic,
+        out.append(judges.identity(
+            claim, margin, tolerance=1e-9,
+            what="r_k >= (X_kk - lam_(c+1)) / (lam_1 - lam_(c+1)) for every k of a client matrix",
+            trivial=(f"The corrected bound is <= 0 on every coordinate of every matrix (largest {top:.3g}): a "
+                     "zero-diagonal matrix (Eq. 4 exact) has X_kk = 0 <= lam_(c+1), so r_k >= 0 is all it says.")
+            if top <= 0 else None,
+            reading={"variant": objective, "samples": m.study.samples}, bound=0.0,
             statistic="min over k, clients and seeds of r_k - corrected lower bound", n_seeds=m.study.n_seeds,
-            params={**_params(m), "c": m.study.c, "max_corrected_bound": top}, note=note,
-        ))
+            params={**_params(m), "c": m.study.c, "max_corrected_bound": top}))
     return out
 
 
@@ -431,40 +352,23 @@ def zero_diagonal_record(avg: study.MaskAverage) -> Record:
 
 def order_records(sweep: tuple[study.LinearMeasurement, ...]) -> list[Record]:
     """Theorem 4.4's orders ``s^M = Theta(d^{-4/5})``, ``s^C = Theta(d^{-3/5})`` by the slope of
-    the proof sensitivity; the exponent is the one sympy derives from the claim's order."""
+    the proof sensitivity (`judges.order`); the exponent is the one sympy derives from the
+    objective's lower-bound claim."""
     out = []
     for scope in SCOPES:
         comparison = theory.find_claim(family="comparison", scope=scope)
-        for objective in OBJECTIVES:
-            family, _ = family_of(objective)
-            expected = float(bound_claim(objective, scope).order_exponent())
+        for objective in sweep[0].objectives:
             d_all = np.concatenate([np.full(m.sensitivities(objective, "proof", scope).size, m.study.data.d, float)
                                     for m in sweep])
             s_all = np.concatenate([m.sensitivities(objective, "proof", scope).ravel() for m in sweep])
-            judged = rules.slope(d_all, s_all, expected, tolerance=SLOPE_TOLERANCE)
-            verdict, note = judged.verdict, judged.rule + "."
-            zero = float(np.mean(s_all <= 0))
-            if zero > 0:
-                note += f" {100 * zero:.0f}% of trials have s = 0 exactly (no log); they are left out of the fit."
-            if zero == 1.0:
-                verdict = "fails"
-                note += (" s = 0 identically (structural: the surrogate's r_k are 0 or 1, diagonal X^M): the O(d^a) "
-                         "half of the order holds trivially, the Theta order's lower half (s >= c d^a > 0) fails.")
-            reasons = [f"d = {m.study.data.d}: {v}" for m in sweep
-                       for v in [_hypotheses(m, objective, scope, 1.0)[1]] if v]
-            if reasons:
-                verdict, note = "vacuous", "Vacuous: " + reasons[0] + ". " + note
-            side = "M" if family == "mim" else "C"
-            out.append(Record.judged(
-                judged, claim=comparison.id, source=f"Theorem 4.4 (order of s^{side}, {scope})", level="simulation",
-                verdict=verdict, reading={**reading_of(objective), "sensitivity": "proof", "variant": "order",
-                                          "samples": "n=d"},
-                bound=expected, empirical=judged.statistic,
-                margin=None if math.isnan(judged.statistic) else judged.statistic - expected,
+            reasons = [f"d = {m.study.data.d}: {v}" for m in sweep for v in [_vacuous(m, objective, scope)] if v]
+            side = "M" if objective.family == "mim" else "C"
+            out.append(judges.order(
+                comparison, d_all, s_all, tolerance=SLOPE_TOLERANCE, exponent_of=bound_claim(objective, scope),
+                vacuous=reasons[0] if reasons else "", source=f"Theorem 4.4 (order of s^{side}, {scope})",
+                reading={**reading_of(objective), "sensitivity": "proof", "variant": "order", "samples": "n=d"},
                 statistic="bound = the stated exponent; empirical = fitted slope of log s on log d",
                 n_seeds=min(m.study.n_seeds for m in sweep),
                 params={"d": sorted({m.study.data.d for m in sweep}), "seeds_per_d": [m.study.n_seeds for m in sweep],
-                        "p": sweep[0].study.p, "N": sweep[0].study.data.N, "tolerance": SLOPE_TOLERANCE},
-                note=note,
-            ))
+                        "p": sweep[0].study.p, "N": sweep[0].study.data.N, "tolerance": SLOPE_TOLERANCE}))
     return out

@@ -25,23 +25,27 @@ a diverged run is ``inconclusive`` with a note.
 from __future__ import annotations
 
 import dataclasses
+
 import jax
 import numpy as np
 
+import theory
 from bounds.judging import rules
-from bounds.producers.downstream import diverged_fields, load_data
+from bounds.producers.downstream import cell_source, diverged_fields, finite_mean, load_data, num, reported_table5
 from bounds.judging.records import Record
 from bounds.running.suite import Suite
 from sim.models.mar import GAMMA_MAX, GAMMA_MIN
 from sim.studies import mar as study
 from sim.studies.mar import PAPER_METRIC, TABLE7_METRICS, MARExperiment, Setting
 
-FIG2B = "fig2b-mar-ge-mim"
-TABLE7 = "table7-ammd-mean-best"
-TABLE8 = "table8-cosine-best"
-TABLE5 = "table5-mar-divergence-le-mim"
+#: The ids of the claims judged here (`theory.experiments`: Fig. 2b, Tables 7, 8 and Table 5's MAR rows).
+FIG2B = theory.get_claim("fig2b-mar-ge-mim").id
+TABLE7 = theory.get_claim("table7-ammd-mean-best").id
+TABLE8 = theory.get_claim("table8-cosine-best").id
+TABLE5 = theory.get_claim("table5-mar-divergence-le-mim").id
 DISTANCES: tuple[str, ...] = ("local-vs-local", "local-vs-global")
-READING = {"mim": "mae", "variant": "paper"}  # the MIM stand-in and the A-MMD normalisation of Eq. 6
+#: The MIM stand-in (MAE) and the A-MMD normalisation of Eq. 6 as printed.
+READING: tuple[theory.Reading, ...] = (theory.Reading("mim", "mae"), theory.Reading("variant", "paper"))
 
 
 # ----------------------------------------------------------------------------- producer
@@ -80,17 +84,6 @@ def mar(algorithm: str, alpha: float) -> Setting:
 
 def constant(metric: str, gamma: float, alpha: float) -> Setting:
     return Setting("FL", alpha, metric, gamma, gamma)
-
-
-def _mean(values) -> float:
-    v = np.asarray(values, dtype=float)
-    v = v[np.isfinite(v)]
-    return float(v.mean()) if v.size else float("nan")
-
-
-def num(value: float, digits: int = 3) -> str:
-    """A number for a note or table: never 'nan' (a diverged cell reads 'n/a (diverged)')."""
-    return f"{value:.{digits}f}" if np.isfinite(value) else "n/a (diverged)"
 
 
 def fig2b_table(exp: MARExperiment) -> list[dict]:
@@ -136,11 +129,6 @@ def reported_table8() -> dict:
     return load_data("table8.json")
 
 
-def reported_table5() -> dict:
-    """The paper's Table 5 (summed layer-wise l2 distances; SimSiam, MAE, MAR rows)."""
-    return load_data("table5.json")
-
-
 def _reported(claim: str, source: str, margins: dict[str, float], *, bound: float, empirical: float, what: str,
               statistic: str, params: dict) -> Record:
     judgement = rules.identity(list(margins.values()), tolerance=0.0, what=what)
@@ -160,8 +148,8 @@ def reported_records() -> list[Record]:
         best = acc7[PAPER_METRIC][j]
         margins = {m: best - acc7[m][j] for m in acc7 if m != PAPER_METRIC}
         rival = max(margins, key=lambda m: -margins[m])
-        out.append(_reported(TABLE7, f"Table 7 ({t7['column_meaning'][column]})", margins, bound=acc7[rival][j],
-                             empirical=best, what="A-MMD (mean) accuracy >= every other metric's",
+        out.append(_reported(TABLE7, cell_source(TABLE7, t7["column_meaning"][column], analogue=False), margins,
+                             bound=acc7[rival][j], empirical=best, what="A-MMD (mean) accuracy >= every other metric's",
                              statistic="accuracy (%): empirical = A-MMD mean, bound = the best other metric, "
                                        "margin = smallest A-MMD-mean-minus-other difference",
                              params={"column": column, "accuracy": {m: a[j] for m, a in acc7.items()},
@@ -170,15 +158,16 @@ def reported_records() -> list[Record]:
     cos = [r["accuracy"] for r in t8["rows"] if r["schedule"] == "cosine"][0]
     const = {f"gamma={r['gamma']:g}": r["accuracy"] for r in t8["rows"] if r["schedule"] == "constant"}
     margins = {k: cos - v for k, v in const.items()}
-    out.append(_reported(TABLE8, "Table 8 (cosine 0.1 -> 0.001 vs constant gamma)", margins, bound=max(const.values()),
-                         empirical=cos, what="cosine-schedule accuracy >= every constant gamma's",
+    out.append(_reported(TABLE8, cell_source(TABLE8, "cosine 0.1 -> 0.001 vs constant gamma", analogue=False), margins,
+                         bound=max(const.values()), empirical=cos, what="cosine-schedule accuracy >= every constant gamma's",
                          statistic="accuracy (%): empirical = cosine schedule, bound = best constant gamma, "
                                    "margin = smallest cosine-minus-constant difference",
                          params={"accuracy": {**const, "cosine": cos}}))
     t5 = reported_table5()
     dist = {r["method"]: r["distance"] for r in t5["rows"]}
     for j, column in enumerate(t5["columns"]):
-        out.append(_reported(TABLE5, f"Table 5 ({column}, MAR vs MAE)", {"MAE - MAR": dist["MAE"][j] - dist["MAR"][j]},
+        out.append(_reported(TABLE5, cell_source(TABLE5, f"{column}, MAR vs MAE", analogue=False),
+                             {"MAE - MAR": dist["MAE"][j] - dist["MAR"][j]},
                              bound=dist["MAE"][j], empirical=dist["MAR"][j],
                              what="MAR distance <= MAE distance",
                              statistic="distance between model weights: bound = MAE, empirical = MAR, margin = MAE - MAR",
@@ -207,7 +196,7 @@ def _record(exp: MARExperiment, claim: str, source: str, judgement: rules.Judgem
             bound: float, empirical: float, margin: float, statistic: str, params: dict, note: str) -> Record:
     n_div = sum(exp.diverged[s] for s in settings)
     fields, rule = diverged_fields(n_div, judgement)
-    untrained = _mean(exp.untrained)
+    untrained = finite_mean(exp.untrained)
     return Record.judged(judgement, claim=claim, source=source, level="simulation", reading=READING, bound=bound,
                          empirical=empirical, margin=margin, statistic=statistic, n_seeds=exp.study.n_seeds,
                          params={**params, "untrained_accuracy": untrained, "diverged_runs": n_div,
@@ -222,16 +211,16 @@ def fig2b_records(exp: MARExperiment) -> list[Record]:
             a_mim, a_mar = exp.accuracy[mim(algorithm, alpha)], exp.accuracy[mar(algorithm, alpha)]
             judgement = rules.mean_difference(a_mar - a_mim)
             out.append(_record(
-                exp, FIG2B, f"Fig. 2b analogue ({algorithm}, Dirichlet alpha = {alpha:g})", judgement,
-                [mim(algorithm, alpha), mar(algorithm, alpha)], bound=_mean(a_mim), empirical=_mean(a_mar),
-                margin=_mean(a_mar - a_mim),
+                exp, FIG2B, cell_source(FIG2B, f"{algorithm}, Dirichlet alpha = {alpha:g}", analogue=True), judgement,
+                [mim(algorithm, alpha), mar(algorithm, alpha)], bound=finite_mean(a_mim), empirical=finite_mean(a_mar),
+                margin=finite_mean(a_mar - a_mim),
                 statistic="probe accuracy (fraction): bound = mean MIM accuracy, empirical = mean MAR accuracy, "
                           "margin = mean of acc_MAR - acc_MIM over paired seeds",
                 params={"algorithm": algorithm, "alpha": alpha, "heterogeneity": exp.heterogeneity[alpha],
                         "split_redraws": exp.redraws[alpha]},
                 note=(f"Latent data model, {algorithm} ({'FedMAR' if algorithm == 'FL' else 'DecMAR'} vs "
                       f"{'FedAvg' if algorithm == 'FL' else 'D-PSGD'} MAE), linear probe on the global encoder. "
-                      f"Accuracy MIM {num(_mean(a_mim))}, MAR {num(_mean(a_mar))}."),
+                      f"Accuracy MIM {num(finite_mean(a_mim))}, MAR {num(finite_mean(a_mar))}."),
             ))
     return out
 
@@ -243,16 +232,18 @@ def table7_records(exp: MARExperiment) -> list[Record]:
         best = exp.accuracy[constant(PAPER_METRIC, g, a)]
         rivals = [m for m in TABLE7_METRICS if m != PAPER_METRIC]
         diffs = {m: best - exp.accuracy[constant(m, g, a)] for m in rivals}
-        means = {m: _mean(exp.accuracy[constant(m, g, a)]) for m in TABLE7_METRICS}
+        means = {m: finite_mean(exp.accuracy[constant(m, g, a)]) for m in TABLE7_METRICS}
         out.append(_record(
-            exp, TABLE7, f"Table 7 analogue (constant gamma = {g:g}, FL, alpha = {a:g})", _judge_all(diffs),
+            exp, TABLE7, cell_source(TABLE7, f"constant gamma = {g:g}, FL, alpha = {a:g}", analogue=True),
+            _judge_all(diffs),
             [constant(m, g, a) for m in TABLE7_METRICS], bound=max(means[m] for m in rivals),
-            empirical=means[PAPER_METRIC], margin=min(_mean(d) for d in diffs.values()),
+            empirical=means[PAPER_METRIC], margin=min(finite_mean(d) for d in diffs.values()),
             statistic="probe accuracy (fraction): empirical = A-MMD (mean bandwidth), bound = best other metric's "
                       "mean, margin = smallest mean paired difference",
-            params={"gamma": g, "alpha": a, "mean_accuracy": means, "mim_accuracy": _mean(exp.accuracy[mim("FL", a)])},
+            params={"gamma": g, "alpha": a, "mean_accuracy": means,
+                    "mim_accuracy": finite_mean(exp.accuracy[mim("FL", a)])},
             note="Accuracy per metric: " + ", ".join(f"{m} {num(v)}" for m, v in means.items())
-                 + f"; gamma = 0 (MIM) {num(_mean(exp.accuracy[mim('FL', a)]))}.",
+                 + f"; gamma = 0 (MIM) {num(finite_mean(exp.accuracy[mim('FL', a)]))}.",
         ))
     return out
 
@@ -261,15 +252,17 @@ def table8_records(exp: MARExperiment) -> list[Record]:
     a = exp.study.table_alpha
     cos = exp.accuracy[mar("FL", a)]
     diffs = {f"gamma={g:g}": cos - exp.accuracy[constant(PAPER_METRIC, g, a)] for g in exp.study.table8_gammas}
-    means = {f"gamma={g:g}": _mean(exp.accuracy[constant(PAPER_METRIC, g, a)]) for g in exp.study.table8_gammas}
+    means = {f"gamma={g:g}": finite_mean(exp.accuracy[constant(PAPER_METRIC, g, a)]) for g in exp.study.table8_gammas}
     return [_record(
-        exp, TABLE8, f"Table 8 analogue (cosine {GAMMA_MAX:g} -> {GAMMA_MIN:g} vs constant gamma, FL, alpha = {a:g})",
+        exp, TABLE8,
+        cell_source(TABLE8, f"cosine {GAMMA_MAX:g} -> {GAMMA_MIN:g} vs constant gamma, FL, alpha = {a:g}",
+                    analogue=True),
         _judge_all(diffs), [mar("FL", a)] + [constant(PAPER_METRIC, g, a) for g in exp.study.table8_gammas],
-        bound=max(means.values()), empirical=_mean(cos), margin=min(_mean(d) for d in diffs.values()),
+        bound=max(means.values()), empirical=finite_mean(cos), margin=min(finite_mean(d) for d in diffs.values()),
         statistic="probe accuracy (fraction): empirical = cosine schedule, bound = best constant gamma's mean, "
                   "margin = smallest mean paired difference",
-        params={"alpha": a, "mean_accuracy": {**means, "cosine": _mean(cos)}},
-        note="Accuracy: " + ", ".join(f"{k} {num(v)}" for k, v in means.items()) + f", cosine {num(_mean(cos))}.",
+        params={"alpha": a, "mean_accuracy": {**means, "cosine": finite_mean(cos)}},
+        note="Accuracy: " + ", ".join(f"{k} {num(v)}" for k, v in means.items()) + f", cosine {num(finite_mean(cos))}.",
     )]
 
 
@@ -279,17 +272,19 @@ def table5_records(exp: MARExperiment) -> list[Record]:
     for k, kind in enumerate(DISTANCES):
         d_mim, d_mar = exp.distances[mim("FL", a)][:, k], exp.distances[mar("FL", a)][:, k]
         out.append(_record(
-            exp, TABLE5, f"Table 5 analogue (MAR vs MIM, FL, alpha = {a:g}, {kind})", rules.mean_difference(d_mim - d_mar),
-            [mim("FL", a), mar("FL", a)], bound=_mean(d_mim), empirical=_mean(d_mar), margin=_mean(d_mim - d_mar),
+            exp, TABLE5, cell_source(TABLE5, f"MAR vs MIM, FL, alpha = {a:g}, {kind}", analogue=True),
+            rules.mean_difference(d_mim - d_mar),
+            [mim("FL", a), mar("FL", a)], bound=finite_mean(d_mim), empirical=finite_mean(d_mar),
+            margin=finite_mean(d_mim - d_mar),
             statistic=(f"{kind} summed layer-wise l2 distance of the final local encoders: bound = MIM mean, "
                        "empirical = MAR mean, margin = mean of MIM - MAR over paired seeds"),
             params={"alpha": a, "distance": kind},
-            note=f"MIM and MAR share data, initialisation and keys. Distance MIM {num(_mean(d_mim))}, "
-                 f"MAR {num(_mean(d_mar))}.",
+            note=f"MIM and MAR share data, initialisation and keys. Distance MIM {num(finite_mean(d_mim))}, "
+                 f"MAR {num(finite_mean(d_mar))}.",
         ))
     return out
 
 
-__all__ = ["DISTANCES", "FIG2B", "TABLE5", "TABLE7", "TABLE8", "constant", "distance_table", "fig2b_table", "judge",
-           "mar", "measure", "mim", "num", "records", "reported_records", "reported_table5", "reported_table7",
+__all__ = ["DISTANCES", "FIG2B", "READING", "TABLE5", "TABLE7", "TABLE8", "constant", "distance_table", "fig2b_records",
+           "fig2b_table", "judge", "mar", "measure", "mim", "records", "reported_records", "reported_table7",
            "reported_table8", "table5_records", "table7_records", "table7_table", "table8_records", "table8_table"]

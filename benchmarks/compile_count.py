@@ -71,12 +71,11 @@ class CompileLog:
 
 
 def main(argv=None) -> dict:
-    from bounds.running.cli import SUITE_NAMES
-    from bounds.producers import PRODUCER_NAMES
+    from bounds import SUITES, producer_names
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--suite", default="smoke", choices=SUITE_NAMES)
-    ap.add_argument("--only", nargs="+", metavar="PRODUCER", choices=PRODUCER_NAMES)
+    ap.add_argument("--suite", default="smoke", choices=sorted(SUITES))
+    ap.add_argument("--only", nargs="+", metavar="PRODUCER", choices=producer_names())
     ap.add_argument("--no-figures", action="store_true", help="do not draw (nor compile for) the figures")
     ap.add_argument("--top", type=int, default=5, help="most-compiled program names shown per producer")
     ap.add_argument("--json", action="store_true",
@@ -91,7 +90,7 @@ def main(argv=None) -> dict:
     jax.config.update("jax_enable_x64", True)  # the CLI's precision
     jax.config.update("jax_enable_compilation_cache", False)  # --no-cache: every program compiles
 
-    from bounds.running.ledger import verify
+    from bounds import verify
 
     log = CompileLog()
     jax.monitoring.register_event_duration_secs_listener(log.listener)

@@ -74,8 +74,8 @@ def _mim_sample(d, key):
 def _exact_sampler_rows(sizes: list[int], c: int, wishart_dtype: str, reps: int) -> list[dict]:
     import dataclasses
 
-    from sim.linear.bigd import OPERATORS, draw_second_moment_factors, top_eigenspace_factors
-    from sim.data.config import DataConfig
+    from sim import BIGD_OPERATORS as OPERATORS
+    from sim import DataConfig, draw_second_moment_factors, top_eigenspace_factors
 
     print(f"backend={jax.default_backend()} jax={jax.__version__} exact sampler, n = d^2, client 0, c={c}, "
           f"Wishart factor {wishart_dtype}, rest float64; seconds of each evaluation (the first compiles)")

@@ -2,24 +2,35 @@
 
 Public surface (imported on first use, so that the CLI's ``--help`` needs no JAX):
 
-    run_suite(suite, *, seed, only, progress) -> (Ledger, measurements)
-    measure(producer, suite, *, seed)   a producer's measurement (what the figures plot)
-    verify(out_dir, suite, *, seed, only, figures, resume, progress)
+Running a suite (`bounds.running`)
+    run_suite(suite, *, seed, only, producers, progress) -> (Ledger, measurements)
+    Producer                            the shape run_suite runs: name, measure(suite, *, key),
+                                        judge(measurement, suite) -> list[Record]
+    Figure                              the shape of a figure: PRODUCER, make(measurement, records, out_dir)
+    producer_names(), figure_names()    the registered producers and figures (entry points
+                                        ``dssl_bounds.producers`` / ``dssl_bounds.figures``)
+    measure(name, suite, *, seed)       a registered producer's measurement (what the figures plot)
+    producer_key(seed, name)            the run's key derivation: one root key, split by name
+    verify(out_dir, suite, *, seed, only, producers, figures, resume, progress)
                                         ledger.json, report.md and figures/ as one checkpointed unit
     read_run(out_dir)                   the run marker of a complete verify output (else ValueError)
-    write_ledger(ledger, out_dir)       ledger.json (schema 2)
+    Ledger, write_ledger(ledger, out_dir)   the run's records; ledger.json (schema 2)
     write_atomic(path, content)         a file written whole or not at all (mode 0644 under umask)
-    render_report(ledger, out_dir, figures), claims_table(records), matrix_text(records)
-    load_ledger(path), diff_ledgers(a, b)
-                                        compare two ledgers (``dssl-bounds diff``)
+    render_report(ledger, out_dir, figures), claims_table(records), matrix_text(records),
+    markdown_cell(text)                 report.md and its pieces
+    load_ledger(path), diff_ledgers(a, b)   compare two ledgers (``dssl-bounds diff``)
+    Suite, SUITES, get_suite            every producer's sizes (``Suite.extra``: an extension's)
     toolkit_version()                   the installed version
-    Record, VERDICTS, LEVELS            the ledger's row type and vocabularies
+Judging (`bounds.judging`)
+    Record, VERDICTS, LEVELS, ALPHA     the ledger's row type, vocabularies and test level
     rules                               the statistical rules (binomial, sign test, slope, ...)
-    formula, linear, distributed, downstream
-                                        the producers (modules: measure(suite, *, key), judge(m, suite))
-    Suite, SUITES, get_suite            every producer's sizes
-    PRODUCER_NAMES, producer_key        the producers and the run's key derivation
+    judges                              the public judges: lower bound, comparison, monotone, ...
     evaluate, sensitivity_bound         a claim's bound at parameters (NumPy, vectorised)
+    stated_probability, d_star          a claim's stated probability; Theorem 4.4's threshold d*
+    reading_of, family_of, bound_claim  an objective's ledger reading, claim family, and the
+                                        Theorem 4.2 / 4.3 claim that bounds its model at a scope
+Producers (`bounds.producers`; modules with measure and judge)
+    formula, linear, distributed, downstream, mar
 
 The library sets no process-wide state: float64 must be enabled by the caller
 (switch ``jax_enable_x64`` on in ``jax.config``; the CLI and the tests do), and running a suite
@@ -31,21 +42,40 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+#: Public name -> the module that defines it (imported on first use).
 _NAMES = {
     "run_suite": "bounds.running.ledger", "measure": "bounds.running.ledger", "write_ledger": "bounds.running.ledger",
-    "Ledger": "bounds.running.ledger", "PRODUCER_NAMES": "bounds.producers", "producer_key": "bounds.running.ledger",
-    "verify": "bounds.running.ledger", "read_run": "bounds.running.ledger", "write_atomic": "bounds.running.ledger",
-    "render_report": "bounds.running.report", "claims_table": "bounds.running.report", "matrix_text": "bounds.running.report",
+    "Ledger": "bounds.running.ledger", "verify": "bounds.running.ledger", "read_run": "bounds.running.ledger",
+    "producer_key": "bounds.running.produce", "write_atomic": "bounds.running.produce",
+    "Producer": "bounds.running.registry", "Figure": "bounds.running.registry",
+    "producer_names": "bounds.running.registry", "figure_names": "bounds.running.registry",
+    "render_report": "bounds.running.report", "claims_table": "bounds.running.report",
+    "matrix_text": "bounds.running.report", "markdown_cell": "bounds.running.report",
     "diff_ledgers": "bounds.running.diff", "load_ledger": "bounds.running.diff",
+    "Suite": "bounds.running.suite", "SUITES": "bounds.running.suite", "get_suite": "bounds.running.suite",
     "Record": "bounds.judging.records", "VERDICTS": "bounds.judging.records", "LEVELS": "bounds.judging.records",
     "ALPHA": "bounds.judging.rules",
-    "Suite": "bounds.running.suite", "SUITES": "bounds.running.suite", "get_suite": "bounds.running.suite",
     "evaluate": "bounds.judging.evaluation", "sensitivity_bound": "bounds.judging.evaluation",
+    "stated_probability": "bounds.judging.evaluation", "d_star": "bounds.judging.evaluation",
+    "reading_of": "bounds.judging.readings", "family_of": "bounds.judging.readings",
+    "bound_claim": "bounds.judging.readings",
 }
-_MODULES = {"rules": "bounds.judging.rules", "formula": "bounds.producers.formula",
-            "linear": "bounds.producers.linear", "distributed": "bounds.producers.distributed",
-            "downstream": "bounds.producers.downstream", "mar": "bounds.producers.mar"}
-__all__ = sorted([*_NAMES, *_MODULES, "toolkit_version"])
+#: Public module name -> the module.
+_MODULES = {"rules": "bounds.judging.rules", "judges": "bounds.judging.judges",
+            "formula": "bounds.producers.formula", "linear": "bounds.producers.linear",
+            "distributed": "bounds.producers.distributed", "downstream": "bounds.producers.downstream",
+            "mar": "bounds.producers.mar"}
+__all__ = [
+    # running a suite
+    "run_suite", "Producer", "Figure", "producer_names", "figure_names", "measure", "producer_key", "verify",
+    "read_run", "Ledger", "write_ledger", "write_atomic", "render_report", "claims_table", "matrix_text",
+    "markdown_cell", "load_ledger", "diff_ledgers", "Suite", "SUITES", "get_suite", "toolkit_version",
+    # judging
+    "Record", "VERDICTS", "LEVELS", "ALPHA", "rules", "judges", "evaluate", "sensitivity_bound",
+    "stated_probability", "d_star", "reading_of", "family_of", "bound_claim",
+    # producers
+    "formula", "linear", "distributed", "downstream", "mar",
+]
 
 
 def toolkit_version() -> str:

@@ -1,63 +1,23 @@
 """Synthetic analogues of the paper's figures and tables, one module per figure.
 
-Each module names the producer whose measurement it plots (``PRODUCER``) and draws it with
-``make(measurement, out_dir) -> list[pathlib.Path]``: a figure shows exactly the numbers the
-ledger's records were judged on, never a second draw.
+Each module is a `bounds.Figure`: it names the producer whose measurement it draws
+(``PRODUCER``) and draws it with ``make(measurement, records, out_dir) -> list[pathlib.Path]``
+from that measurement's fields and that producer's records — a figure shows exactly the numbers
+the ledger's records were judged on, and reads their verdicts, bounds and intervals from the
+records instead of judging again. The modules are registered as the entry points
+``dssl_bounds.figures`` of the toolkit's ``pyproject.toml``, which is how ``dssl-bounds verify``
+finds them (and an installed package's figures); importing this package loads nothing.
 
-    >>> sorted(FIGURES)[:2]
-    ['bounds_vs_d', 'fig1_data']
+    bounds_vs_d          Theorems 4.2 / 4.3 bounds and the empirical sensitivity over d (linear)
+    fig1_data            Fig. 1: the non-IID data (downstream)
+    fig2a_connectivity   Fig. 2a: sensitivity vs average connectivity (distributed)
+    fig2b_mar            Fig. 2b: MAR vs MIM over Dirichlet alpha (mar)
+    fig3_features        Fig. 3: PCA of MIM / CL features (downstream)
+    fig3_mar             Fig. 3, MAR column (mar)
+    table1, table5       Tables 1 and 5 (downstream)
+    table6               Table 6: consensus rules (distributed)
+    table7, table8       Tables 7 and 8; table8 also writes the MAR rows of Table 5 (mar)
 """
 
-from __future__ import annotations
-
-import importlib
-import pathlib
-from typing import Any, Mapping, Sequence
-
-#: Figure name -> module (imported when drawn: the modules pull in matplotlib).
-FIGURES: Mapping[str, str] = {
-    "bounds_vs_d": "figures.bounds_vs_d",
-    "fig1_data": "figures.fig1_data",
-    "fig2a_connectivity": "figures.fig2a_connectivity",
-    "fig2b_mar": "figures.fig2b_mar",
-    "fig3_features": "figures.fig3_features",
-    "fig3_mar": "figures.fig3_mar",
-    "table1": "figures.table1",
-    "table5": "figures.table5",
-    "table6": "figures.table6",
-    "table7": "figures.table7",
-    "table8": "figures.table8",
-}
-
-
-def _check(only: Sequence[str] | None) -> list[str]:
-    names = list(FIGURES) if not only else list(only)
-    unknown = sorted(set(names) - set(FIGURES))
-    if unknown:
-        raise ValueError(f"figure names {unknown} must be among {sorted(FIGURES)}")
-    return names
-
-
-def producers_for(only: Sequence[str] | None = None) -> list[str]:
-    """The producers whose measurements the named figures (all by default) need."""
-    names = _check(only)
-    return sorted({importlib.import_module(FIGURES[n]).PRODUCER for n in names})
-
-
-def make_figures(measurements: Mapping[str, Any], out_dir, *, only: Sequence[str] | None = None,
-                 progress=None) -> list[pathlib.Path]:
-    """Draw the named figures (all by default) from the producers' ``measurements`` (by
-    producer name) into ``out_dir``; figures whose producer did not run are skipped. The
-    matplotlib backend is the caller's (the CLI uses Agg)."""
-    say = progress or (lambda message: None)
-    written: list[pathlib.Path] = []
-    for name in _check(only):
-        module = importlib.import_module(FIGURES[name])
-        if module.PRODUCER not in measurements:
-            continue
-        say(f"figure {name}")
-        written.extend(module.make(measurements[module.PRODUCER], pathlib.Path(out_dir)))
-    return written
-
-
-__all__ = ["FIGURES", "make_figures", "producers_for"]
+__all__ = ["bounds_vs_d", "fig1_data", "fig2a_connectivity", "fig2b_mar", "fig3_features", "fig3_mar", "table1",
+           "table5", "table6", "table7", "table8"]

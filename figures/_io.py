@@ -1,11 +1,14 @@
-"""Writing a figure or table analogue: one PNG or one Markdown table per name."""
+"""Writing a figure or table analogue (one PNG or one Markdown table per name), and reading
+the records it shows."""
 
 from __future__ import annotations
 
 import io
 import pathlib
+from typing import Iterable
 
 import bounds
+from bounds import Record
 
 
 def save_figure(fig, out_dir, name: str) -> pathlib.Path:
@@ -29,5 +32,13 @@ def save_table(markdown: str, out_dir, name: str) -> pathlib.Path:
 
 
 def cell(text) -> str:
-    """A Markdown table cell: ``|`` escaped so that e.g. ``|Ā|`` does not split the row."""
-    return str(text).replace("|", "\\|")
+    """A Markdown table cell, escaped as the report escapes its cells (`bounds.markdown_cell`)."""
+    return bounds.markdown_cell(text)
+
+
+def claim_records(records: Iterable[Record], claim: str, *, level: str | None = None,
+                  data_model: str | None = None) -> list[Record]:
+    """The records of ``claim`` (at ``level``, of the measurement on ``data_model``), in ledger
+    order: what a figure shows of the verdicts, read from the records, never judged again."""
+    return [r for r in records if r.claim == claim and (level is None or r.level == level)
+            and (data_model is None or r.params.get("data_model") == data_model)]

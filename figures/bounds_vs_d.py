@@ -4,7 +4,7 @@ One panel per reading (MIM: paper-surrogate, alignment-exact, reconstruction; CL
 dissimilar): the sensitivity ``s = 1 - min_k r_k`` (the quantity the lower bound controls),
 local and FL, median over seeds with a 10-90% band, against the bound's ``1 - bound`` on
 log-log axes. Last panel: the ratio ``s^C / s^M`` with the unit-constant threshold ``d*`` of
-Theorem 4.4. The points are the linear producer's order sweep — the measurements its records
+Theorem 4.4, read from the Theorem 4.4 records (their ``bound``). The points are the linear producer's order sweep — the measurements its records
 were judged on. Trials with ``s = 0`` (the surrogate's binary ``r_k``) cannot appear on a log
 axis and are counted in the panel title instead.
 """
@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import pathlib
 
+from typing import Any, Sequence
+
 import numpy as np
 
 import theory
-from bounds.judging.evaluation import sensitivity_bound
-from bounds.producers.linear import Measurements, threshold_d_star
-from bounds.judging.readings import OBJECTIVES, bound_claim
+from bounds import Record, sensitivity_bound
 from figures._io import save_figure
+from sim import OBJECTIVES, get_objective
 
 PRODUCER = "linear"
 
@@ -39,7 +40,25 @@ def _band(ax, d, s, label, color):
     return int(sum(np.sum(row <= 0) for row in s))
 
 
-def make(ms: Measurements, out_dir: pathlib.Path) -> list[pathlib.Path]:
+def bound_claim(objective: str, scope: str) -> theory.Claim:
+    """The Theorem 4.2 / 4.3 claim that bounds ``objective`` at ``scope`` (its family and variant)."""
+    o = get_objective(objective)
+    return theory.find_claim(family=o.family, scope=scope, variant=o.variant)
+
+
+def d_star(records: Sequence[Record]) -> float:
+    """Theorem 4.4's unit-constant ``d*`` for similar augmentations at the local level: the
+    ``bound`` of its simulation records (one value at the study's ``p``)."""
+    claim = theory.find_claim(family="comparison", scope="local")
+    values = {r.bound for r in records if r.claim == claim.id and r.level == "simulation"
+              and r.reading.get("cl") == "similar" and r.bound is not None and "variant" not in r.reading}
+    if len(values) != 1:
+        raise ValueError(f"records: need one d* of {claim.id} (cl=similar), found {sorted(values)}")
+    return values.pop()
+
+
+def make(ms: Any, records: Sequence[Record], out_dir: pathlib.Path) -> list[pathlib.Path]:
+    """``bounds_vs_d.png`` of the linear measurement (``ms.sweep``) and its records."""
     import matplotlib.pyplot as plt
 
     sweep = sorted(ms.sweep, key=lambda m: m.study.data.d)
@@ -73,9 +92,9 @@ def make(ms: Measurements, out_dir: pathlib.Path) -> list[pathlib.Path]:
     local_cl, local_mim = bound_claim("cl-similar", "local"), bound_claim("mim-alignment", "local")
     ratio_bound = sensitivity_bound(local_cl.id, d=dense, C=1.0) / sensitivity_bound(local_mim.id, d=dense, p=p, C=1.0)
     ax.plot(dense, ratio_bound, "k--", label="bound ratio (similar / MIM)")
-    d_star = threshold_d_star(theory.find_claim(family="comparison", scope="local"), "similar", p=p)
-    ax.axvline(d_star, color="k", lw=0.8)
+    threshold = d_star(records)
+    ax.axvline(threshold, color="k", lw=0.8)
     ax.axhline(1.0, color="grey", lw=0.5)
-    ax.set(xscale="log", yscale="log", xlabel="d", ylabel="s^C / s^M", title=f"ratio; d* = {d_star:.1f} at p = {p}")
+    ax.set(xscale="log", yscale="log", xlabel="d", ylabel="s^C / s^M", title=f"ratio; d* = {threshold:.1f} at p = {p}")
     ax.legend(fontsize=7)
     return [save_figure(fig, out_dir, "bounds_vs_d")]

@@ -10,15 +10,16 @@ sample ``e_{h_i} + mu xi``. Sizes are the downstream study's.
 from __future__ import annotations
 
 import pathlib
+from typing import Sequence
 
 import jax
 import matplotlib.pyplot as plt
 import numpy as np
 
+from bounds import Record
 from figures._io import save_figure
-from sim.data import partition
-from sim.data.model import sample_clients
-from sim.studies.downstream import SKEWS, Experiment
+from sim import heterogeneity, paper_partition, sample_clients
+from sim.studies import SKEWS, Experiment
 
 PRODUCER = "downstream"
 
@@ -32,7 +33,7 @@ def _counts_panel(ax, counts, title):
     ax.set(xlabel="class", ylabel="client", title=title, xticks=range(counts.shape[1]), yticks=range(counts.shape[0]))
 
 
-def make(measurement: dict[str, Experiment], out_dir: pathlib.Path) -> list[pathlib.Path]:
+def make(measurement: dict[str, Experiment], records: Sequence[Record], out_dir: pathlib.Path) -> list[pathlib.Path]:
     """``fig1_data.png`` of the downstream measurement on the paper's data model (Fig. 1 shows
     the paper's construction; nothing is drawn when the suite did not run that model)."""
     if "paper" not in measurement:
@@ -42,12 +43,12 @@ def make(measurement: dict[str, Experiment], out_dir: pathlib.Path) -> list[path
     cfg = st.data_config()
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.8), constrained_layout=True,
                              gridspec_kw={"width_ratios": [1, 1.3, 2.2]})
-    paper = partition.paper(cfg)
-    h = partition.heterogeneity(paper.counts).summary()
+    paper = paper_partition(cfg)
+    h = heterogeneity(paper.counts).summary()
     _counts_panel(axes[0], paper.counts, f"paper construction\nN = {cfg.N}, n = {cfg.n}, n_rare = {cfg.n_rare}, "
                                          f"TV = {h['tv_distance']:.2f}")
     label = exp.counts[0, SKEWS.index("label")]
-    h = partition.heterogeneity(label).summary()
+    h = heterogeneity(label).summary()
     _counts_panel(axes[1], label,
                   f"Dirichlet label skew (alpha = {st.alpha:g}, balanced), seed 0\nclasses/client = "
                   f"{h['classes_per_client']:.2f}, top-2 mass = {h['top2_mass']:.2f}, TV = {h['tv_distance']:.2f}")

@@ -14,15 +14,16 @@ one its records were judged on.
 from __future__ import annotations
 
 import pathlib
+from typing import Any, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 
 import theory
-from bounds.producers.distributed import Measurement, bound_value
-from bounds.judging.readings import family_of
+from bounds import Record, sensitivity_bound
 from figures._io import save_figure
-from sim.studies.connectivity import Sweep
+from sim import get_objective
+from sim.studies import Sweep
 
 PRODUCER = "distributed"
 OBJECTIVES = ("mim-reconstruction", "mim-alignment", "cl-similar")
@@ -31,10 +32,10 @@ VARIANT = "proof"
 
 def _bound_sensitivity(objective: str, scope: str, sw: Sweep, **at) -> np.ndarray:
     """``1 - bound`` of the Theorem 4.2 / 4.3 claim of ``objective`` at ``scope`` (unit constants)."""
-    family, variant = family_of(objective)
-    claim = theory.find_claim(family=family, scope=scope, variant=variant)
+    o = get_objective(objective)
+    claim = theory.find_claim(family=o.family, scope=scope, variant=o.variant)
     st = sw.study
-    return 1 - bound_value(claim, d=st.d, p=st.p, N=st.N, tr_H=float(np.mean(sw.tr_H)), **at)
+    return sensitivity_bound(claim.id, d=st.d, p=st.p, N=st.N, tr_H=float(np.mean(sw.tr_H)), C=1.0, **at)
 
 
 def _finite_quantiles(block: np.ndarray, qs: tuple[float, ...]) -> np.ndarray:
@@ -78,7 +79,8 @@ def _panel(ax, sw: Sweep, reading: str, objective: str) -> None:
     ax.legend(fontsize=7)
 
 
-def make(measurement: Measurement, out_dir: pathlib.Path) -> list[pathlib.Path]:
+def make(measurement: Any, records: Sequence[Record], out_dir: pathlib.Path) -> list[pathlib.Path]:
+    """``fig2a_connectivity.png`` of the distributed measurement (``connectivity`` and ``gossip`` sweeps)."""
     closed, trained = measurement.connectivity, measurement.gossip
     rows = (("per-neighbourhood", closed), ("objective-eq1", closed), ("gossip", trained))
     fig, axes = plt.subplots(len(rows), len(OBJECTIVES), figsize=(15, 12), constrained_layout=True)

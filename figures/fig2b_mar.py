@@ -2,24 +2,24 @@
 
 Writes ``fig2b_mar.png`` (one panel per algorithm: mean accuracy with 99% t-intervals over
 seeds against alpha on a log axis, MIM and MAR, the untrained encoder as a reference line) and
-``fig2b_mar.md`` (the numbers and every ``fig2b-mar-ge-mim`` verdict). Numbers come from
-``bounds.producers.mar`` on the measurement the ledger judged; a cell whose runs all diverged reads n/a
+``fig2b_mar.md`` (the numbers and every ``fig2b-mar-ge-mim`` verdict). The summary numbers
+come from ``bounds.mar``'s tables of the measurement the ledger judged, the verdicts from its
+records; a cell whose runs all diverged reads n/a
 and draws no point.
 """
 
 from __future__ import annotations
 
 import pathlib
+from typing import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 
-from bounds.producers import mar
-
-from bounds.judging import rules
-from figures._io import save_figure, save_table
+from bounds import Record, mar, rules
+from figures._io import claim_records, save_figure, save_table
 from figures.table1 import md_row, pm
-from sim.studies.mar import ALGORITHMS, MARExperiment
+from sim.studies import ALGORITHMS, MARExperiment
 
 PRODUCER = "mar"
 
@@ -36,7 +36,7 @@ def verdicts(records, claim: str) -> list[str]:
     return lines
 
 
-def markdown(exp: MARExperiment) -> str:
+def markdown(exp: MARExperiment, records: Sequence[Record]) -> str:
     st = exp.study
     untrained = rules.mean_ci(exp.untrained)
     lines = ["# Fig. 2b analogue", "",
@@ -47,13 +47,13 @@ def markdown(exp: MARExperiment) -> str:
              md_row(("algorithm", "alpha", "MIM", "MAR", "MAR - MIM")), "|---|---|---|---|---|"]
     for row in mar.fig2b_table(exp):
         lines.append(md_row((row["algorithm"], f"{row['alpha']:g}", pm(row["MIM"]), pm(row["MAR"]), pm(row["MAR - MIM"]))))
-    return "\n".join(lines + [""] + verdicts(mar.fig2b_records(exp), mar.FIG2B) + [""])
+    return "\n".join(lines + [""] + verdicts(claim_records(records, mar.FIG2B), mar.FIG2B) + [""])
 
 
-def make(measurement: MARExperiment, out_dir: pathlib.Path) -> list[pathlib.Path]:
+def make(measurement: MARExperiment, records: Sequence[Record], out_dir: pathlib.Path) -> list[pathlib.Path]:
     """``fig2b_mar.md`` and ``fig2b_mar.png``."""
     exp = measurement
-    md = save_table(markdown(exp), out_dir, "fig2b_mar")
+    md = save_table(markdown(exp, records), out_dir, "fig2b_mar")
     rows = mar.fig2b_table(exp)
     fig, axes = plt.subplots(1, len(ALGORITHMS), figsize=(11, 4.2), constrained_layout=True, sharey=True)
     untrained = rules.mean_ci(exp.untrained)[0]

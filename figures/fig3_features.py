@@ -13,14 +13,16 @@ the others); an encoder whose features are not finite (a diverged run) gets a pa
 from __future__ import annotations
 
 import pathlib
+from typing import Sequence
 
 import jax
 import matplotlib.pyplot as plt
 import numpy as np
 
+from bounds import Record
 from figures._io import save_figure
-from sim.models.shallow import encode
-from sim.studies.downstream import METHODS, Experiment
+from sim import encode
+from sim.studies import METHODS, Experiment
 
 PRODUCER = "downstream"
 
@@ -45,7 +47,7 @@ def scatter_panel(ax, features: np.ndarray, labels: np.ndarray, n_classes: int, 
                       vmin=-0.5, vmax=n_classes - 0.5)
 
 
-def make(measurement: dict[str, Experiment], out_dir: pathlib.Path) -> list[pathlib.Path]:
+def make(measurement: dict[str, Experiment], records: Sequence[Record], out_dir: pathlib.Path) -> list[pathlib.Path]:
     """``fig3_features[_<data model>].png`` of the downstream measurement."""
     return [_figure(exp, out_dir) for exp in measurement.values()]
 

@@ -8,21 +8,23 @@ latent data model; the IID test set coloured by class (as the downstream Fig. 3 
 from __future__ import annotations
 
 import pathlib
+from typing import Sequence
 
 import jax
 import matplotlib.pyplot as plt
 import numpy as np
 
-from bounds.producers import mar
+from bounds import Record
+from bounds import mar
 from figures._io import save_figure
 from figures.fig3_features import scatter_panel
-from sim.models.shallow import encode
-from sim.studies.mar import MARExperiment
+from sim import encode
+from sim.studies import MARExperiment
 
 PRODUCER = "mar"
 
 
-def make(measurement: MARExperiment, out_dir: pathlib.Path) -> list[pathlib.Path]:
+def make(measurement: MARExperiment, records: Sequence[Record], out_dir: pathlib.Path) -> list[pathlib.Path]:
     """``fig3_mar.png``."""
     exp = measurement
     st = exp.study

@@ -4,21 +4,22 @@ Writes ``table1.md`` (per data model, the simulation analogue with 99% t-interva
 and the untrained encoders' accuracy; the paper's reported Table 1; every
 ``table1-mim-drop-le-cl-drop`` verdict) and ``table1.png`` (bar charts of the drops: one
 simulation panel per data model with intervals, and the paper's reported drops). Cells with a
-diverged run read ``n/a`` and draw no bar. Numbers come
-from ``bounds.producers.downstream``, the functions the ledger and the tests use, on the measurement the
-ledger judged.
+diverged run read ``n/a`` and draw no bar. The summary numbers come
+from ``bounds.downstream``'s tables of the measurement the ledger judged; every verdict, margin
+and interval from that producer's records.
 """
 
 from __future__ import annotations
 
 import pathlib
+from typing import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 
-from bounds.producers import downstream
-from figures._io import cell, save_figure, save_table
-from sim.studies.downstream import LOSS_OF, METHODS, PROBE_METHOD, SKEWS, Experiment
+from bounds import Record, downstream
+from figures._io import cell, claim_records, save_figure, save_table
+from sim.studies import LOSS_OF, METHODS, PROBE_METHOD, SKEWS, Experiment
 
 PRODUCER = "downstream"
 
@@ -57,12 +58,13 @@ def bar_stat(stat):
     return (mean, half if np.isfinite(half) else 0.0) if np.isfinite(mean) else (0.0, 0.0)
 
 
-def markdown(measurement: dict[str, Experiment]) -> str:
+def markdown(measurement: dict[str, Experiment], records: Sequence[Record]) -> str:
     lines = ["# Table 1 analogue", ""]
     for exp in measurement.values():
-        lines += _simulation_lines(exp)
+        lines += _simulation_lines(exp, records)
     lines += _reported_lines()
-    lines += [""] + verdict_lines(downstream.reported_table1_records(), downstream.TABLE1, ("MIM drop", "CL drop"))
+    lines += [""] + verdict_lines(claim_records(records, downstream.TABLE1, level="reported"), downstream.TABLE1,
+                                  ("MIM drop", "CL drop"))
     lines += ["", "Simulation drops are accuracy fractions, reported drops accuracy points. Rule (simulation): 99% "
               "t-interval of the mean paired difference drop_CL - drop_MIM over seeds; holds if it lies above 0, fails "
               "if below 0, else inconclusive; holds-trivially when the MIM encoder's IID accuracy is not above its "
@@ -70,7 +72,7 @@ def markdown(measurement: dict[str, Experiment]) -> str:
     return "\n".join(lines)
 
 
-def _simulation_lines(exp: Experiment) -> list[str]:
+def _simulation_lines(exp: Experiment, records: Sequence[Record]) -> list[str]:
     st = exp.study
     lines = [
         f"## Simulation, {exp.data_model} data model", "",
@@ -90,8 +92,8 @@ def _simulation_lines(exp: Experiment) -> list[str]:
               md_row(("split", "classes per client", "top-2 class mass", "TV to global")), "|---|---|---|---|"]
     for skew, h in exp.heterogeneity.items():
         lines.append(md_row((skew, f"{h['classes_per_client']:.2f}", f"{h['top2_mass']:.2f}", f"{h['tv_distance']:.2f}")))
-    lines += [""] + verdict_lines(downstream.table1_records(exp, reported=False), downstream.TABLE1,
-                                  ("MIM drop", "CL drop")) + [""]
+    mine = claim_records(records, downstream.TABLE1, level="simulation", data_model=exp.data_model)
+    lines += [""] + verdict_lines(mine, downstream.TABLE1, ("MIM drop", "CL drop")) + [""]
     return lines
 
 
@@ -111,9 +113,10 @@ def _reported_lines() -> list[str]:
     return lines
 
 
-def make(measurement: dict[str, Experiment], out_dir: pathlib.Path) -> list[pathlib.Path]:
-    """``table1.md`` and ``table1.png`` of the downstream measurement (one Experiment per data model)."""
-    md = save_table(markdown(measurement), out_dir, "table1")
+def make(measurement: dict[str, Experiment], records: Sequence[Record], out_dir: pathlib.Path) -> list[pathlib.Path]:
+    """``table1.md`` and ``table1.png`` of the downstream measurement (one Experiment per data
+    model) and its records."""
+    md = save_table(markdown(measurement, records), out_dir, "table1")
     n = len(measurement)
     fig, axes = plt.subplots(1, n + 1, figsize=(7 * n + 7, 4.8), constrained_layout=True,
                              gridspec_kw={"width_ratios": [1] * n + [2]})

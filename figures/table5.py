@@ -3,21 +3,22 @@
 Writes ``table5.md`` (summed layer-wise l2 distances of the encoders, local vs local and local
 vs global, absolute and relative to the global encoder's norm, 99% t-intervals over seeds;
 the paper's reported Table 5; every ``table5-mim-divergence-le-cl-divergence`` verdict) and
-``table5.png`` (the absolute distances as bars). Numbers come from ``bounds.producers.downstream`` on the
-measurement the ledger judged.
+``table5.png`` (the absolute distances as bars). The summary numbers come from ``bounds.downstream``'s tables
+of the measurement the ledger judged; every verdict from that producer's records.
 """
 
 from __future__ import annotations
 
 import pathlib
+from typing import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 
-from bounds.producers import downstream
-from figures._io import save_figure, save_table
+from bounds import Record, downstream
+from figures._io import claim_records, save_figure, save_table
 from figures.table1 import bar_stat, md_row, verdict_lines
-from sim.studies.downstream import DISTANCES, LOSS_OF, METHODS, SKEWS, Experiment
+from sim.studies import DISTANCES, LOSS_OF, METHODS, SKEWS, Experiment
 
 PRODUCER = "downstream"
 
@@ -31,10 +32,10 @@ def _pm(stat) -> str:
     return f"{mean:.3f} ± {half:.3f}" if np.isfinite(half) else f"{mean:.3f}"
 
 
-def markdown(measurement: dict[str, Experiment]) -> str:
+def markdown(measurement: dict[str, Experiment], records: Sequence[Record]) -> str:
     lines = ["# Table 5 analogue", ""]
     for exp in measurement.values():
-        lines += _simulation_lines(exp)
+        lines += _simulation_lines(exp, records)
     table = downstream.reported_table5()
     lines += ["", "## Reported (the paper's Table 5)", "",
               "Which of the three columns is local-vs-local and which local-vs-global is not stated; they are in the "
@@ -42,13 +43,13 @@ def markdown(measurement: dict[str, Experiment]) -> str:
               md_row(["method", *table["columns"]]), "|---|" + "---|" * len(table["columns"])]
     for row in table["rows"]:
         lines.append(md_row([row["method"], *(f"{v:.2f}" for v in row["distance"])]))
-    lines += [""] + verdict_lines(downstream.reported_table5_records(), downstream.TABLE5, ("MIM", "CL"))
+    lines += [""] + verdict_lines(claim_records(records, downstream.TABLE5, level="reported"), downstream.TABLE5, ("MIM", "CL"))
     lines += ["", "Rule (simulation): 99% t-interval of the mean paired difference dist_CL - dist_MIM over seeds; "
               "holds if above 0, fails if below 0, else inconclusive.", ""]
     return "\n".join(lines)
 
 
-def _simulation_lines(exp: Experiment) -> list[str]:
+def _simulation_lines(exp: Experiment, records: Sequence[Record]) -> list[str]:
     st = exp.study
     kinds = [*DISTANCES, *(f"{kind} (relative)" for kind in DISTANCES)]
     lines = [
@@ -62,14 +63,15 @@ def _simulation_lines(exp: Experiment) -> list[str]:
     for row in downstream.distance_table(exp):
         lines.append(md_row([f"{row['method']} ({row['loss']})", row["model"], row["skew"]]
                           + [_pm(row[kind]) for kind in kinds]))
-    lines += [""] + verdict_lines(downstream.table5_records(exp, reported=False), downstream.TABLE5, ("MIM", "CL"))
+    mine = claim_records(records, downstream.TABLE5, level="simulation", data_model=exp.data_model)
+    lines += [""] + verdict_lines(mine, downstream.TABLE5, ("MIM", "CL"))
     return lines + [""]
 
 
-def make(measurement: dict[str, Experiment], out_dir: pathlib.Path) -> list[pathlib.Path]:
+def make(measurement: dict[str, Experiment], records: Sequence[Record], out_dir: pathlib.Path) -> list[pathlib.Path]:
     """``table5.md`` and ``table5.png`` of the downstream measurement (one Experiment per data
     model: one row of panels each; a diverged cell draws no bar)."""
-    md = save_table(markdown(measurement), out_dir, "table5")
+    md = save_table(markdown(measurement, records), out_dir, "table5")
     fig, axes = plt.subplots(len(measurement), len(DISTANCES), figsize=(12, 4.5 * len(measurement)),
                              constrained_layout=True, squeeze=False)
     width = 0.38

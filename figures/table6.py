@@ -14,12 +14,12 @@ mean ± sd and counted in the cell ("diverged" when every seed's run did).
 from __future__ import annotations
 
 import pathlib
-from typing import Mapping
+from typing import Any, Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 
-from bounds.producers.distributed import Measurement
+from bounds import Record
 from figures._io import cell, save_figure, save_table
 
 PRODUCER = "distributed"
@@ -49,7 +49,8 @@ def _row(cells) -> str:
     return "| " + " | ".join(cell(c) for c in cells) + " |"
 
 
-def make(measurement: Measurement, out_dir: pathlib.Path) -> list[pathlib.Path]:
+def make(measurement: Any, records: Sequence[Record], out_dir: pathlib.Path) -> list[pathlib.Path]:
+    """``table6.md`` and ``table6.png`` of the distributed measurement's ``consensus`` rows."""
     st, rows = measurement.consensus.study, measurement.consensus.rows
     fl = next(r for r in rows if r.rule == "fl")
     levels = sorted({r.level for r in rows if r.rule != "fl"})

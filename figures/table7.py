@@ -8,22 +8,21 @@ t-intervals over seeds; the paper's Table 7; every ``table7-ammd-mean-best`` ver
 from __future__ import annotations
 
 import pathlib
+from typing import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 
-from bounds.producers import mar
-
-from bounds.judging import rules
-from figures._io import save_figure, save_table
+from bounds import Record, mar, rules
+from figures._io import claim_records, save_figure, save_table
 from figures.fig2b_mar import pm, verdicts
 from figures.table1 import bar_stat, md_row
-from sim.studies.mar import TABLE7_METRICS, MARExperiment
+from sim.studies import TABLE7_METRICS, MARExperiment
 
 PRODUCER = "mar"
 
 
-def markdown(exp: MARExperiment) -> str:
+def markdown(exp: MARExperiment, records: Sequence[Record]) -> str:
     st = exp.study
     gammas = st.table7_gammas
     base = rules.mean_ci(exp.accuracy[mar.mim("FL", st.table_alpha)])
@@ -39,14 +38,13 @@ def markdown(exp: MARExperiment) -> str:
               md_row(["metric", *table["columns"]]), "|---|" + "---|" * len(table["columns"])]
     for row in table["rows"]:
         lines.append(md_row([row["metric"], *(f"{v:.2f}" for v in row["accuracy"])]))
-    recs = mar.table7_records(exp) + [r for r in mar.reported_records() if r.claim == mar.TABLE7]
-    return "\n".join(lines + [""] + verdicts(recs, mar.TABLE7) + [""])
+    return "\n".join(lines + [""] + verdicts(claim_records(records, mar.TABLE7), mar.TABLE7) + [""])
 
 
-def make(measurement: MARExperiment, out_dir: pathlib.Path) -> list[pathlib.Path]:
+def make(measurement: MARExperiment, records: Sequence[Record], out_dir: pathlib.Path) -> list[pathlib.Path]:
     """``table7.md`` and ``table7.png``."""
     exp = measurement
-    md = save_table(markdown(exp), out_dir, "table7")
+    md = save_table(markdown(exp, records), out_dir, "table7")
     gammas = exp.study.table7_gammas
     rows = {r["metric"]: r for r in mar.table7_table(exp)}
     rep = {r["metric"]: r["accuracy"] for r in mar.reported_table7()["rows"]}

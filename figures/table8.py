@@ -9,20 +9,20 @@ every ``table5-mar-divergence-le-mim`` verdict), which come from the same FedMAR
 from __future__ import annotations
 
 import pathlib
+from typing import Sequence
 
 import matplotlib.pyplot as plt
-import numpy as np
 
-from bounds.producers import mar
-from figures._io import save_figure, save_table
+from bounds import Record, mar
+from figures._io import claim_records, save_figure, save_table
 from figures.fig2b_mar import pm, verdicts
 from figures.table1 import bar_stat, md_row
-from sim.studies.mar import MARExperiment
+from sim.studies import MARExperiment
 
 PRODUCER = "mar"
 
 
-def markdown(exp: MARExperiment) -> str:
+def markdown(exp: MARExperiment, records: Sequence[Record]) -> str:
     st = exp.study
     lines = ["# Table 8 analogue", "",
              f"Probe accuracy (%), FedMAR with A-MMD (mean bandwidth), Dirichlet alpha = {st.table_alpha:g}, latent "
@@ -33,26 +33,24 @@ def markdown(exp: MARExperiment) -> str:
     for r in mar.reported_table8()["rows"]:
         name = f"constant {r['gamma']:g}" if r["schedule"] == "constant" else f"cosine {r['gamma_max']:g} -> {r['gamma_min']:g}"
         lines.append(md_row((name, f"{r['accuracy']:.2f}")))
-    recs = mar.table8_records(exp) + [r for r in mar.reported_records() if r.claim == mar.TABLE8]
-    return "\n".join(lines + [""] + verdicts(recs, mar.TABLE8) + [""])
+    return "\n".join(lines + [""] + verdicts(claim_records(records, mar.TABLE8), mar.TABLE8) + [""])
 
 
-def table5_markdown(exp: MARExperiment) -> str:
+def table5_markdown(exp: MARExperiment, records: Sequence[Record]) -> str:
     st = exp.study
     lines = ["# Table 5 analogue, MAR rows", "",
              f"Summed layer-wise l2 distance between the final local encoders (FedMAR vs FedAvg MAE, Dirichlet alpha "
              f"= {st.table_alpha:g}, latent data model), 99% t-intervals over {st.n_seeds} seeds.", "",
              md_row(("method", *mar.DISTANCES)), "|---|---|---|"]
     lines += [md_row((r["method"], *(pm(r[k], 1.0) for k in mar.DISTANCES))) for r in mar.distance_table(exp)]
-    recs = mar.table5_records(exp) + [r for r in mar.reported_records() if r.claim == mar.TABLE5]
-    return "\n".join(lines + [""] + verdicts(recs, mar.TABLE5) + [""])
+    return "\n".join(lines + [""] + verdicts(claim_records(records, mar.TABLE5), mar.TABLE5) + [""])
 
 
-def make(measurement: MARExperiment, out_dir: pathlib.Path) -> list[pathlib.Path]:
+def make(measurement: MARExperiment, records: Sequence[Record], out_dir: pathlib.Path) -> list[pathlib.Path]:
     """``table8.md``, ``table8.png`` and ``table5_mar.md``."""
     exp = measurement
-    md = save_table(markdown(exp), out_dir, "table8")
-    md5 = save_table(table5_markdown(exp), out_dir, "table5_mar")
+    md = save_table(markdown(exp, records), out_dir, "table8")
+    md5 = save_table(table5_markdown(exp, records), out_dir, "table5_mar")
     rows = mar.table8_table(exp)
     rep = mar.reported_table8()["rows"]
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 4.2), constrained_layout=True)

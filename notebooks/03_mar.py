@@ -38,8 +38,6 @@ import numpy as np  # noqa: E402
 
 import bounds  # noqa: E402
 import sim  # noqa: E402
-from bounds.producers import mar as mar_records  # noqa: E402
-from sim.data import partition  # noqa: E402
 
 SIZE = os.environ.get("DSSL_SIZE", "default")  # "smoke" | "default" | "full"
 # where the summary figure and its plotted numbers are written (a fresh temporary folder by default)
@@ -59,11 +57,11 @@ st = exp.study
 
 # %%
 model = sim.make_latent_model(st.latent_config(), key=jax.random.key(0))
-_, cov = sim.data.latent.population_moments(model)
+_, cov = sim.population_moments(model)
 masks = jax.random.bernoulli(jax.random.key(1), 1 - st.mask_ratio, (64, st.d))
-r2_latent = float(jnp.mean(sim.data.latent.masked_r2(cov, masks)))
-x_paper, _ = partition.global_sample(sim.DataConfig(d=st.d, N=st.N), 4000, key=jax.random.key(2))
-r2_paper = float(jnp.mean(sim.data.latent.masked_r2(jnp.cov(x_paper.T), masks)))
+r2_latent = float(jnp.mean(sim.masked_r2(cov, masks)))
+x_paper, _ = sim.global_sample(sim.DataConfig(d=st.d, N=st.N), 4000, key=jax.random.key(2))
+r2_paper = float(jnp.mean(sim.masked_r2(jnp.cov(x_paper.T), masks)))
 print(f"masked R^2 at mask ratio {st.mask_ratio}: latent model {r2_latent:.2f}, paper's model {r2_paper:.2f}")
 
 # %% [markdown]
@@ -99,19 +97,19 @@ print("gamma at omega = 0, Omega/2, Omega:", gammas[0], float(sim.gamma_schedule
 # FedAvg step for step, so the difference is the alignment alone.
 
 # %%
-split = partition.dirichlet(2 * st.N, st.n_clients, st.samples_per_client, st.table_alpha, balanced=True,
-                            key=jax.random.key(4))
-data = partition.client_data(model, split, key=jax.random.key(5))
+split = sim.dirichlet_partition(2 * st.N, st.n_clients, st.samples_per_client, st.table_alpha, balanced=True,
+                                key=jax.random.key(4))
+data = sim.client_data(model, split, key=jax.random.key(5))
 cfg = st.shallow()
-p0 = sim.models.shallow.init_params(cfg, key=jax.random.key(6))
+p0 = sim.init_shallow_params(cfg, key=jax.random.key(6))
 loss = sim.MixedMARLoss(cfg)
 runs = {name: sim.train_fedmar(p0, loss, data, st.train_config("FL"), key=jax.random.key(7), gamma_max=g_max,
                                gamma_min=g_min)
         for name, (g_max, g_min) in {"MIM": (0.0, 0.0), "MAR": (0.1, 0.001)}.items()}
-probe_x, probe_y = partition.global_sample(model, 2 * st.probe_samples, key=jax.random.key(8))
+probe_x, probe_y = sim.global_sample(model, 2 * st.probe_samples, key=jax.random.key(8))
 P = st.probe_samples
 for name, run in runs.items():
-    f = sim.models.shallow.encode(cfg, run.global_params["encoder"], probe_x)
+    f = sim.encode(cfg, run.global_params["encoder"], probe_x)
     acc = float(sim.linear_probe(f[:P], probe_y[:P], f[P:], probe_y[P:], n_classes=2 * st.N))
     print(f"{name}: final mean loss {float(np.nanmean(run.losses[-1])):.4f}, probe accuracy {acc:.3f}")
 
@@ -128,7 +126,7 @@ untrained = float(np.mean(exp.untrained))
 print(f"untrained encoder: {untrained:.3f}")
 
 # %%
-rows = mar_records.fig2b_table(exp)
+rows = bounds.mar.fig2b_table(exp)
 fig, axes = plt.subplots(1, 3, figsize=(15, 4), constrained_layout=True)
 axes[0].plot(shifts, ammd, marker="o")
 axes[0].set(xlabel="shift of z_bar", ylabel="A-MMD (paper)", title="Eq. 6")

@@ -10,8 +10,9 @@ import pytest
 import theory
 from bounds.running.cli import main
 from bounds.running.ledger import read_run
-from bounds.producers import PRODUCER_NAMES
-from bounds.judging.records import LEVELS, READING_KEYS, VERDICTS
+from bounds.running.registry import producer_names
+from bounds.judging.records import LEVELS, VERDICTS
+from theory import READINGS as READING_KEYS
 
 FORMULA_IDS = {
     "thm4.2-local", "thm4.2-decl", "thm4.2-fl",
@@ -96,7 +97,7 @@ def test_help_documents_every_option_and_lists_the_producers(capsys):
     with pytest.raises(SystemExit):
         main(["verify", "--help"])
     text = capsys.readouterr().out
-    assert all(name in text for name in PRODUCER_NAMES)
+    assert all(name in text for name in producer_names())
     with pytest.raises(SystemExit) as stop:
         main(["--version"])
     assert stop.value.code == 0 and capsys.readouterr().out.startswith("dssl-bounds ")
@@ -125,3 +126,83 @@ def test_figures_command_writes_the_bounds_figure(tmp_path):
     assert main(["figures", "--only", "bounds_vs_d", "--suite", "smoke", "--out", str(tmp_path)]) == 0
     png = tmp_path / "bounds_vs_d.png"
     assert png.stat().st_size > 10_000 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# ----------------------------------------------------------------------------- an open suite
+
+
+class ToyProducer:
+    """A producer defined outside the toolkit: its sizes from ``suite.extra`` (a default without)."""
+
+    name = "toy"
+
+    def measure(self, suite, *, key):
+        import jax
+
+        n = suite.extra.get(self.name, 3)
+        return {"draws": jax.random.uniform(key, (n,)).tolist()}
+
+    def judge(self, measurement, suite):
+        from bounds import Record
+
+        return [Record(claim="thm4.2-local", source="toy", level="simulation", verdict="inconclusive",
+                       empirical=sum(measurement["draws"]), trials=len(measurement["draws"]), note="toy")]
+
+
+TOY = ToyProducer()  # an entry point names an object (or a module) of the Producer shape
+
+
+class ToyFigure:
+    PRODUCER = "toy"
+
+    @staticmethod
+    def make(measurement, records, out_dir):
+        path = out_dir / "toy.md"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"{len(measurement['draws'])} draws, verdict {records[0].verdict}\n")
+        return [path]
+
+
+def test_run_suite_runs_any_producer_with_its_key_and_extra_sizes():
+    import dataclasses
+
+    import bounds
+
+    assert isinstance(ToyProducer(), bounds.Producer)
+    suite = dataclasses.replace(bounds.get_suite("smoke"), extra={"toy": 5})
+    ledger, measurements = bounds.run_suite(suite, seed=3, producers=[ToyProducer()])
+    assert [r.source for r in ledger.records] == ["toy"] and ledger.records[0].trials == 5
+    again = ToyProducer().measure(suite, key=bounds.producer_key(3, "toy"))
+    assert measurements["toy"] == again  # one root key per run, split by the producer's name
+    with pytest.raises(ValueError, match="distinct"):
+        bounds.run_suite(suite, producers=[ToyProducer(), ToyProducer()])
+    with pytest.raises(ValueError, match="producers"):
+        bounds.run_suite(suite, producers=[object()])
+    with pytest.raises(ValueError, match="Suite.extra"):
+        dataclasses.replace(suite, extra=[1])
+
+
+def test_registered_extensions_are_run_and_drawn_by_verify(tmp_path, monkeypatch):
+    """An installed package's entry points (here: the registry's reader, patched) add a producer
+    and a figure that ``verify`` runs and draws next to the toolkit's."""
+    from importlib import metadata
+
+    from bounds.running import registry
+
+    real = registry.entry_points
+    extra = {registry.PRODUCER_GROUP: ("toy", "TOY"), registry.FIGURE_GROUP: ("toy_figure", "ToyFigure")}
+
+    def entry_points(group):
+        name, target = extra[group]
+        point = metadata.EntryPoint(name, f"{__name__}:{target}", group)
+        return {**real(group), name: point}
+
+    monkeypatch.setattr(registry, "entry_points", entry_points)
+    assert registry.producer_names()[-1] == "toy" and "toy_figure" in registry.figure_names()
+    assert registry.load_producer("toy").name == "toy"
+    out = tmp_path / "run"
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["verify", "--suite", "smoke", "--only", "formula", "toy", "--out", str(out), "--jobs", "1"]) == 0
+    data = json.loads((out / "ledger.json").read_text())
+    assert "toy" in {r["source"] for r in data["records"]}
+    assert (out / "figures" / "toy.md").read_text().startswith("3 draws, verdict inconclusive")

@@ -9,26 +9,25 @@ compilation cache.
 
 from __future__ import annotations
 
+import argparse
 import os
+import pathlib
+import sys
+import time
+from typing import Sequence
 
-# JAX's CPU eigensolver runs on OpenBLAS, whose threads oversubscribe small machines (batched
-# 256x256 eigendecompositions: 12-62 s with default threads, 0.4-1.7 s with one). Set before
-# numpy loads OpenBLAS; only a default, a user's setting wins.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-# jaxlib 0.9.2 logs, for every program it loads from the persistent compilation cache, a C++
-# warning ("Assume version compatibility. PjRt-IFRT does not track XLA executable versions.") and,
-# on CPUs whose LLVM tuning includes +prefer-no-gather / +prefer-no-scatter (tuning preferences,
-# not instruction sets), two ERROR lines of about 2.5 kB each claiming a machine mismatch although
-# the program was compiled on this very host (jax-ml/jax#38445, openxla/xla#44565; the program
-# loads and runs). A warm default `verify` printed 856 of them (2 MB). Level 3 keeps only FATAL;
-# XLA's real errors reach Python as exceptions. Only a default, as above.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-import argparse  # noqa: E402
-import pathlib  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from typing import Sequence  # noqa: E402
+#: Environment defaults the CLI process and its workers (spawned, they inherit the environment)
+#: run under, set by `main` before numpy or JAX is loaded; a user's own setting wins.
+#: OPENBLAS_NUM_THREADS: JAX's CPU eigensolver runs on OpenBLAS, whose threads oversubscribe
+#: small machines (batched 256x256 eigendecompositions: 12-62 s with default threads, 0.4-1.7 s
+#: with one). TF_CPP_MIN_LOG_LEVEL: jaxlib 0.9.2 logs, for every program it loads from the
+#: persistent compilation cache, a C++ warning ("Assume version compatibility. PjRt-IFRT does not
+#: track XLA executable versions.") and, on CPUs whose LLVM tuning includes +prefer-no-gather /
+#: +prefer-no-scatter (tuning preferences, not instruction sets), two ERROR lines of about 2.5 kB
+#: each claiming a machine mismatch although the program was compiled on this very host
+#: (jax-ml/jax#38445, openxla/xla#44565; the program loads and runs). A warm default `verify`
+#: printed 856 of them (2 MB). Level 3 keeps only FATAL; XLA's real errors reach Python as exceptions.
+ENVIRONMENT = (("OPENBLAS_NUM_THREADS", "1"), ("TF_CPP_MIN_LOG_LEVEL", "3"))
 
 SUITE_NAMES = ("smoke", "default", "full")  # checked against bounds.running.suite when a suite runs
 SEED_RANGE = 2**32
@@ -154,11 +153,11 @@ def _jobs(text: str) -> int:
 
 
 def _verify(args, say) -> None:
-    from bounds.producers import PRODUCER_NAMES
+    from bounds.running.registry import producer_names
 
     out = _check_out(args.out)
     _configure(cache=not args.no_cache, say=say)
-    running = len(set(args.only or PRODUCER_NAMES))
+    running = len(set(args.only or producer_names()))
     started = None
     if args.jobs > 1 and running > 1:
         # Workers first: their import of the toolkit overlaps this process's (`bounds.running.workers`).
@@ -180,20 +179,18 @@ def _verify(args, say) -> None:
 
 
 def _figures(args, say) -> None:
-    from bounds.running.ledger import measure
+    from bounds.running import registry
+    from bounds.running.produce import draw_figures, produce
     from bounds.running.suite import get_suite
-    from figures import make_figures, producers_for
 
     out = _check_out(args.out)
-    needed = producers_for(args.only)
+    needed = registry.figure_producers(args.only)
     suite = get_suite(args.suite)
     _configure(cache=not args.no_cache, say=say)
-    measurements = {}
-    for name in needed:
-        say(f"{name}: measuring")
-        measurements[name] = measure(name, suite, seed=args.seed)
-    for path in make_figures(measurements, out, only=args.only, progress=say):
-        print(f"wrote {path}")
+    for name in needed:  # each figure reads its producer's measurement and records
+        records, measurement, _ = produce(registry.load_producer(name), suite, args.seed, None, say)
+        for path in draw_figures(name, measurement, records, out, say, only=args.only):
+            print(f"wrote {path}")
 
 
 def _sweep(args, say) -> None:
@@ -216,8 +213,10 @@ def _diff(args, say) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     from bounds import toolkit_version
-    from bounds.producers import PRODUCER_NAMES
-    from figures import FIGURES
+    from bounds.producers import default_jobs
+    from bounds.running.registry import figure_names, producer_names
+
+    producers, figures_ = producer_names(), figure_names()
 
     parser = argparse.ArgumentParser(prog="dssl-bounds", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"%(prog)s {toolkit_version()}",
@@ -238,12 +237,10 @@ def _parser() -> argparse.ArgumentParser:
                                         "report.md and figures/ as one unit (run.json marks it complete). "
                                         "An interrupted run resumes from its checkpoints when rerun.")
     common(verify, out=pathlib.Path("results"), what="output folder")
-    verify.add_argument("--only", nargs="+", metavar="PRODUCER", choices=PRODUCER_NAMES,
-                        help=f"run only these record producers, among: {', '.join(PRODUCER_NAMES)}")
+    verify.add_argument("--only", nargs="+", metavar="PRODUCER", choices=producers,
+                        help=f"run only these record producers, among: {', '.join(producers)}")
     verify.add_argument("--no-figures", action="store_true", help="do not draw the figures")
     verify.add_argument("--full", action="store_true", help="print every record, not only the matrix")
-    from bounds.producers import default_jobs
-
     verify.add_argument("--jobs", type=_jobs, default=default_jobs(),
                         help="producers run at once, each in its own process (default: the CPU cores, "
                              f"{default_jobs()} here); 1 runs them one after another in this process")
@@ -251,8 +248,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="ignore the checkpoints of an interrupted run and recompute everything")
     figures = sub.add_parser("figures", help="measure and draw the figure and table analogues (without a ledger)")
     common(figures, out=pathlib.Path("results") / "figures", what="folder of the figures")
-    figures.add_argument("--only", nargs="+", metavar="NAME", choices=sorted(FIGURES),
-                         help=f"draw only these figures, among: {', '.join(sorted(FIGURES))}")
+    figures.add_argument("--only", nargs="+", metavar="NAME", choices=figures_,
+                         help=f"draw only these figures, among: {', '.join(figures_)}")
     sweep = sub.add_parser("sweep", help="run a parameter sweep from a TOML config (resumable)",
                            description="Run the grid of linear studies a TOML [sweep] table describes; every "
                                        "point is checked before the first runs, and finished points are kept, "
@@ -272,6 +269,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    for name, value in ENVIRONMENT:  # before anything loads numpy or JAX (`ENVIRONMENT`)
+        os.environ.setdefault(name, value)
     args = _parser().parse_args(argv)
     say = _progress()
     try:

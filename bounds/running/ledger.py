@@ -1,14 +1,13 @@
-"""Run a suite: every producer, one ledger; write ``ledger.json`` (schema 2).
+"""Run a suite: every producer, one ledger; write ``ledger.json`` (schema 2); ``verify``.
 
-A producer is a module with two functions, so that figures can plot exactly what the records
-were judged on:
-
-    measure(suite, *, key) -> measurement   # a sim study: arrays, no verdicts
-    judge(measurement, suite) -> list[Record]
-
-and ``records(suite, *, key) = judge(measure(suite, key=key), suite)``. One root key per run;
-each producer's key is derived from the root and the producer's *name*, so a producer's
-records do not depend on which other producers ran.
+A producer is any object of the `bounds.Producer` shape (`bounds.running.registry`): a
+``name``, ``measure(suite, *, key)`` (a sim study: arrays, no verdicts) and
+``judge(measurement, suite) -> list[Record]``, so that figures draw exactly what the records
+were judged on. The registered producers (entry points ``dssl_bounds.producers``: the toolkit's
+and any installed extension's) run by default; `run_suite` takes any others. One root key per
+run; each producer's key is derived from the root and the producer's *name*
+(`bounds.running.produce.producer_key`), so a producer's records do not depend on which other
+producers ran.
 """
 
 from __future__ import annotations
@@ -16,22 +15,30 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import hashlib
-import importlib
 import json
 import os
 import pathlib
-import pickle
 import shutil
-import tempfile
-import time
-import zlib
-from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import jax
 
 from bounds import toolkit_version
-from bounds.producers import PRODUCER_NAMES, PRODUCERS, SCHEDULE, default_jobs  # noqa: F401 (re-exported)
 from bounds.judging.records import Record
+from bounds.producers import SCHEDULE
+from bounds.running import registry
+from bounds.running.produce import (
+    Progress,
+    checkpoint_path,
+    draw_figures,
+    produce,
+    producer_key,
+    require_x64,
+    root_key,
+    source_digest,
+    write_atomic,
+)
+from bounds.running.registry import Producer
 from bounds.running.suite import Suite, get_suite
 
 if TYPE_CHECKING:
@@ -40,50 +47,10 @@ if TYPE_CHECKING:
 SCHEMA = 2
 
 
-Progress = Callable[[str], None]
-
-
-class Producer(Protocol):
-    """The shape of a producer module (see the module docstring)."""
-
-    def measure(self, suite: Suite, *, key: jax.Array) -> Any: ...
-
-    def judge(self, measurement: Any, suite: Suite) -> list[Record]: ...
-
-
-def producer(name: str) -> Producer:
-    """The producer module called ``name``; ValueError listing the names otherwise."""
-    modules = dict(PRODUCERS)
-    if name not in modules:
-        raise ValueError(f"producer={name!r} must be one of {PRODUCER_NAMES}")
-    return importlib.import_module(modules[name])
-
-
-def root_key(seed: int) -> jax.Array:
-    """The run's one root key. ``impl="rbg"``: threefry's bit generator compiles several times
-    slower on CPU, and compilation dominates these runs; results reproduce per backend."""
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
-        raise ValueError(f"seed={seed!r} must be an integer in [0, 2**32)")
-    return jax.random.key(seed, impl="rbg")
-
-
-def producer_key(seed: int, name: str) -> jax.Array:
-    """The key of producer ``name`` in a run with ``seed`` (derived from the name, not the order)."""
-    return jax.random.fold_in(root_key(seed), zlib.crc32(name.encode()))
-
-
-def require_x64() -> None:
-    """The measurements compare representabilities at the 1e-6 scale (``r_k`` near 1 for large
-    ``d``), which float32 eigensolvers cannot resolve: refuse to run without float64."""
-    if not jax.config.jax_enable_x64:
-        raise RuntimeError("dssl-bounds needs float64: switch jax_enable_x64 on in jax.config before "
-                           "running a suite (the CLI does)")
-
-
-def measure(name: str, suite: Suite, *, seed: int) -> Any:
-    """Producer ``name``'s measurement at ``suite`` sizes for the run ``seed`` (what figures plot)."""
+def measure(name: str, suite: "str | Suite", *, seed: int) -> Any:
+    """Registered producer ``name``'s measurement at ``suite`` sizes for the run ``seed`` (what figures plot)."""
     require_x64()
-    return producer(name).measure(suite, key=producer_key(seed, name))
+    return registry.load_producer(name).measure(_as_suite(suite), key=producer_key(seed, name))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,80 +77,21 @@ def _as_suite(suite: "str | Suite") -> Suite:
     return suite if isinstance(suite, Suite) else get_suite(suite)
 
 
-def source_digest() -> str:
-    """A digest of the toolkit's source (``theory``, ``sim``, ``bounds``): a checkpoint made by
-    other code is never resumed, even at the same version number."""
-    h = hashlib.sha256()
-    root = pathlib.Path(__file__).resolve().parents[2]
-    for package in ("theory", "sim", "bounds"):
-        for path in sorted((root / package).rglob("*.py")):
-            h.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
-    return h.hexdigest()[:16]
-
-
-def checkpoint_path(folder: pathlib.Path, suite: Suite, seed: int, name: str) -> pathlib.Path:
-    """Where producer ``name``'s finished work of a run is saved: keyed by the suite's sizes,
-    the seed, the producer, the toolkit version and its source."""
-    key = json.dumps([repr(suite), seed, name, toolkit_version(), source_digest()])
-    return pathlib.Path(folder) / f"{suite.name}-seed{seed}-{name}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.pkl"
-
-
-def _load_checkpoint(path: pathlib.Path) -> tuple[list[Record], Any, float] | None:
-    try:
-        with open(path, "rb") as fh:
-            return pickle.load(fh)
-    except FileNotFoundError:
-        return None
-    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError):  # from other code: recompute
-        return None
-
-
-def _produce(name: str, sizes: Suite, seed: int, path: pathlib.Path | None,
-             say: Progress) -> tuple[list[Record], Any, float]:
-    """Run producer ``name`` (or resume it from ``path``): its records, measurement and seconds."""
-    saved = _load_checkpoint(path) if path is not None else None
-    if saved is not None:
-        say(f"{name}: {len(saved[0])} records resumed from {path}")
-        return saved
-    start = time.perf_counter()
-    say(f"{name}: running")
-    module = producer(name)
-    measurement = module.measure(sizes, key=producer_key(seed, name))
-    produced = module.judge(measurement, sizes)
-    seconds = time.perf_counter() - start
-    say(f"{name}: {len(produced)} records in {seconds:.1f}s")
-    if path is not None:
-        try:
-            saved_bytes = pickle.dumps((produced, measurement, seconds))
-        except (pickle.PicklingError, TypeError, AttributeError) as err:  # e.g. a closure in a measurement
-            say(f"{name}: not checkpointed ({err}); an interrupted run recomputes it")
-        else:
-            write_atomic(path, saved_bytes)
-    return produced, measurement, seconds
-
-
-def draw_figures(name: str, measurement: Any, folder: pathlib.Path, say: Progress | None = None) -> list[str]:
-    """Producer ``name``'s figures drawn from ``measurement`` into ``folder``: the file names."""
-    from figures import make_figures
-
-    return [p.name for p in make_figures({name: measurement}, pathlib.Path(folder), progress=say)]
-
-
-def _run_parallel(names: Sequence[str], sizes: Suite, seed: int, paths: dict, jobs: int,
+def _run_parallel(chosen: Sequence[Producer], sizes: Suite, seed: int, paths: dict, jobs: int,
                   say: Progress, on_result, started: "Workers | None" = None,
                   figures: pathlib.Path | None = None
                   ) -> dict[str, tuple[list[Record], Any, float]]:
     """Each producer in its own process (spawned: JAX does not survive a fork; the ``started``
-    workers if given, else ``min(jobs, len(names))`` new ones), longest first
-    (`bounds.producers.SCHEDULE`), each drawing its figures into ``figures`` (a folder, or None)
-    as soon as it is done; their progress lines come back through a queue. The workers are shut
-    down at the end."""
+    workers if given, else ``min(jobs, len(chosen))`` new ones), longest first
+    (`bounds.producers.SCHEDULE`, then the others), each drawing its figures into ``figures`` (a
+    folder, or None) as soon as it is done; their progress lines come back through a queue. The
+    workers are shut down at the end. A producer that is not registered must be picklable."""
     import concurrent.futures as cf
     import queue as queue_module
 
     from bounds.running import workers
 
-    order = sorted(names, key=lambda n: SCHEDULE.index(n) if n in SCHEDULE else len(SCHEDULE))
+    order = sorted(chosen, key=lambda p: SCHEDULE.index(p.name) if p.name in SCHEDULE else len(SCHEDULE))
     pool = started if started is not None else workers.start(min(jobs, len(order)))
     results: dict[str, tuple[list[Record], Any, float]] = {}
 
@@ -195,7 +103,7 @@ def _run_parallel(names: Sequence[str], sizes: Suite, seed: int, paths: dict, jo
                 return
 
     try:
-        futures = {pool.pool.submit(workers.produce, n, sizes, seed, paths[n], figures): n for n in order}
+        futures = {pool.pool.submit(workers.produce, p, sizes, seed, paths[p.name], figures): p.name for p in order}
         pending = set(futures)
         while pending:
             done, pending = cf.wait(pending, timeout=0.2, return_when=cf.FIRST_COMPLETED)
@@ -210,76 +118,77 @@ def _run_parallel(names: Sequence[str], sizes: Suite, seed: int, paths: dict, jo
     return results
 
 
+def _chosen(producers: Sequence[Producer] | None, only: Sequence[str] | None) -> list[Producer]:
+    """The producers to run: ``producers`` (default: the registered ones, in ledger order),
+    those named in ``only``; ValueError for an unknown name, a duplicate or a non-producer."""
+    if producers is None:
+        return registry.producers(only)
+    chosen = list(producers)
+    for p in chosen:
+        if not isinstance(p, Producer):
+            raise ValueError(f"producers: {p!r} must have a name, measure(suite, *, key) and judge(measurement, suite)")
+    names = [p.name for p in chosen]
+    if len(set(names)) != len(names):
+        raise ValueError(f"producers: names {names} must be distinct (each names its key and records)")
+    if only is not None:
+        unknown = sorted(set(only) - set(names))
+        if unknown:
+            raise ValueError(f"only={unknown} must be among {names}")
+        chosen = [p for p in chosen if p.name in only]
+    return chosen
+
+
 def run_suite(suite: "str | Suite" = "default", *, seed: int = 0, only: Sequence[str] | None = None,
+              producers: Sequence[Producer] | None = None,
               progress: Progress | None = None, checkpoints: str | os.PathLike | None = None,
               jobs: int = 1, on_result: Callable[[str, Any], None] | None = None,
               workers: "Workers | None" = None, figures: str | os.PathLike | None = None
               ) -> tuple[Ledger, dict[str, Any]]:
-    """Run every producer (or those named in ``only``) at ``suite`` size (a name or a `Suite`):
-    the ledger and each producer's measurement (by name), from which the figures are drawn.
+    """Run ``producers`` (any objects of the `bounds.Producer` shape; default: the registered
+    ones, the toolkit's and installed extensions'), or those named in ``only``, at ``suite``
+    size (a name or a `Suite`): the ledger (records in the producers' order) and each
+    producer's measurement (by name), from which the figures are drawn.
 
-    With ``checkpoints`` (a folder), each finished producer is saved there atomically and a
-    later call with the same suite, seed and toolkit resumes from it instead of recomputing;
-    the records and measurements are the same either way. With ``jobs > 1`` up to ``jobs``
-    producers run at once, each in its own process; every producer has its own key, so the
-    ledger is the same as with ``jobs = 1`` (records in ledger order). ``on_result(name,
-    measurement)`` is called in this process as each producer finishes. With ``figures`` (a
-    folder), each producer's figures are drawn there (`draw_figures`) as soon as it finishes, by
-    the process that ran it: with ``jobs > 1`` a worker, while the others still run, so that the
-    run does not end on one process drawing on one core. ``workers`` (`bounds.running.workers.start`): processes
-    already started for the parallel run, used and shut down here (the CLI starts them before
-    importing the toolkit, so that their start-up overlaps its own).
+    Producer ``p`` runs with the key ``producer_key(seed, p.name)``. With ``checkpoints`` (a
+    folder), each finished producer is saved there atomically and a later call with the same
+    suite, seed and toolkit resumes from it instead of recomputing; the records and
+    measurements are the same either way. With ``jobs > 1`` up to ``jobs`` producers run at
+    once, each in its own process; every producer has its own key, so the ledger is the same as
+    with ``jobs = 1``. ``on_result(name, measurement)`` is called in this process as each
+    producer finishes. With ``figures`` (a folder), each producer's registered figures are drawn
+    there (`bounds.running.produce.draw_figures`) as soon as it finishes, by the process that
+    ran it: with ``jobs > 1`` a worker, while the others still run, so that the run does not
+    end on one process drawing on one core. ``workers`` (`bounds.running.workers.start`):
+    processes already started for the parallel run, used and shut down here (the CLI starts
+    them before importing the toolkit, so that their start-up overlaps its own).
     """
     sizes = _as_suite(suite)
     root_key(seed)  # validates the seed before any computation
-    if only is not None:
-        unknown = sorted(set(only) - set(PRODUCER_NAMES))
-        if unknown:
-            raise ValueError(f"only={unknown} must be among {PRODUCER_NAMES}")
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs={jobs!r} must be an integer >= 1")
+    chosen = _chosen(producers, only)
     require_x64()
     say = progress or (lambda message: None)
-    names = [n for n in PRODUCER_NAMES if only is None or n in only]
+    names = [p.name for p in chosen]
     paths = {n: checkpoint_path(pathlib.Path(checkpoints), sizes, seed, n) if checkpoints is not None else None
              for n in names}
     done = on_result or (lambda name, measurement: None)
-    if jobs > 1 and len(names) > 1:
-        results = _run_parallel(names, sizes, seed, paths, jobs, say, done, workers, figures)
+    if jobs > 1 and len(chosen) > 1:
+        results = _run_parallel(chosen, sizes, seed, paths, jobs, say, done, workers, figures)
     else:
         if workers is not None:
             workers.close()
         results = {}
-        for n in names:
-            results[n] = _produce(n, sizes, seed, paths[n], say)
+        for p in chosen:
+            results[p.name] = produce(p, sizes, seed, paths[p.name], say)
             if figures is not None:
-                draw_figures(n, results[n][1], pathlib.Path(figures), say)
-            done(n, results[n][1])
+                draw_figures(p.name, results[p.name][1], results[p.name][0], pathlib.Path(figures), say)
+            done(p.name, results[p.name][1])
     records = [r for n in names for r in results[n][0]]
     measurements = {n: results[n][1] for n in names}
     seconds = {n: results[n][2] for n in names}
     created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     return Ledger(sizes.name, seed, tuple(records), created, seconds), measurements
-
-
-def write_atomic(path: pathlib.Path, content: str | bytes) -> None:
-    """Write ``content`` to ``path`` so that a reader never sees a half-written file (mode 0644
-    under the usual umask, as an ordinary file would be; ``tempfile`` alone would give 0600)."""
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(content.encode("utf-8") if isinstance(content, str) else content)
-            fh.flush()
-            os.fsync(fh.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        pathlib.Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_ledger(ledger: Ledger, out_dir: str | os.PathLike) -> pathlib.Path:
@@ -334,14 +243,14 @@ def _replace_folder(staged: pathlib.Path, target: pathlib.Path) -> None:
 
 
 def verify(out_dir: str | os.PathLike, suite: "str | Suite" = "default", *, seed: int = 0,
-           only: Sequence[str] | None = None, figures: bool = True, resume: bool = True,
+           only: Sequence[str] | None = None, producers: Sequence[Producer] | None = None, figures: bool = True, resume: bool = True,
            progress: Progress | None = None, jobs: int = 1,
            workers: "Workers | None" = None) -> tuple[Ledger, list[pathlib.Path]]:
     """``dssl-bounds verify``: run the suite into ``out_dir`` as one unit — ``ledger.json``,
     ``report.md`` and ``figures/`` (drawn from this run's measurements) — under the run marker
     (`read_run`). Finished producers are checkpointed in ``out_dir/.checkpoints``; a rerun after
     an interruption resumes from them (``resume=False`` recomputes) and writes the same output.
-    ``jobs``, ``workers``: producers run at once (`run_suite`). Returns the ledger and the figure paths."""
+    ``producers``, ``jobs``, ``workers``: as `run_suite`. Returns the ledger and the figure paths."""
     from bounds.running.report import render_report
 
     out = pathlib.Path(out_dir)
@@ -357,7 +266,7 @@ def verify(out_dir: str | os.PathLike, suite: "str | Suite" = "default", *, seed
         shutil.rmtree(checkpoints, ignore_errors=True)
     staged = out / ".figures-new"  # this run's figures only: emptied now, drawn by the producers' processes
     shutil.rmtree(staged, ignore_errors=True)
-    ledger, measurements = run_suite(sizes, seed=seed, only=only, progress=progress, checkpoints=checkpoints,
+    ledger, measurements = run_suite(sizes, seed=seed, only=only, producers=producers, progress=progress, checkpoints=checkpoints,
                                      jobs=jobs, workers=workers, figures=staged if figures else None)
     drawn: list[pathlib.Path] = []
     if figures:

@@ -11,12 +11,19 @@ from __future__ import annotations
 import collections
 import os
 import pathlib
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import Iterable, Mapping, Protocol, Sequence
 
 from bounds.judging.records import VERDICTS, Record
 
-if TYPE_CHECKING:
-    from bounds.running.ledger import Ledger
+
+class Ledger(Protocol):
+    """What a report reads of a ledger (`bounds.running.ledger.Ledger` has it)."""
+
+    suite: str
+    seed: int
+    records: Sequence[Record]
+    created: str
+    seconds: Mapping[str, float]
 
 COLUMNS = ("#", "claim", "source", "reading", "level", "bound", "empirical", "margin", "p-value", "verdict")
 
@@ -46,6 +53,15 @@ def _short(x: float) -> str:
 
 def _reading(reading) -> str:
     return ", ".join(f"{k}={v}" for k, v in sorted(reading.items())) or "—"
+
+
+def markdown_cell(text) -> str:
+    """A Markdown table cell: ``|`` escaped so that e.g. ``|Ā|`` does not split the row.
+
+    >>> print(markdown_cell("|Ā| = 5"))
+    \\|Ā\\| = 5
+    """
+    return str(text).replace("|", "\\|")
 
 
 def glyph(verdict: str) -> str:
@@ -117,8 +133,7 @@ def matrix_text(records: Iterable[Record], *, markdown: bool = False) -> str:
     body = [[claim, LEVEL_MARK.get(level, level), rest, *(cell(cells[c]) if c in cells else "" for c in columns)]
             for claim, level, rest, cells in rows]
     if markdown:
-        from figures._io import cell as md
-
+        md = markdown_cell
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         lines += ["| " + " | ".join(md(x) for x in row) + " |" for row in body]
         return "\n".join(lines) + "\n\n" + _legend() + " (lvl: F formula, S simulation, R reported)."
@@ -147,8 +162,7 @@ def claims_table(records: Iterable[Record], *, fmt: str = "markdown") -> str:
     ``fmt="markdown"`` for report.md, ``fmt="text"`` for the terminal (aligned columns).
     """
     if fmt == "markdown":
-        from figures._io import cell as md
-
+        md = markdown_cell
         rows = table_rows(records, link=True)
         lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
         lines += ["| " + " | ".join(md(x) if i else x for i, x in enumerate(row)) + " |" for row in rows]
@@ -207,7 +221,7 @@ def claim_sentences(records: Iterable[Record]) -> list[str]:
     return out
 
 
-def terminal_summary(ledger: "Ledger", report_path: pathlib.Path, *, full: bool = False) -> str:
+def terminal_summary(ledger: Ledger, report_path: pathlib.Path, *, full: bool = False) -> str:
     """What ``verify`` prints: the matrix (or, with ``full``, every record), the verdict
     counts and where the report is."""
     body = claims_table(ledger.records, fmt="text") if full else matrix_text(ledger.records)
@@ -215,7 +229,7 @@ def terminal_summary(ledger: "Ledger", report_path: pathlib.Path, *, full: bool 
     return f"{body}\n\n{len(ledger.records)} records: {counts}\nfull report (every record and its note): {report_path}"
 
 
-def render_report(ledger: "Ledger", out_dir: pathlib.Path, figures: Iterable[pathlib.Path] = ()) -> str:
+def render_report(ledger: Ledger, out_dir: pathlib.Path, figures: Iterable[pathlib.Path] = ()) -> str:
     """``report.md``: the matrix, a sentence per claim, the claims table (each row linked to
     its note), the notes, and the ``figures`` drawn from this run's measurements (paths;
     tables ``.md`` are inlined, images linked relative to ``out_dir``)."""

@@ -1,14 +1,14 @@
 """Suites: every producer's sizes in one value, ``smoke`` (tests), ``default`` (``verify``,
 target under 2 minutes on 2 CPU cores; about 1 min 30 s cold, 54 s with a warm compilation cache, on
-the stop-18 machine) and ``full`` (tens of minutes)."""
+a 2-core machine) and ``full`` (tens of minutes)."""
 
 from __future__ import annotations
 
 import dataclasses
+import types
+from typing import Any, Mapping
 
-from sim.studies.connectivity import ConnectivityStudy
-from sim.studies.downstream import DownstreamStudy
-from sim.studies.mar import MARStudy
+from sim.studies import ConnectivityStudy, DownstreamStudy, MARStudy
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,7 +37,12 @@ class Suite:
     """Every producer's sizes: ``linear`` (Theorems 4.2-4.4 at the client and FL objective
     level), ``connectivity`` (closed-form DecL readings), ``gossip`` (trained D-PSGD and FedAvg),
     ``consensus`` (the Table 6 analogue: mixing rules at ``|Ā| ≈ 5, 10``) and ``downstream``
-    (Table 1 / Table 5 analogues)."""
+    (Table 1 / Table 5 analogues).
+
+    ``extra`` holds the sizes of producers the fields do not name (an installed extension's),
+    by producer name: ``dataclasses.replace(get_suite("default"), extra={"mine": MySizes(...)})``;
+    such a producer reads ``suite.extra.get(self.name)`` and uses its own defaults without one.
+    """
 
     name: str
     linear: LinearSizes
@@ -47,12 +52,18 @@ class Suite:
     downstream: DownstreamStudy
     #: The MAR analogues (Fig. 2b, Tables 7 and 8, MAR rows of Table 5): FedMAR / DecMAR on the latent model.
     mar: MARStudy
+    extra: Mapping[str, Any] = dataclasses.field(default_factory=dict, hash=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.extra, Mapping) or not all(isinstance(k, str) for k in self.extra):
+            raise ValueError(f"Suite.extra = {self.extra!r} must be a mapping from producer names to sizes")
+        object.__setattr__(self, "extra", dict(self.extra))  # the suite's own copy
 
 
 # latent_noise = 0.5 (not the LatentConfig default 0.2): at d = 32, k = 4 a random linear encoder
 # already probes near the trained one at 0.2; at 0.5 a trained MAE probes clearly above its
 # untrained encoder (about 0.75 vs 0.6 with 8 classes) while masked coordinates stay predictable.
-SUITES: dict[str, Suite] = {
+SUITES: Mapping[str, Suite] = types.MappingProxyType({
     "smoke": Suite(
         name="smoke",
         linear=LinearSizes(d=32, n_seeds=16, sweep_d=(16, 24, 32, 48), sweep_seeds=4, n_masks=64, free_N=4,
@@ -114,7 +125,7 @@ SUITES: dict[str, Suite] = {
                      learning_rate=1e-2, c=8, hidden=128, n_seeds=16, probe_samples=2048, clients_per_round=8,
                      latent_noise=0.5),
     ),
-}
+})
 SUITE_NAMES: tuple[str, ...] = tuple(SUITES)
 
 

@@ -131,13 +131,19 @@ def point_id(study, seed: int) -> str:
 
 
 def _diverged(point: dict[str, Any], seed: int, err: Exception):
+    """One ``inconclusive`` record per claim a point judges (Theorems 4.2-4.4 at the client and FL
+    level, `bounds.producers.linear.point_records`) when its simulation is not finite."""
+    import theory
     from bounds.judging.records import Record
 
-    return [Record(claim="sweep-point", source="Theorems 4.2-4.4 at one sweep point", level="simulation",
+    claims = [c for scope in ("local", "fl") for c in theory.CLAIMS.values()
+              if c.scope == scope and c.family in ("mim", "cl", "comparison")]
+    return [Record(claim=claim.id, source=f"{claim.source} at one sweep point", level="simulation",
                    verdict="inconclusive", params={**point, "seed": seed},
                    statistic="none: the simulation at these parameters is not finite",
                    note=f"the simulation at {point} did not give finite representabilities ({err}); "
-                        "nothing at this point is judged")]
+                        "nothing at this point is judged")
+            for claim in claims]
 
 
 def run_point(study, point: dict[str, Any], seed: int) -> list:

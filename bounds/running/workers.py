@@ -45,7 +45,7 @@ def _init(settings: dict[str, Any], messages, parent: int) -> None:
         jax.config.update(name, value)
     matplotlib.use("Agg")  # this process only draws figures to files
     _say = messages.put
-    import bounds.running.ledger  # noqa: F401 (the toolkit, now, while the parent is still importing it)
+    import bounds.running.produce  # noqa: F401 (the toolkit, now, while the parent is still importing it)
 
 
 def _ready() -> tuple[int, bool, bool]:
@@ -54,17 +54,18 @@ def _ready() -> tuple[int, bool, bool]:
 
     import jax
 
-    return os.getpid(), "bounds.running.ledger" in sys.modules, bool(jax.config.jax_enable_x64)
+    return os.getpid(), "bounds.running.produce" in sys.modules, bool(jax.config.jax_enable_x64)
 
 
-def produce(name: str, sizes, seed: int, path, figures=None):
-    """Run producer ``name`` in this worker (`bounds.running.ledger._produce`), progress to the parent,
-    then draw its figures into the folder ``figures`` (unless None)."""
-    from bounds.running.ledger import _produce, draw_figures
+def produce(producer, sizes, seed: int, path, figures=None):
+    """Run ``producer`` in this worker (`bounds.running.produce.produce`; a registered producer
+    travels by name), progress to the parent, then draw its figures into the folder ``figures``
+    (unless None) from its measurement and records."""
+    from bounds.running import produce as running
 
-    out = _produce(name, sizes, seed, path, _say)
+    out = running.produce(producer, sizes, seed, path, _say)
     if figures is not None:
-        draw_figures(name, out[1], figures, _say)
+        running.draw_figures(producer.name, out[1], out[0], figures, _say)
     return out
 
 

@@ -38,7 +38,7 @@ def _run(dtype, seed, rounds):
     data = ClientData.from_arrays(x.astype(dtype))
     params = jax.tree_util.tree_map(lambda a: a.astype(dtype),
                                     init_linear_params("mim-alignment", 16, 4, key=jax.random.key(seed + 1000)))
-    loss = linear_objective("mim-alignment", p=0.75)
+    loss = linear_objective("mim-alignment", p=sim.MASK_RATIO)
     tc = TrainConfig(rounds=rounds, local_steps=5, batch_size=16, learning_rate=0.02)
     key = jax.random.key(seed + 2000)
     runs = {"fedavg": train_fedavg(params, loss, data, tc, key=key),

@@ -45,7 +45,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import scipy.sparse.linalg as spla  # noqa: E402
 
-P = 0.75
+from sim import MASK_RATIO as P  # noqa: E402  (the paper's mask ratio, 0.75)
 
 
 def _spiked(d, key):

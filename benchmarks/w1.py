@@ -51,7 +51,9 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 from jax import lax  # noqa: E402
 
-P, LR, SAMPLES = 0.75, 1e-3, 256
+from sim import MASK_RATIO as P  # noqa: E402  (the paper's mask ratio, 0.75)
+
+LR, SAMPLES = 1e-3, 256
 
 
 def _sgemm_gflops(reps: int = 10) -> float:

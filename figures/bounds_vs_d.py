@@ -64,7 +64,7 @@ def make(ms: Any, records: Sequence[Record], out_dir: pathlib.Path) -> list[path
     sweep = sorted(ms.sweep, key=lambda m: m.study.data.d)
     d = np.array([m.study.data.d for m in sweep], dtype=float)
     dense = np.geomspace(d.min(), d.max(), 64)
-    p = sweep[0].study.p
+    p = sweep[0].study.mask_ratio
     N = np.interp(dense, d, [m.study.data.N for m in sweep])
     tr_H = np.interp(dense, d, [float(np.mean(m.trace_H)) for m in sweep])
     fig, axes = plt.subplots(2, 3, figsize=(15, 9), constrained_layout=True)

@@ -35,7 +35,7 @@ def _bound_sensitivity(objective: str, scope: str, sw: Sweep, **at) -> np.ndarra
     o = get_objective(objective)
     claim = theory.find_claim(family=o.family, scope=scope, variant=o.variant)
     st = sw.study
-    return sensitivity_bound(claim.id, d=st.d, p=st.p, N=st.N, tr_H=float(np.mean(sw.tr_H)), C=1.0, **at)
+    return sensitivity_bound(claim.id, d=st.d, p=st.mask_ratio, N=st.N, tr_H=float(np.mean(sw.tr_H)), C=1.0, **at)
 
 
 def _finite_quantiles(block: np.ndarray, qs: tuple[float, ...]) -> np.ndarray:

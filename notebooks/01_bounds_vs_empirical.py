@@ -57,12 +57,13 @@ mim_local = theory.find_claim(family="mim", scope="local")
 cl_local = theory.find_claim(family="cl", scope="local", variant="similar")
 print(mim_local.source, "—", mim_local.statement)
 for claim in (mim_local, cl_local):
-    print(claim.source, "bound at d = 10^3, p = 0.75:", float(bounds.evaluate(claim.id, d=1e3, p=0.75, C=1.0)),
+    print(claim.source, f"bound at d = 10^3, p = {sim.MASK_RATIO}:",
+          float(bounds.evaluate(claim.id, d=1e3, p=sim.MASK_RATIO, C=1.0)),
           "| order of s: d^", claim.order_exponent(), "| stated probability:", claim.probability)
 comparison = theory.find_claim(family="comparison", scope="local")
 d_star = theory.threshold(comparison.id, "similar")
-print("d* (s^C > s^M for d > d*):", d_star, "=", float(comparison.lambdify(d_star, backend="numpy")(p=0.75)),
-      "at p = 0.75 with unit constants")
+print("d* (s^C > s^M for d > d*):", d_star, "=", float(comparison.lambdify(d_star, backend="numpy")(p=sim.MASK_RATIO)),
+      f"at p = {sim.MASK_RATIO} with unit constants")
 
 # %% [markdown]
 # ## 2. The data
@@ -107,7 +108,7 @@ fig, ax = plt.subplots(figsize=(6, 4))
 for objective, claim, color in (("mim-alignment", mim_local, "C0"), ("cl-similar", cl_local, "C3")):
     s = [np.median(mm.sensitivities(objective, "proof", "local")) for mm in sweep]
     ax.plot(d, s, "o-", color=color, label=f"empirical {objective}")
-    ax.plot(d, bounds.sensitivity_bound(claim.id, d=d, p=study.p, C=1.0), "--", color=color,
+    ax.plot(d, bounds.sensitivity_bound(claim.id, d=d, p=study.mask_ratio, C=1.0), "--", color=color,
             label=f"1 − bound ({claim.source})")
 ax.set(xscale="log", yscale="log", xlabel="d", ylabel="s = 1 − min_k r_k")
 ax.legend(fontsize=7)

@@ -42,7 +42,8 @@ SIZE = os.environ.get("DSSL_SIZE", "default")  # "smoke" | "default" | "full"
 # The suite's closed-form connectivity study (the one the ledger's `distributed` records use),
 # at fewer seeds: this notebook shows the shape, the ledger tests it.
 study = bounds.get_suite(SIZE).connectivity
-study = connectivity.ConnectivityStudy(N=study.N, d=study.d, levels=study.levels, n_seeds=min(study.n_seeds, 6))
+study = connectivity.ConnectivityStudy(N=study.N, d=study.d, levels=study.levels, n_seeds=min(study.n_seeds, 6),
+                                       mask_ratio=study.mask_ratio)
 print(study)
 
 # %% [markdown]
@@ -54,8 +55,8 @@ cor45, thm46 = theory.get_claim("cor4.5"), theory.get_claim("thm4.6")
 print(cor45.source, "—", cor45.statement)
 print(thm46.source, "—", thm46.statement)
 a_bar = np.linspace(2, study.N, 50)
-s_decl = bounds.sensitivity_bound("thm4.2-decl", d=study.d, p=study.p, N=study.N, A_bar=a_bar, C=1.0)
-s_fl = float(bounds.sensitivity_bound("thm4.2-fl", d=study.d, p=study.p, N=study.N, C=1.0))
+s_decl = bounds.sensitivity_bound("thm4.2-decl", d=study.d, p=study.mask_ratio, N=study.N, A_bar=a_bar, C=1.0)
+s_fl = float(bounds.sensitivity_bound("thm4.2-fl", d=study.d, p=study.mask_ratio, N=study.N, C=1.0))
 print("bound decreases in |Ā| (Corollary 4.5):", bool(np.all(np.diff(s_decl) < 0)))
 print("DecL bound >= FL bound (Theorem 4.6):", bool(np.all(s_decl >= s_fl - 1e-15)), "; equal at |Ā| = N:",
       bool(np.isclose(s_decl[-1], s_fl)))

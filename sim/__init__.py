@@ -15,7 +15,9 @@ Data (``sim.data``; Section 3.2)
                                   heterogeneity
     LatentConfig, make_latent_model, population_moments, masked_r2
                                   the latent data model of the shallow and MAR studies
-    bernoulli_mask, client_keys   sampled masks and per-round client keys
+    bernoulli_mask, client_keys, MASK_RATIO
+                                  sampled masks, per-round client keys, the paper's mask ratio
+                                  ``p = 0.75`` (every config's ``mask_ratio`` default)
 Linear objectives and solvers (``sim.linear``; Section 3.3)
     Objective, BUILTIN_OBJECTIVES, OBJECTIVES, get_objective, objectives
                                   the objectives as values, their registry (installed packages
@@ -58,7 +60,7 @@ are compared at the 1e-6 scale.
 
 from sim.data.config import DataConfig
 from sim.data.latent import LatentConfig, make_latent_model, masked_r2, population_moments
-from sim.data.masks import bernoulli_mask, client_keys
+from sim.data.masks import MASK_RATIO, bernoulli_mask, client_keys
 from sim.data.model import ClientData, expected_second_moment, sample_clients, sample_labelled, second_moment
 from sim.data.partition import (
     FeatureTransform,
@@ -126,7 +128,7 @@ __all__ = [
     "Partition", "FeatureTransform", "Heterogeneity", "iid_partition", "dirichlet_partition", "paper_partition",
     "heterogeneity", "client_data", "global_sample", "class_count",
     "LatentConfig", "make_latent_model", "population_moments", "masked_r2",
-    "bernoulli_mask", "client_keys",
+    "bernoulli_mask", "client_keys", "MASK_RATIO",
     # linear objectives and solvers
     "Objective", "BUILTIN_OBJECTIVES", "OBJECTIVES", "get_objective", "objectives",
     "client_matrix", "encoder_subspace", "encoder_fit", "EncoderFit", "mask_moments", "reconstruction_loss",

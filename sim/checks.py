@@ -12,10 +12,10 @@ become 2, and ``True`` is not a count.
 Traceback (most recent call last):
 ...
 ValueError: DataConfig.d = 2.7 is out of range: must be an integer >= 1
->>> real("LinearStudy.p", "0.5", low=0, high=1, closed=False)
+>>> real("LinearStudy.mask_ratio", "0.5", low=0, high=1, closed=False)
 Traceback (most recent call last):
 ...
-ValueError: LinearStudy.p = '0.5' is out of range: must be a real number in (0, 1)
+ValueError: LinearStudy.mask_ratio = '0.5' is out of range: must be a real number in (0, 1)
 """
 
 from __future__ import annotations

@@ -34,7 +34,8 @@ API = {
     "data-rare-own-class": (lambda: sim.DataConfig(d=64, rare_class=(0, 0)), "rare_class[0]"),
     "data-rare-length": (lambda: sim.DataConfig(d=64, rare_class=(2,)), "rare_class"),
     "linear-c-small": (lambda: LinearStudy(data=sim.DataConfig(d=32), c=3), "c"),
-    "linear-p-one": (lambda: LinearStudy(data=sim.DataConfig(d=32), c=4, p=1.0), "p"),
+    "linear-mask_ratio-one": (lambda: LinearStudy(data=sim.DataConfig(d=32), c=4, mask_ratio=1.0),
+                              "LinearStudy.mask_ratio = 1.0 is out of range: must be a real number in (0, 1)"),
     # evaluate: out-of-domain values and misspelled names (Theorem 4.2's p in (0, 1))
     "evaluate-p-above-one": (lambda: evaluate("thm4.2-local", d=1e3, p=1.5), "p=1.5"),
     "evaluate-p-zero": (lambda: evaluate("thm4.2-local", d=1e3, p=0.0), "p=0.0"),
@@ -129,14 +130,15 @@ def test_cli_exits_2(case, paths, capsys):
 
 
 TOML = {
-    "p-string": ('d = [24]\np = "0.5"', "p"),
-    "p-above-one": ("d = [24]\np = 1.5", "p"),
+    "mask_ratio-string": ('d = [24]\nmask_ratio = "0.5"', "mask_ratio"),
+    "mask_ratio-above-one": ("d = [24]\nmask_ratio = 1.5", "mask_ratio"),
+    "p-not-the-key": ("d = [24]\np = 0.5", "write mask_ratio = 0.5"),
     "out-number": ("d = [24]\nout = 5", "out"),
     "d-empty": ("d = []", "d"),
     "d-fraction": ("d = 2.7", "d"),
     "d-bool": ("d = true", "d"),
     "d-repeated": ("d = [24, 24]", "d"),
-    "d-missing": ("p = 0.5", "needs d"),
+    "d-missing": ("mask_ratio = 0.5", "needs d"),
     "seed-negative": ("d = [24]\nseed = -1", "seed"),
     "seed-too-large": ("d = [24]\nseed = 1099511627776", "seed"),
     "tau-nan": ("d = [24]\ntau = nan", "tau"),

@@ -14,12 +14,12 @@ from sim.studies.linear import LinearStudy
 @pytest.mark.parametrize("kwargs, field", [
     (dict(c=3), "c"),        # c < 2N = 4
     (dict(c=40), "c"),       # c > d = 32
-    (dict(p=1.0), "p"),
-    (dict(p=0.0), "p"),
+    (dict(mask_ratio=1.0), "LinearStudy.mask_ratio"),
+    (dict(mask_ratio=0.0), "LinearStudy.mask_ratio"),
     (dict(n_seeds=0), "n_seeds"),
 ])
 def test_linear_study_validates(kwargs, field):
-    args = dict(data=sim.DataConfig(d=32), c=4, p=0.75, n_seeds=4) | kwargs
+    args = dict(data=sim.DataConfig(d=32), c=4, mask_ratio=0.75, n_seeds=4) | kwargs
     with pytest.raises(ValueError, match=field):
         LinearStudy(**args)
 

@@ -141,7 +141,8 @@ def test_population_ties_at_c_are_inconclusive_not_judged():
 
 
 @pytest.mark.parametrize("field, value", [
-    ("N", 1), ("N", True), ("N", 4.5), ("d", 6), ("c", 3), ("c", 99), ("p", 0.0), ("p", 1.5), ("p", "0.5"),
+    ("N", 1), ("N", True), ("N", 4.5), ("d", 6), ("c", 3), ("c", 99), ("mask_ratio", 0.0), ("mask_ratio", 1.5),
+    ("mask_ratio", "0.5"),
     ("n_seeds", 1), ("rounds", 0), ("local_steps", 2.7), ("learning_rate", -1.0), ("learning_rate", math.inf),
     ("levels", (2, 4)), ("levels", (3, 3, 4)), ("levels", (3,)), ("levels", "34"), ("levels", (3, 4.5)),
     ("transform", "rotation"), ("train_objectives", ("mim-reconstruction",)), ("train_objectives", ()),

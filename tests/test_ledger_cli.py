@@ -105,7 +105,7 @@ def test_help_documents_every_option_and_lists_the_producers(capsys):
 
 def test_sweep_resumes_from_disk(tmp_path):
     config = tmp_path / "sweep.toml"
-    config.write_text(f'[sweep]\nout = "{tmp_path / "out"}"\nd = [24, 32]\np = 0.5\nn_seeds = 4\n')
+    config.write_text(f'[sweep]\nout = "{tmp_path / "out"}"\nd = [24, 32]\nmask_ratio = 0.5\nn_seeds = 4\n')
     assert main(["sweep", str(config), "--no-cache"]) == 0
     points = sorted((tmp_path / "out").glob("point-*.json"))
     assert len(points) == 2
@@ -113,7 +113,7 @@ def test_sweep_resumes_from_disk(tmp_path):
     assert main(["sweep", str(config), "--no-cache"]) == 0
     assert [p.stat().st_mtime_ns for p in points] == stamps
     bad = tmp_path / "bad.toml"
-    bad.write_text("[sweep]\nd = [24]\np = 1.5\n")
+    bad.write_text("[sweep]\nd = [24]\nmask_ratio = 1.5\n")
     assert main(["sweep", str(bad)]) == 2
 
 

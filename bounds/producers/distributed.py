@@ -139,7 +139,7 @@ def bound_value(claim: theory.Claim, variant: str = "statement", **params) -> np
 
 def _base_params(sw: Sweep, kind: str | None) -> dict:
     st = sw.study
-    out = {"N": st.N, "d": st.d, "c": st.c, "p": st.p, "levels": list(st.levels), "n_seeds": st.n_seeds}
+    out = {"N": st.N, "d": st.d, "c": st.c, "p": st.mask_ratio, "levels": list(st.levels), "n_seeds": st.n_seeds}
     if kind is not None:
         idx = sw.graphs.index(kind)
         out["topology"] = kind
@@ -202,7 +202,7 @@ def _lower_bound_record(sw: Sweep, claim: theory.Claim, variant: str, objective:
     """One lower-bound record: `bounds.judging.judges.lower_bound` on the trials."""
     st = sw.study
     tr_H = sw.tr_H.reshape((-1,) + (1,) * (trials.worst.ndim - 1))
-    bound = evaluate(claim, variant, d=st.d, p=st.p, N=st.N, tr_H=tr_H, A_bar=trials.a_bar)
+    bound = evaluate(claim, variant, d=st.d, p=st.mask_ratio, N=st.N, tr_H=tr_H, A_bar=trials.a_bar)
     p0 = np.broadcast_to(stated_probability(claim, d=st.d, m=trials.n_matrices), trials.worst.shape)
     m = f"m = {int(trials.n_matrices.min())}..{int(trials.n_matrices.max())} client matrices"
     reasons = {"probability > 0": (f"the stated probability {claim.probability} is <= 0 for every trial ({m}, d = "
@@ -442,7 +442,7 @@ def thm44_records(sw: Sweep, readings: tuple[str, ...]) -> list[Record]:
             for cl_name, cl_obj in CL_VARIANTS.items():
                 if mim_obj not in objs or cl_obj not in objs:
                     continue
-                thresholds = [d_star(claim, cl_name, p=st.p, tr_H=float(t)) for t in sw.tr_H]
+                thresholds = [d_star(claim, cl_name, p=st.mask_ratio, tr_H=float(t)) for t in sw.tr_H]
                 for variant in SENSITIVITIES:
                     for kind in TOPOLOGY_KINDS:
                         idx = sw.graphs.index(kind)[:-1]  # DecL levels only (|Ā| < N)

@@ -64,30 +64,32 @@ class Measurements:
     by_hand_readings: dict = dataclasses.field(default_factory=dict)
 
 
-def _readings(d: int, *, N, n_seeds: int, population_seeds: int, samples, key) -> dict:
+def _readings(d: int, *, N, n_seeds: int, population_seeds: int, samples, mask_ratio: float, key) -> dict:
     # Population matrices are deterministic up to the per-seed H of dissimilar CL: few seeds.
     seeds = {s: population_seeds if s == "population" else n_seeds for s in samples}
     # One program serves every reading; when it does little work (the N set by hand, the smoke
     # suite) it compiles at -O0 (`sim.studies.linear.ONCE_WORK`).
     optimise = sum(seeds.values()) * d**3 > study.ONCE_WORK
-    return {s: study.measure(study.theorem_study(d, n_seeds=seeds[s], N=N, samples=s), key=jax.random.fold_in(key, i),
-                             optimise=optimise)
+    return {s: study.measure(study.theorem_study(d, n_seeds=seeds[s], mask_ratio=mask_ratio, N=N, samples=s),
+                             key=jax.random.fold_in(key, i), optimise=optimise)
             for i, s in enumerate(samples)}
 
 
 def measure(suite: Suite, *, key) -> Measurements:
     sizes = suite.linear
     main_key, sweep_key, mask_key, free_key = jax.random.split(key, 4)
+    p = suite.mask_ratio  # the suite's shared mask ratio (`bounds.Suite`)
     readings = _readings(sizes.d, N=None, n_seeds=sizes.n_seeds, population_seeds=sizes.population_seeds,
-                         samples=study.SAMPLES, key=main_key)
+                         samples=study.SAMPLES, mask_ratio=p, key=main_key)
     # The scaling N = Theta(d^{1/20}) is 2 at every simulable d, where the other client's class
     # coordinate is a single one and the population Eq. 3 / Eq. 4 matrices vanish; the same
     # records with N set by hand show which findings are artefacts of N = 2.
     by_hand = _readings(sizes.d, N=sizes.free_N, n_seeds=sizes.free_seeds, population_seeds=sizes.population_seeds,
-                        samples=("n=d", "population"), key=free_key)
+                        samples=("n=d", "population"), mask_ratio=p, key=free_key)
     others = [d for d in sizes.sweep_d if d != sizes.d]
-    swept = study.sweep(others, n_seeds=sizes.sweep_seeds, key=sweep_key)
-    masks = study.mask_average(study.theorem_study(min(sizes.d, 64), n_seeds=1), key=mask_key, n_masks=sizes.n_masks)
+    swept = study.sweep(others, n_seeds=sizes.sweep_seeds, mask_ratio=p, key=sweep_key)
+    masks = study.mask_average(study.theorem_study(min(sizes.d, 64), n_seeds=1, mask_ratio=p), key=mask_key,
+                               n_masks=sizes.n_masks)
     main = readings["n=d"]
     return Measurements(main, by_hand["n=d"], tuple(sorted((main, *swept), key=lambda m: m.study.data.d)), masks,
                         readings, by_hand)
@@ -120,7 +122,7 @@ def _params(m: study.LinearMeasurement) -> dict:
     data = m.study.data
     # tr_H in the bounds is tr(P H_sym P) (Assumption A.9), one H per seed (its mean here); the
     # full trace tr(H), which grows with d when H is the identity off a subspace, goes in params.
-    return {"d": data.d, "p": m.study.p, "N": data.N, "A_bar": data.N, "tr_H": float(np.mean(m.trace_H)),
+    return {"d": data.d, "p": m.study.mask_ratio, "N": data.N, "A_bar": data.N, "tr_H": float(np.mean(m.trace_H)),
             "full_trace_H": float(np.mean(m.full_trace_H))}
 
 
@@ -267,7 +269,7 @@ def fitted_constant_records(sweep: tuple[study.LinearMeasurement, ...]) -> list[
                          **({"augmentation": "expectation"} if objective.family == "cl" else {})},
                 statistic="bound = C fitted on the smaller half of the d-sweep; empirical = slope of log C(d) on log d",
                 hypotheses=hyps_all, n_seeds=min(m.study.n_seeds for m in sweep),
-                params={"p": sweep[0].study.p, "N": sweep[0].study.data.N}))
+                params={"p": sweep[0].study.mask_ratio, "N": sweep[0].study.data.N}))
     return out
 
 
@@ -284,7 +286,7 @@ def _comparison_records(m: study.LinearMeasurement) -> list[Record]:
         claim = theory.find_claim(family="comparison", scope=scope)
         for mim_obj in (o for o in m.objectives if o.family == "mim"):
             for cl_obj in (o for o in m.objectives if o.family == "cl"):
-                threshold = d_star(claim, cl_obj.variant, p=m.study.p, tr_H=float(np.mean(m.trace_H)))
+                threshold = d_star(claim, cl_obj.variant, p=m.study.mask_ratio, tr_H=float(np.mean(m.trace_H)))
                 hyps, reasons = {}, []
                 for obj in (mim_obj, cl_obj):
                     h, _, _ = _hypotheses(m, obj, scope, 1.0)
@@ -342,7 +344,7 @@ def zero_diagonal_record(avg: study.MaskAverage) -> Record:
         claim=claim.id, source=claim.source, level="simulation", verdict="holds" if holds else "fails",
         reading={"mim": "alignment-exact"}, bound=0.0, empirical=diag_max, margin=-diag_max,
         statistic="max |diagonal| of the mask-averaged Eq. 4 cross-moment", n_seeds=1,
-        params={"d": d, "p": avg.p, "n_masks": avg.n_masks},
+        params={"d": d, "p": avg.mask_ratio, "n_masks": avg.n_masks},
         note=(f"Monte-Carlo over {avg.n_masks} sampled masks: max |diagonal| = {diag_max:g} (exactly 0 because "
               f"m_k(1-m_k) = 0 on every mask, whereas the paper's surrogate X^M (Eq. 17) has diagonal 2p(1-p) x_k^2); "
               f"off-diagonal vs p(1-p) S_kl: max z = {z_max:.2f} (rule: < {envelope:.2f} = 5 + sqrt(2 log #entries), a "
@@ -370,5 +372,5 @@ def order_records(sweep: tuple[study.LinearMeasurement, ...]) -> list[Record]:
                 statistic="bound = the stated exponent; empirical = fitted slope of log s on log d",
                 n_seeds=min(m.study.n_seeds for m in sweep),
                 params={"d": sorted({m.study.data.d for m in sweep}), "seeds_per_d": [m.study.n_seeds for m in sweep],
-                        "p": sweep[0].study.p, "N": sweep[0].study.data.N, "tolerance": SLOPE_TOLERANCE}))
+                        "p": sweep[0].study.mask_ratio, "N": sweep[0].study.data.N, "tolerance": SLOPE_TOLERANCE}))
     return out

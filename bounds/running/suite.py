@@ -8,6 +8,7 @@ import dataclasses
 import types
 from typing import Any, Mapping
 
+from sim import MASK_RATIO, checks
 from sim.studies import ConnectivityStudy, DownstreamStudy, MARStudy
 
 
@@ -39,6 +40,14 @@ class Suite:
     ``consensus`` (the Table 6 analogue: mixing rules at ``|Ā| ≈ 5, 10``) and ``downstream``
     (Table 1 / Table 5 analogues).
 
+    ``mask_ratio`` is the mask ratio ``p`` of every MIM objective and model (default
+    `sim.MASK_RATIO`, the paper's 0.75), a shared parameter and so a field of the suite, in
+    ``(0, 1)``: the linear producer passes it to its studies, and every sub-study that has its own
+    ``mask_ratio`` (`SHARED_MASK_RATIO`) must agree with it — a suite whose sub-study says
+    otherwise is refused (ValueError naming both), never silently rewritten. To run a suite at
+    another mask ratio, ``get_suite("smoke").with_mask_ratio(0.5)`` sets the suite's and every
+    sub-study's at once. An extension's producer reads ``suite.mask_ratio`` too.
+
     ``extra`` holds the sizes of producers the fields do not name (an installed extension's),
     by producer name: ``dataclasses.replace(get_suite("default"), extra={"mine": MySizes(...)})``;
     such a producer reads ``suite.extra.get(self.name)`` and uses its own defaults without one.
@@ -52,12 +61,34 @@ class Suite:
     downstream: DownstreamStudy
     #: The MAR analogues (Fig. 2b, Tables 7 and 8, MAR rows of Table 5): FedMAR / DecMAR on the latent model.
     mar: MARStudy
+    mask_ratio: float = MASK_RATIO
     extra: Mapping[str, Any] = dataclasses.field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.extra, Mapping) or not all(isinstance(k, str) for k in self.extra):
             raise ValueError(f"Suite.extra = {self.extra!r} must be a mapping from producer names to sizes")
         object.__setattr__(self, "extra", dict(self.extra))  # the suite's own copy
+        p = checks.real("Suite.mask_ratio", self.mask_ratio, low=0, high=1, closed=False)
+        object.__setattr__(self, "mask_ratio", p)
+        for name in SHARED_MASK_RATIO:
+            sub = getattr(self, name).mask_ratio
+            if sub != p:
+                raise ValueError(f"Suite.{name}.mask_ratio = {sub!r} differs from Suite.mask_ratio = {p!r}: the mask "
+                                 "ratio is one field of the suite; use suite.with_mask_ratio(value) to change both")
+
+    def with_mask_ratio(self, mask_ratio: float) -> "Suite":
+        """This suite with ``mask_ratio`` for every producer (the suite's field and each sub-study's).
+
+        >>> get_suite("smoke").with_mask_ratio(0.5).downstream.mask_ratio
+        0.5
+        """
+        mask_ratio = checks.real("Suite.mask_ratio", mask_ratio, low=0, high=1, closed=False)
+        subs = {name: dataclasses.replace(getattr(self, name), mask_ratio=mask_ratio) for name in SHARED_MASK_RATIO}
+        return dataclasses.replace(self, mask_ratio=mask_ratio, **subs)
+
+
+#: The sub-studies that take the suite's ``mask_ratio`` (`Suite`).
+SHARED_MASK_RATIO: tuple[str, ...] = ("connectivity", "gossip", "consensus", "downstream", "mar")
 
 
 # latent_noise = 0.5 (not the LatentConfig default 0.2): at d = 32, k = 4 a random linear encoder

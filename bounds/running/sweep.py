@@ -7,12 +7,12 @@ Config (every list is a grid axis; scalars are fixed; see ``examples/``)::
     seed = 0
     n_seeds = 32
     d = [64, 128, 256]
-    p = [0.5, 0.75]
+    mask_ratio = [0.5, 0.75]   # the paper's p; default sim.MASK_RATIO
     # optional, default to the theorem scalings at each d: N, n, n_rare, tau, mu, c (default 2N)
     transform = "subspace-rotation"
 
 Every field and every grid point is checked before the first point runs. Each point is keyed
-by its own fully resolved study (data model, ``c``, ``p``, transform, seeds) and the sweep's
+by its own fully resolved study (data model, ``c``, ``mask_ratio``, transform, seeds) and the sweep's
 seed, never by its place in the grid: its random key derives from that key, so extending a
 grid or reordering it leaves existing points unchanged, and a new seed never reuses another
 seed's points. Each finished point is written atomically (``point-<key>.json``, the key also
@@ -30,7 +30,7 @@ import pathlib
 import sys
 from typing import Any, Callable
 
-from sim import checks
+from sim import MASK_RATIO, checks
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -38,7 +38,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 DATA_FIELDS = ("d", "N", "n", "n_rare", "tau", "mu")
-STUDY_FIELDS = ("c", "p", "transform", "n_seeds")
+STUDY_FIELDS = ("c", "mask_ratio", "transform", "n_seeds")
 KNOWN = set(DATA_FIELDS) | set(STUDY_FIELDS) | {"out", "seed"}
 INTEGER_FIELDS = ("d", "N", "n", "n_rare", "c", "n_seeds")
 #: The field's type check (ranges that depend on other fields are the study's own checks).
@@ -46,7 +46,7 @@ _CHECKS: dict[str, Callable[[str, Any], Any]] = {
     **{f: (lambda field, v: checks.integer(field, v, minimum=0)) for f in INTEGER_FIELDS},
     "tau": lambda field, v: checks.real(field, v, low=0, closed=False),
     "mu": lambda field, v: checks.real(field, v, low=0, closed=False),
-    "p": lambda field, v: checks.real(field, v, low=0, high=1, closed=False),
+    "mask_ratio": lambda field, v: checks.real(field, v, low=0, high=1, closed=False),
     "transform": lambda field, v: checks.choice(field, v, ("identity", "orthogonal", "subspace-rotation")),
 }
 
@@ -63,12 +63,16 @@ class SweepPlan:
 
 def load_config(path: pathlib.Path) -> dict[str, Any]:
     """Read and check the ``[sweep]`` table: known keys only, each of the right type and
-    range, every axis a non-empty list without repeats, ``d`` present."""
+    range, every axis a non-empty list without repeats, ``d`` present. The mask ratio's key is
+    ``mask_ratio`` (the name of the field everywhere); ``p`` is refused with a message saying so."""
     path = pathlib.Path(path)
     document = checks.parsed_file("config", path, tomllib.loads, (tomllib.TOMLDecodeError,), "TOML")
     table = document.get("sweep")
     if not isinstance(table, dict):
         raise ValueError(f"config {path}: needs a [sweep] table")
+    if "p" in table:
+        raise ValueError(f"config {path}: p = {table['p']!r}: the mask ratio's key is mask_ratio "
+                         f"(write mask_ratio = {table['p']!r}), a real number in (0, 1)")
     unknown = sorted(set(table) - KNOWN)
     if unknown:
         raise ValueError(f"config {path}: unknown keys {unknown}; allowed: {sorted(KNOWN)}")
@@ -105,7 +109,7 @@ def study_at(point: dict[str, Any]):
     data = DataConfig(**{k: point[k] for k in DATA_FIELDS if k in point})
     c = checks.integer("c", point.get("c", 2 * data.N), minimum=0)
     return linear.LinearStudy(
-        data=data, c=c, p=float(point.get("p", 0.75)),
+        data=data, c=c, mask_ratio=point.get("mask_ratio", MASK_RATIO),
         transform=point.get("transform", "subspace-rotation"), transform_dim=c,
         n_seeds=checks.integer("n_seeds", point.get("n_seeds", 32), minimum=1),
     )
@@ -130,6 +134,11 @@ def point_id(study, seed: int) -> str:
     return hashlib.sha256(json.dumps({"study": repr(study), "seed": seed}).encode()).hexdigest()
 
 
+def _claim_params(point: dict[str, Any]) -> dict[str, Any]:
+    """A grid point's fields under the claims' symbols (the mask ratio is the claims' ``p``)."""
+    return {("p" if name == "mask_ratio" else name): value for name, value in point.items()}
+
+
 def _diverged(point: dict[str, Any], seed: int, err: Exception):
     """One ``inconclusive`` record per claim a point judges (Theorems 4.2-4.4 at the client and FL
     level, `bounds.producers.linear.point_records`) when its simulation is not finite."""
@@ -139,7 +148,7 @@ def _diverged(point: dict[str, Any], seed: int, err: Exception):
     claims = [c for scope in ("local", "fl") for c in theory.CLAIMS.values()
               if c.scope == scope and c.family in ("mim", "cl", "comparison")]
     return [Record(claim=claim.id, source=f"{claim.source} at one sweep point", level="simulation",
-                   verdict="inconclusive", params={**point, "seed": seed},
+                   verdict="inconclusive", params={**_claim_params(point), "seed": seed},
                    statistic="none: the simulation at these parameters is not finite",
                    note=f"the simulation at {point} did not give finite representabilities ({err}); "
                         "nothing at this point is judged")

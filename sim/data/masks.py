@@ -20,7 +20,8 @@ batch of bits from a single key of the batch instead of one stream per key, so a
 masks would depend on its batch; `client_keys` refuses rbg keys for that reason.
 
 Public surface: `bernoulli_mask`, `exact_mask` (the engine's MIM masks: exact for every ``p``),
-`dyadic_bits`, `quantised_mask_ratio`, `client_key`, `client_keys`, `check_stream_key`, `MASK_BITS`.
+`dyadic_bits`, `quantised_mask_ratio`, `client_key`, `client_keys`, `check_stream_key`, `MASK_BITS`,
+`MASK_RATIO`.
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ import numpy as np
 
 from sim.data import draws
 
+#: The paper's mask ratio ``p`` (Section 4's experiments, MAE's ``3/4``): the default of every
+#: configuration's ``mask_ratio`` field (the studies, the two-layer models, `bounds.Suite`).
+MASK_RATIO = 0.75
 MASK_BITS = 8  # default resolution: p on a 1/256 grid, 4 mask entries per 32-bit word
 _ALLOWED_BITS = (1, 2, 4, 8, 16)
 

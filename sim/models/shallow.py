@@ -45,7 +45,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from sim import checks
 from sim.data import draws
+from sim.data.masks import MASK_RATIO
 from sim.linear.solvers import thin_svd
 
 MODELS: tuple[str, ...] = ("linear", "two-layer")
@@ -68,7 +70,7 @@ class ShallowConfig:
 
     ``d`` input dimension; ``c`` feature (embedding) dimension, ``1 <= c <= d`` for the linear
     model; ``hidden`` width of the two-layer encoder (and of the SimSiam predictor);
-    ``mask_ratio`` the MAE mask ratio ``p`` in (0, 1); ``augmentation`` and ``aug_strength``
+    ``mask_ratio`` the MAE mask ratio ``p`` in (0, 1) (default `sim.MASK_RATIO`); ``augmentation`` and ``aug_strength``
     the CL views (noise std ``s >= 0``, or masking ratio ``s`` in [0, 1)); ``temperature``
     ``T > 0`` of InfoNCE.
     """
@@ -78,7 +80,7 @@ class ShallowConfig:
     model: str = "two-layer"
     loss: str = "mae"
     hidden: int = 64
-    mask_ratio: float = 0.75
+    mask_ratio: float = MASK_RATIO
     augmentation: str = "noise"
     aug_strength: float = 0.5
     temperature: float = 0.5
@@ -95,8 +97,7 @@ class ShallowConfig:
                              f"{'d = ' + str(self.d) if self.model == 'linear' else 'inf'}")
         if int(self.hidden) < 1:
             raise ValueError(f"ShallowConfig.hidden = {self.hidden} must be >= 1")
-        if not 0 < float(self.mask_ratio) < 1:
-            raise ValueError(f"ShallowConfig.mask_ratio = {self.mask_ratio} must be in (0, 1)")
+        checks.real("ShallowConfig.mask_ratio", self.mask_ratio, low=0, high=1, closed=False)
         s = float(self.aug_strength)
         if not math.isfinite(s) or s < 0 or (self.augmentation == "mask" and s >= 1):
             allowed = "[0, 1)" if self.augmentation == "mask" else "[0, inf)"

@@ -49,6 +49,7 @@ import numpy as np
 import sim
 from sim import checks
 from sim.data import draws
+from sim.data.masks import MASK_RATIO
 from sim.engine import xla
 from sim.linear.matrices import SUBSPACE_RESOLUTION, TRANSFORMS, encoder_fit
 from sim.linear.objective import BUILTIN_OBJECTIVES, as_objectives, get_objective
@@ -77,8 +78,8 @@ Progress = Callable[[str], None]
 @dataclasses.dataclass(frozen=True)
 class ConnectivityStudy:
     """One sweep over average connectivity: data model at ``(N, d)``, encoder width ``c``
-    (default ``2N``), mask ratio ``p``, target ``|Ā|`` levels (the last one ``N`` = FL),
-    seeds, the samples readings measured by the closed forms (see :data:`SAMPLES`), and the
+    (default ``2N``), the mask ratio ``mask_ratio`` (the paper's ``p``; default `sim.MASK_RATIO`),
+    target ``|Ā|`` levels (the last one ``N`` = FL), seeds, the samples readings measured by the closed forms (see :data:`SAMPLES`), and the
     gossip training schedule (``train_objectives`` are trained at ``n = d``; the closed-form
     readings cover every objective).
 
@@ -98,7 +99,7 @@ class ConnectivityStudy:
     levels: tuple[int, ...]
     n_seeds: int
     c: int | None = None
-    p: float = 0.75
+    mask_ratio: float = MASK_RATIO
     transform: str = "subspace-rotation"
     rounds: int = 20
     local_steps: int = 5
@@ -120,7 +121,7 @@ class ConnectivityStudy:
         d = integer("d", self.d, 2 * N, allowed=f">= 2N = {2 * N}")
         field("d", d)
         field("c", integer("c", 2 * N if self.c is None else self.c, 2 * N, d, allowed=f"in [2N, d] = [{2 * N}, {d}]"))
-        field("p", checks.real("ConnectivityStudy.p", self.p, low=0, high=1, closed=False))
+        field("mask_ratio", checks.real("ConnectivityStudy.mask_ratio", self.mask_ratio, low=0, high=1, closed=False))
         field("transform", checks.choice("ConnectivityStudy.transform", self.transform, TRANSFORMS))
         field("n_seeds", integer("n_seeds", self.n_seeds, 2))
         field("rounds", integer("rounds", self.rounds, 1))
@@ -634,7 +635,7 @@ def measure(study: ConnectivityStudy, *, key: jax.Array, train: bool, samples: s
         for objective in as_objectives(objectives):
             obj = objective.name
             rr, count, spread_ = (np.asarray(v)[:, source]
-                                  for v in _closed_form(M, H, objective=objective, c=study.c, p=study.p))
+                                  for v in _closed_form(M, H, objective=objective, c=study.c, p=study.mask_ratio))
             if objective.kind == "regression":
                 count = np.asarray(_cross_moment_rank(M))[:, source]
             r_fl[obj], r["objective-eq1"][obj], r["per-neighbourhood"][obj] = split(rr)
@@ -646,7 +647,8 @@ def measure(study: ConnectivityStudy, *, key: jax.Array, train: bool, samples: s
     else:
         objectives = tuple(study.train_objectives)
         out = _train_measure(S, W, H, _subkey(key, "train"), objectives=objectives, cfg=study.train_config(),
-                             fl_cfg=study.train_config(study.fl_clients_per_round), c=study.c, p=study.p)
+                             fl_cfg=study.train_config(study.fl_clients_per_round), c=study.c,
+                             p=study.mask_ratio)
         r_dec, r_fed, r_ref, d_gos, d_fed, count, loss_dec, loss_fl, part_fl = (np.asarray(v) for v in out)
         n_obj = len(objectives)
         bad_dec = _diverged(loss_dec, np.ones(loss_dec.shape, bool), r_dec.reshape(-1, study.d)).reshape(n_obj, n_seed, n_graph)
@@ -762,7 +764,7 @@ def consensus(study: ConnectivityStudy, *, key: jax.Array, objective="mim-alignm
         r_sel, loss_sel = _consensus_train(S[seeds[sel]], np.stack(weights)[sel], H[seeds[sel]],
                                            draws.take_keys(init_keys, seeds[sel]), objective=objective,
                                            cfg=study.train_config(), c=study.c,
-                                           p=study.p, push_sum=bool(flag))
+                                           p=study.mask_ratio, push_sum=bool(flag))
         r[sel] = np.asarray(r_sel)
         bad[sel] = _diverged(loss_sel, np.ones(loss_sel.shape, bool), r[sel])
     sens = np.asarray(_sensitivities(jnp.asarray(np.where(bad[:, None], 0.0, r)), jnp.full(r.shape[0], -1, dtype=int),

@@ -37,9 +37,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from sim import checks
 from sim.data import partition as part
 from sim.data.config import DataConfig
 from sim.data.latent import LatentConfig, make_latent_model
+from sim.data.masks import MASK_RATIO
 from sim.linear.metrics import SENSITIVITY_VARIANTS, representability, sensitivity
 from sim.models.probe import linear_probe
 from sim.models.shallow import MODELS, ShallowConfig, ShallowLoss, client_distances, encode, init_params, input_subspace
@@ -79,7 +81,7 @@ class DownstreamStudy:
     alpha: float = 0.1
     feature_transform: str = "rotation"
     feature_strength: float = 1.0
-    mask_ratio: float = 0.75
+    mask_ratio: float = MASK_RATIO
     aug_strength: float = 0.5
     optimizer: str = "adam"
     models: tuple[str, ...] = MODELS
@@ -92,6 +94,7 @@ class DownstreamStudy:
     latent_separation: float = 2.0
 
     def __post_init__(self):
+        checks.real("DownstreamStudy.mask_ratio", self.mask_ratio, low=0, high=1, closed=False)
         unknown = [m for m in self.data_models if m not in DATA_MODELS]
         if not self.data_models or unknown:
             raise ValueError(f"data_models = {self.data_models!r} must be a non-empty tuple of {DATA_MODELS}")

@@ -18,8 +18,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from sim import checks
 from sim.data import draws
 from sim.data.config import DataConfig
+from sim.data.masks import MASK_RATIO
 from sim.data.model import sample_clients, second_moment
 from sim.engine import xla
 from sim.linear.matrices import client_matrix, cluster_spread, make_transform, tied_at_c, transform_trace
@@ -55,14 +57,15 @@ def samples_n(d: int, samples: str) -> int | None:
 
 @dataclasses.dataclass(frozen=True)
 class LinearStudy:
-    """What one linear study simulates: the data model, encoder width ``c``, mask ratio ``p``,
+    """What one linear study simulates: the data model, encoder width ``c``, the mask ratio
+    ``mask_ratio`` (the paper's ``p``; default `sim.MASK_RATIO`),
     the dissimilar-augmentation transform ``H`` (kind and, for subspace rotations, its
     dimension; one draw per seed, conditioned on Assumption A.9), how many seeds, and the
     samples reading (``data.n`` is the ``n = d`` base; ``samples`` says how many are drawn)."""
 
     data: DataConfig
     c: int
-    p: float = 0.75
+    mask_ratio: float = MASK_RATIO
     transform: str = "subspace-rotation"
     transform_dim: int | None = None
     n_seeds: int = 64
@@ -72,8 +75,8 @@ class LinearStudy:
         d, N = self.data.d, self.data.N
         if isinstance(self.c, bool) or not (isinstance(self.c, int) and 2 * N <= self.c <= d):
             raise ValueError(f"c={self.c!r} must be an integer with 2N <= c <= d, i.e. in [{2 * N}, {d}]")
-        if not (0 < self.p < 1):
-            raise ValueError(f"p={self.p!r} (mask ratio) must be in (0, 1)")
+        object.__setattr__(self, "mask_ratio",
+                           checks.real("LinearStudy.mask_ratio", self.mask_ratio, low=0, high=1, closed=False))
         if isinstance(self.n_seeds, bool) or not (isinstance(self.n_seeds, int) and self.n_seeds >= 1):
             raise ValueError(f"n_seeds={self.n_seeds!r} must be a positive integer")
         samples_n(d, self.samples)  # validates the reading
@@ -84,13 +87,13 @@ class LinearStudy:
         return samples_n(self.data.d, self.samples) if self.samples != "n=d" else self.data.n
 
 
-def theorem_study(d: int, *, n_seeds: int, p: float = 0.75, N: int | None = None,
+def theorem_study(d: int, *, n_seeds: int, mask_ratio: float = MASK_RATIO, N: int | None = None,
                   samples: str = "n=d") -> LinearStudy:
     """The theorem scalings at dimension ``d`` (``N = max(2, round(d^{1/20}))`` unless given),
     ``c = 2N``, ``H`` a rotation of the first ``2N`` coordinates, ``samples`` as reading 6."""
     data = DataConfig(d=d, N=N)
-    return LinearStudy(data=data, c=2 * data.N, p=p, transform="subspace-rotation", transform_dim=2 * data.N,
-                       n_seeds=n_seeds, samples=samples)
+    return LinearStudy(data=data, c=2 * data.N, mask_ratio=mask_ratio, transform="subspace-rotation",
+                       transform_dim=2 * data.N, n_seeds=n_seeds, samples=samples)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -289,7 +292,7 @@ def _one_seed(study: LinearStudy, key, n, population, augment: bool, objectives:
     (``expectation`` blocks in the order of ``objectives``, then the ``sampled`` ones).
     ``population`` (traced) replaces the draw by ``E[S]``, so one compiled program serves every
     samples reading. Returns ``{augmentation: {objective name: fields}}``."""
-    data, c, p = study.data, study.c, study.p
+    data, c, p = study.data, study.c, study.mask_ratio  # p: the mask ratio in the paper's notation
     h_key, data_key, aug_key, solve_key = jax.random.split(key, 4)
     H, trace = _draw_transform(study, h_key)
     S = jnp.where(population, population_second_moments(data), sample_moments_at(data, n, key=data_key, n_max=samples_n(data.d, "n=d^2")))
@@ -419,7 +422,7 @@ def measure(study: LinearStudy, *, key, augment: bool = True, chunk: int = SEED_
                              objectives=objectives)
 
 
-def sweep(d_values, *, n_seeds: int, key, p: float = 0.75, samples: str = "n=d", progress=None,
+def sweep(d_values, *, n_seeds: int, key, mask_ratio: float = MASK_RATIO, samples: str = "n=d", progress=None,
           objectives=BUILTIN_OBJECTIVES) -> list[LinearMeasurement]:
     """One measurement per dimension ``d`` at the theorem scalings, each with its own key."""
     say = progress or (lambda message: None)
@@ -427,8 +430,8 @@ def sweep(d_values, *, n_seeds: int, key, p: float = 0.75, samples: str = "n=d",
     for d, k in zip(d_values, jax.random.split(key, len(d_values))):
         # The orders and constants need no augmentation reading: a smaller program per d, used
         # once, so its chunk is the seed count (no padded seeds; at d = 1024 a seed costs seconds).
-        out.append(measure(theorem_study(int(d), n_seeds=n_seeds, p=p, samples=samples), key=k, augment=False,
-                           chunk=min(SEED_CHUNK, n_seeds), optimise=n_seeds * int(d) ** 3 > ONCE_WORK,
+        out.append(measure(theorem_study(int(d), n_seeds=n_seeds, mask_ratio=mask_ratio, samples=samples), key=k,
+                           augment=False, chunk=min(SEED_CHUNK, n_seeds), optimise=n_seeds * int(d) ** 3 > ONCE_WORK,
                            objectives=objectives))
         say(f"linear: sweep d={d}")
     return out
@@ -437,19 +440,20 @@ def sweep(d_values, *, n_seeds: int, key, p: float = 0.75, samples: str = "n=d",
 @dataclasses.dataclass(frozen=True)
 class MaskAverage:
     """The symmetrised Eq. 4 cross-moment averaged over ``n_masks`` sampled masks (``mc``),
-    its Monte-Carlo standard error (``se``) and the exact mask average ``p(1-p)(S - diag S)``."""
+    its Monte-Carlo standard error (``se``) and the exact mask average ``p(1-p)(S - diag S)`` at
+    the mask ratio ``p`` = ``mask_ratio``."""
 
     mc: np.ndarray
     se: np.ndarray
     exact: np.ndarray
     n_masks: int
-    p: float
+    mask_ratio: float
 
 
 def mask_average(study: LinearStudy, *, key, n_masks: int) -> MaskAverage:
     """Average Eq. 4's symmetrised cross-moment of one client over sampled Bernoulli masks."""
-    mc, se, exact = _mask_average(key, data=study.data, p=study.p, n_masks=n_masks)
-    return MaskAverage(np.asarray(mc), np.asarray(se), np.asarray(exact), n_masks, study.p)
+    mc, se, exact = _mask_average(key, data=study.data, p=study.mask_ratio, n_masks=n_masks)
+    return MaskAverage(np.asarray(mc), np.asarray(se), np.asarray(exact), n_masks, study.mask_ratio)
 
 
 @functools.partial(jax.jit, static_argnames=("data", "p", "n_masks"))

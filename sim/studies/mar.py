@@ -32,10 +32,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from sim import checks
 from sim.data import draws
 from sim.data import partition as part
 from sim.engine import xla
 from sim.data.latent import LatentConfig, make_latent_model
+from sim.data.masks import MASK_RATIO
 from sim.models.mar import GAMMA_MAX, GAMMA_MIN
 from sim.models.mar_train import MixedMARLoss, decmar_program, fedmar_program, metric_weights
 from sim.engine.mixing import mixing_matrix
@@ -101,7 +103,7 @@ class MARStudy:
     table_alpha: float = 0.1
     table7_gammas: tuple[float, ...] = (0.1, 0.01)
     table8_gammas: tuple[float, ...] = (1.0, 0.1, 0.01, 0.001)
-    mask_ratio: float = 0.75
+    mask_ratio: float = MASK_RATIO
     optimizer: str = "adam"
     latent_k: int = 4
     latent_noise: float = 0.2
@@ -109,6 +111,7 @@ class MARStudy:
     fast_compile: bool = False
 
     def __post_init__(self):
+        checks.real("MARStudy.mask_ratio", self.mask_ratio, low=0, high=1, closed=False)
         if self.table_alpha not in self.alphas:
             raise ValueError(f"table_alpha = {self.table_alpha!r} must be one of alphas = {self.alphas}")
         for name in ("alphas", "table7_gammas", "table8_gammas"):

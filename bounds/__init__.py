@@ -28,7 +28,8 @@ Judging (`bounds.judging`)
     evaluate, sensitivity_bound         a claim's bound at parameters (NumPy, vectorised)
     stated_probability, d_star          a claim's stated probability; Theorem 4.4's threshold d*
     reading_of, family_of, bound_claim  an objective's ledger reading, claim family, and the
-                                        Theorem 4.2 / 4.3 claim that bounds its model at a scope
+    bound_claims                        Theorem 4.2 / 4.3 claim (bound_claims: every lower-bound
+                                        claim, installed ones included) on its model at a scope
 Producers (`bounds.producers`; modules with measure and judge)
     formula, linear, distributed, downstream, mar
 
@@ -58,7 +59,7 @@ _NAMES = {
     "evaluate": "bounds.judging.evaluation", "sensitivity_bound": "bounds.judging.evaluation",
     "stated_probability": "bounds.judging.evaluation", "d_star": "bounds.judging.evaluation",
     "reading_of": "bounds.judging.readings", "family_of": "bounds.judging.readings",
-    "bound_claim": "bounds.judging.readings",
+    "bound_claim": "bounds.judging.readings", "bound_claims": "bounds.judging.readings",
 }
 #: Public module name -> the module.
 _MODULES = {"rules": "bounds.judging.rules", "judges": "bounds.judging.judges",
@@ -72,7 +73,7 @@ __all__ = [
     "markdown_cell", "load_ledger", "diff_ledgers", "Suite", "SUITES", "get_suite", "toolkit_version",
     # judging
     "Record", "VERDICTS", "LEVELS", "ALPHA", "rules", "judges", "evaluate", "sensitivity_bound",
-    "stated_probability", "d_star", "reading_of", "family_of", "bound_claim",
+    "stated_probability", "d_star", "reading_of", "family_of", "bound_claim", "bound_claims",
     # producers
     "formula", "linear", "distributed", "downstream", "mar",
 ]

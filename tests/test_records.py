@@ -88,3 +88,38 @@ def test_smoke_ledger_claims_are_theory_claims():
     assert len(rows) == len(theory.derivations())
     assert {row["claim"] for row in rows} <= set(theory.CLAIMS)
     _claims_and_sources(Record.from_json(row, strict=True) for row in rows)
+
+
+def test_a_claim_installed_through_the_entry_point_group_is_accepted(monkeypatch):
+    # An installed package's claim (entry-point group dssl_bounds.claims, read when asked): the
+    # records of its producer name it like a built-in one; before it is installed they are refused.
+    from importlib import metadata
+
+    from theory import registry
+
+    with pytest.raises(ValueError, match="installed through the entry-point group 'dssl_bounds.claims'"):
+        Record(claim=INSTALLED.id, **FIELDS)
+    real = metadata.entry_points
+
+    def entry_points(*, group):
+        if group != theory.CLAIM_GROUP:
+            return real(group=group)
+        return [metadata.EntryPoint("mine", f"{__name__}:INSTALLED", group)]
+
+    monkeypatch.setattr(registry.importlib.metadata, "entry_points", entry_points)
+    assert theory.get_claim(INSTALLED.id) is INSTALLED and INSTALLED.id not in theory.CLAIMS
+    assert Record(claim=INSTALLED.id, **FIELDS).claim == INSTALLED.id
+
+
+def _installed_claim() -> theory.Claim:
+    import sympy as sp
+
+    acc = {name: sp.Symbol(name, real=True) for name in ("acc_mine", "acc_MIM")}
+    return theory.Claim(id="mine-beats-mim", source="An extension's claim", kind="comparison", symbols=acc,
+                        domains={"acc_mine": "probe accuracy of the extension's model",
+                                 "acc_MIM": "probe accuracy of plain MIM"},
+                        hypotheses=(), statement=sp.Ge(acc["acc_mine"], acc["acc_MIM"]), readings=("mim",),
+                        family="experiment")
+
+
+INSTALLED = _installed_claim()

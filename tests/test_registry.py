@@ -12,6 +12,8 @@ the comparison can fail.
 
 from __future__ import annotations
 
+import dataclasses
+
 import jax
 import numpy as np
 import pytest
@@ -123,3 +125,39 @@ def test_a_different_objective_is_told_apart(measured):
     m = linear.measure(measured.study, key=jax.random.key(7), objectives=(sim.get_objective("cl-similar"), impostor))
     gap = np.max(np.abs(m.representabilities(impostor, "local") - m.representabilities("cl-similar", "local")))
     assert gap > 0.1
+
+
+def test_an_added_lower_bound_claim_is_judged_without_touching_a_producer(measured, monkeypatch):
+    # A second local MIM lower bound (same family, scope and variant as Theorem 4.2's), installed
+    # through the entry-point group dssl_bounds.claims: the linear producer judges every
+    # objective's model against it too. Its statement is the paper's, so its records repeat
+    # Theorem 4.2's numbers under the new id and source.
+    from importlib import metadata
+
+    from theory import registry
+
+    paper = theory.get_claim("thm4.2-local")
+    added = dataclasses.replace(paper, id="thm4.2-local-again", source="Theorem 4.2 restated by an extension")
+    real = metadata.entry_points
+    monkeypatch.setattr(registry.importlib.metadata, "entry_points", lambda *, group: (
+        [_Entry(added)] if group == theory.CLAIM_GROUP else real(group=group)))
+    assert [c.id for c in bounds.bound_claims("mim-alignment", "local")] == ["thm4.2-local", added.id]
+    records = bounds.linear.point_records(measured)
+    theirs = [r for r in records if r.claim == paper.id]
+    mine = [r for r in records if r.claim == added.id]
+    assert len(mine) == len(theirs) > 0
+    for a, b in zip(mine, theirs):
+        assert a.source == b.source.replace(paper.source, added.source)
+        assert (a.reading, a.verdict, a.trials, a.successes, a.bound, a.empirical) == \
+            (b.reading, b.verdict, b.trials, b.successes, b.bound, b.empirical)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Entry:
+    """An installed entry point's face (``name`` and ``load``) for an object of this module."""
+
+    value: object
+    name: str = "extension"
+
+    def load(self):
+        return self.value

@@ -17,7 +17,9 @@ Public surface:
   VERDICTS         the verdict words.
   CLAIMS           read-only mapping id -> Claim: the theorems, the toolkit-added claims and the
                    experiments of Section 5 (Tables 1, 5, 7, 8 and Fig. 2b).
-  get_claim(id)    the claim, or ValueError naming the known ids.
+  get_claim(id)    the claim (built-in or installed), or ValueError naming the known ids.
+  installed_claims(), CLAIM_GROUP
+                   claims installed packages add (entry points ``dssl_bounds.claims``).
   find_claim(family=, scope=, variant=)
                    the one claim with these structured fields (no id is ever parsed).
   claims_where(**fields)
@@ -49,7 +51,7 @@ Example:
 from theory.claims import READINGS, VERDICTS, Claim
 from theory.derivations import Derivation, derivations, threshold
 from theory.readings import VOCABULARY, Reading, as_reading_mapping, reading_key, readings_of
-from theory.registry import CLAIMS, claims_where, find_claim, get_claim, sensitivity_bound
+from theory.registry import CLAIM_GROUP, CLAIMS, claims_where, find_claim, get_claim, installed_claims, sensitivity_bound
 
 # Loaded on first use (PEP 562): theory.population imports sympy.stats.
 _POPULATION = {"population_limit": "population_limit", "PopulationLimit": "PopulationLimit",
@@ -67,6 +69,6 @@ def __getattr__(name: str):
 __all__ = [
     "READINGS", "VERDICTS", "VOCABULARY", "Claim", "CLAIMS",
     "Reading", "reading_key", "readings_of", "as_reading_mapping",
-    "get_claim", "find_claim", "claims_where", "sensitivity_bound", "threshold", "Derivation", "derivations",
+    "get_claim", "installed_claims", "CLAIM_GROUP", "find_claim", "claims_where", "sensitivity_bound", "threshold", "Derivation", "derivations",
     "population_limit", "PopulationLimit", "POPULATION_OBJECTIVES", "POPULATION_SYMBOLS",
 ]

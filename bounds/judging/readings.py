@@ -49,11 +49,23 @@ def family_of(objective: "Objective | str") -> tuple[str, str | None]:
     return o.family, o.variant
 
 
-def bound_claim(objective: "Objective | str", scope: str) -> "theory.Claim":
-    """The Theorem 4.2 / 4.3 lower-bound claim that the objective's model at ``scope``
-    (``"local"``, ``"decl"``, ``"fl"``) is judged on."""
+def bound_claims(objective: "Objective | str", scope: str) -> tuple["theory.Claim", ...]:
+    """Every lower-bound claim on ``r_k`` of the objective's model at ``scope`` (``"local"``,
+    ``"decl"``, ``"fl"``): the paper's (Theorem 4.2 for MIM, 4.3 for CL, by `Objective.family`
+    and ``variant``) first, then any other with the same family, scope and variant — a claim
+    added to `theory` (or installed) is judged by the producers without touching them."""
     family, variant = family_of(objective)
-    return theory.find_claim(family=family, scope=scope, variant=variant)
+    found = theory.claims_where(kind="lower-bound", family=family, scope=scope, variant=variant)
+    if not found:
+        raise ValueError(f"no lower-bound claim of family {family!r}, scope {scope!r}, variant {variant!r} bounds "
+                         f"objective {get_objective(objective).name!r}")
+    return found
+
+
+def bound_claim(objective: "Objective | str", scope: str) -> "theory.Claim":
+    """The paper's Theorem 4.2 / 4.3 lower-bound claim on the objective's model at ``scope``
+    (the first of `bound_claims`): the one whose stated order the order records test."""
+    return bound_claims(objective, scope)[0]
 
 
 def is_surrogate(objective: "Objective | str") -> bool:
@@ -94,4 +106,4 @@ def with_paper_c_notes(records: list[Record]) -> list[Record]:
 
 
 __all__ = ["MIM_READINGS", "CL_VARIANTS", "OBJECTIVES", "SENSITIVITIES", "DECL_READINGS", "SURROGATE_HOLDS",
-           "bound_claim", "family_of", "is_surrogate", "paper_c_note", "reading_of", "with_paper_c_notes"]
+           "bound_claim", "bound_claims", "family_of", "is_surrogate", "paper_c_note", "reading_of", "with_paper_c_notes"]

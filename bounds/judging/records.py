@@ -74,9 +74,11 @@ class Record:
     note: str = ""
 
     def __post_init__(self):
-        if self.claim not in theory.CLAIMS:
-            raise ValueError(f"claim={self.claim!r} is not a claim of theory (theory.CLAIMS: a new claim is added "
-                             f"to theory first); known ids: {', '.join(theory.CLAIMS)}")
+        try:
+            theory.get_claim(self.claim)
+        except ValueError as err:
+            raise ValueError(f"claim={self.claim!r} is not a claim of theory (a new claim is added to theory first, "
+                             f"or installed through the entry-point group {theory.CLAIM_GROUP!r}): {err}") from None
         self._normalise()
 
     def _normalise(self):

@@ -62,7 +62,7 @@ import theory
 from bounds.judging import judges, rules
 from bounds.judging.evaluation import d_star, evaluate, stated_probability
 from bounds.judging.judges import NOT_DETERMINED
-from bounds.judging.readings import (CL_VARIANTS, MIM_READINGS, SURROGATE_HOLDS, bound_claim, is_surrogate, reading_of,
+from bounds.judging.readings import (CL_VARIANTS, MIM_READINGS, SURROGATE_HOLDS, bound_claims, is_surrogate, reading_of,
                                      with_paper_c_notes)
 from bounds.judging.records import Record
 from bounds.running.suite import Suite
@@ -237,31 +237,31 @@ def decl_bound_records(sw: Sweep, readings: tuple[str, ...]) -> list[Record]:
     for reading in readings:
         local = reading == "per-neighbourhood"
         for objective in sw.r[reading]:
-            claim = bound_claim(objective, "decl")
-            for kind in TOPOLOGY_KINDS:
-                idx = sw.graphs.index(kind)
-                r = sw.r[reading][objective][:, idx]
-                positive = sw.positive[reading][objective][:, idx]
-                determined = sw.determined(reading, objective, "proof")[:, idx]  # Theorems 4.2 / 4.3's coordinates
-                diverged = _no_divergence(sw, objective, idx)
-                if local:
-                    sizes = sw.graphs.sizes[:, idx]
-                    trials = _Trials(class_minimum(r, st.N, exclude_own=True), sizes.astype(float), sizes,
-                                     sw.trial_priority[:, idx], positive, np.broadcast_to(diverged[..., None], sizes.shape),
-                                     determined, sw.graphs.weights[:, idx] > 0)
-                else:
-                    worst = class_minimum(r, st.N, exclude_own=False)
-                    trials = _Trials(worst, sw.graphs.avg[:, idx], np.full(worst.shape, st.N),
-                                     sw.trial_priority[:, idx, 0], positive, diverged, determined)
-                for variant in claim.bounds:
-                    several = len(claim.bounds) > 1
-                    out.append(_lower_bound_record(
-                        sw, claim, variant, objective, trials,
-                        reading={**_reading(objective, reading), **({"variant": variant} if several else {})},
-                        source=_source(claim, kind, variant if variant != "statement" else None),
-                        params=_base_params(sw, kind), local=local,
-                        trivial=is_surrogate(objective) and bool(np.isfinite(r).any())
-                        and is_binary(r[np.isfinite(r)])))
+            for claim in bound_claims(objective, "decl"):
+                for kind in TOPOLOGY_KINDS:
+                    idx = sw.graphs.index(kind)
+                    r = sw.r[reading][objective][:, idx]
+                    positive = sw.positive[reading][objective][:, idx]
+                    determined = sw.determined(reading, objective, "proof")[:, idx]  # Theorems 4.2 / 4.3's coordinates
+                    diverged = _no_divergence(sw, objective, idx)
+                    if local:
+                        sizes = sw.graphs.sizes[:, idx]
+                        trials = _Trials(class_minimum(r, st.N, exclude_own=True), sizes.astype(float), sizes,
+                                         sw.trial_priority[:, idx], positive, np.broadcast_to(diverged[..., None], sizes.shape),
+                                         determined, sw.graphs.weights[:, idx] > 0)
+                    else:
+                        worst = class_minimum(r, st.N, exclude_own=False)
+                        trials = _Trials(worst, sw.graphs.avg[:, idx], np.full(worst.shape, st.N),
+                                         sw.trial_priority[:, idx, 0], positive, diverged, determined)
+                    for variant in claim.bounds:
+                        several = len(claim.bounds) > 1
+                        out.append(_lower_bound_record(
+                            sw, claim, variant, objective, trials,
+                            reading={**_reading(objective, reading), **({"variant": variant} if several else {})},
+                            source=_source(claim, kind, variant if variant != "statement" else None),
+                            params=_base_params(sw, kind), local=local,
+                            trivial=is_surrogate(objective) and bool(np.isfinite(r).any())
+                            and is_binary(r[np.isfinite(r)])))
     return out
 
 
@@ -270,23 +270,23 @@ def fedavg_bound_records(sw: Sweep) -> list[Record]:
     st = sw.study
     out = []
     for objective, r in sw.r_fedavg.items():
-        claim = bound_claim(objective, "fl")
-        worst = class_minimum(r, st.N, exclude_own=False)[:, None]
-        dist, rdiff = (np.asarray(v)[np.isfinite(v)] for v in sw.fedavg_distance[objective])
-        fit = (f"against the closed-form FL model: max over class coordinates of |r_k - r_k(FL)| median "
-               f"{np.median(rdiff):.3g} (max {np.max(rdiff):.3g}); subspace distance of the whole c-dim row space median "
-               f"{np.median(dist):.3g} (of at most sqrt(2c) = {math.sqrt(2 * st.c):.3g}; the trailing directions sit in "
-               f"a near-degenerate noise bulk that {st.rounds * st.local_steps} steps do not resolve). "
-               if dist.size else "every run diverged. ")
-        note = (f"FedAvg trained on the exact expected losses: {st.rounds} rounds x {st.local_steps} local GD steps, "
-                f"{st.fl_clients_per_round or st.N} of {st.N} clients per round, uniform weights; " + fit)
-        trials = _Trials(worst, np.full(worst.shape, float(st.N)), np.full(worst.shape, st.N), sw.trial_priority[:, -1, :1],
-                         sw.positive_fl[objective][:, None], sw.fedavg_diverged[objective][:, None],
-                         np.ones(worst.shape, bool))  # a trained model is one point
-        out.append(_lower_bound_record(
-            sw, claim, "statement", objective, trials, reading={**reading_of(objective), "variant": "fedavg-trained"},
-            source=f"{claim.source} — FedAvg trained", params=_base_params(sw, None), trivial=False, local=False,
-            note=note))
+        for claim in bound_claims(objective, "fl"):
+            worst = class_minimum(r, st.N, exclude_own=False)[:, None]
+            dist, rdiff = (np.asarray(v)[np.isfinite(v)] for v in sw.fedavg_distance[objective])
+            fit = (f"against the closed-form FL model: max over class coordinates of |r_k - r_k(FL)| median "
+                   f"{np.median(rdiff):.3g} (max {np.max(rdiff):.3g}); subspace distance of the whole c-dim row space median "
+                   f"{np.median(dist):.3g} (of at most sqrt(2c) = {math.sqrt(2 * st.c):.3g}; the trailing directions sit in "
+                   f"a near-degenerate noise bulk that {st.rounds * st.local_steps} steps do not resolve). "
+                   if dist.size else "every run diverged. ")
+            note = (f"FedAvg trained on the exact expected losses: {st.rounds} rounds x {st.local_steps} local GD steps, "
+                    f"{st.fl_clients_per_round or st.N} of {st.N} clients per round, uniform weights; " + fit)
+            trials = _Trials(worst, np.full(worst.shape, float(st.N)), np.full(worst.shape, st.N), sw.trial_priority[:, -1, :1],
+                             sw.positive_fl[objective][:, None], sw.fedavg_diverged[objective][:, None],
+                             np.ones(worst.shape, bool))  # a trained model is one point
+            out.append(_lower_bound_record(
+                sw, claim, "statement", objective, trials, reading={**reading_of(objective), "variant": "fedavg-trained"},
+                source=f"{claim.source} — FedAvg trained", params=_base_params(sw, None), trivial=False, local=False,
+                note=note))
     return out
 
 

@@ -35,7 +35,7 @@ import sympy as sp
 import theory
 from bounds.judging import judges
 from bounds.judging.evaluation import d_star, evaluate, stated_probability
-from bounds.judging.readings import (SENSITIVITIES, SURROGATE_HOLDS, bound_claim, is_surrogate, reading_of,
+from bounds.judging.readings import (SENSITIVITIES, SURROGATE_HOLDS, bound_claim, bound_claims, is_surrogate, reading_of,
                                      with_paper_c_notes)
 from bounds.judging.records import Record
 from bounds.running.suite import Suite
@@ -203,34 +203,34 @@ def _lower_bound_records(m: study.LinearMeasurement, objective: Objective | str)
     params = _params(m)
     out = []
     for scope, exclude_own, n_matrices in (("local", True, 1), ("fl", False, data.N)):
-        claim = bound_claim(objective, scope)
-        p0 = stated_probability(claim, d=data.d, m=n_matrices)
-        hyps, reasons, pop_note = _hypotheses(m, objective, scope, p0)
-        # One H per seed: the dissimilar bound (through tr_H) is per seed as well.
-        tr_H = m.trace_H[:, None] if scope == "local" else m.trace_H
-        bound = evaluate(claim, **_symbols({**params, "tr_H": tr_H}), C=1.0)
-        for augmentation in m.augmentations(objective):
-            r = m.representabilities(objective, scope, augmentation)
-            worst = class_minimum(r, data.N, exclude_own=exclude_own)  # one trial per client (local) or seed
-            # A trial whose min_k r_k varies over its stationary points (a tie at c) is the
-            # eigen-solver's pick: left out of the test and of empirical / margin.
-            spread = -class_minimum(-m.spread(objective, scope, augmentation), data.N,
-                                    exclude_own=exclude_own)
-            determined = spread <= SUBSPACE_RESOLUTION
-            reading = {**reading_of(objective), "constants": "unit", "samples": m.study.samples}
-            if objective.family == "cl":  # reading 7 is a CL reading
-                reading["augmentation"] = augmentation
-            out.append(judges.lower_bound(
-                claim, worst, bound, p0=p0, samples=m.study.samples, hypotheses=hyps, reasons=reasons,
-                determined=determined, informative=True,
-                members=np.broadcast_to(np.eye(data.N, dtype=bool), (*worst.shape, data.N)) if scope == "local" else None,
-                trivial=SURROGATE_HOLDS if is_surrogate(objective) and is_binary(r) and determined.all() else None,
-                note=pop_note, source=_scope_source(claim), reading=reading,
-                bound=float(np.mean(np.broadcast_to(bound, worst.shape))),
-                statistic="mean over trials of min_k r_k (class coordinates) vs the bound; margin = worst trial - bound",
-                n_seeds=m.study.n_seeds,
-                params={**params, "c": m.study.c, "n": m.study.n, "n_rare": data.n_rare, "tau": data.tau, "mu": data.mu,
-                        "C": 1.0, "p0": p0, "H": m.study.transform, "scalings": data.scalings()}))
+        for claim in bound_claims(objective, scope):
+            p0 = stated_probability(claim, d=data.d, m=n_matrices)
+            hyps, reasons, pop_note = _hypotheses(m, objective, scope, p0)
+            # One H per seed: the dissimilar bound (through tr_H) is per seed as well.
+            tr_H = m.trace_H[:, None] if scope == "local" else m.trace_H
+            bound = evaluate(claim, **_symbols({**params, "tr_H": tr_H}), C=1.0)
+            for augmentation in m.augmentations(objective):
+                r = m.representabilities(objective, scope, augmentation)
+                worst = class_minimum(r, data.N, exclude_own=exclude_own)  # one trial per client (local) or seed
+                # A trial whose min_k r_k varies over its stationary points (a tie at c) is the
+                # eigen-solver's pick: left out of the test and of empirical / margin.
+                spread = -class_minimum(-m.spread(objective, scope, augmentation), data.N,
+                                        exclude_own=exclude_own)
+                determined = spread <= SUBSPACE_RESOLUTION
+                reading = {**reading_of(objective), "constants": "unit", "samples": m.study.samples}
+                if objective.family == "cl":  # reading 7 is a CL reading
+                    reading["augmentation"] = augmentation
+                out.append(judges.lower_bound(
+                    claim, worst, bound, p0=p0, samples=m.study.samples, hypotheses=hyps, reasons=reasons,
+                    determined=determined, informative=True,
+                    members=np.broadcast_to(np.eye(data.N, dtype=bool), (*worst.shape, data.N)) if scope == "local" else None,
+                    trivial=SURROGATE_HOLDS if is_surrogate(objective) and is_binary(r) and determined.all() else None,
+                    note=pop_note, source=_scope_source(claim), reading=reading,
+                    bound=float(np.mean(np.broadcast_to(bound, worst.shape))),
+                    statistic="mean over trials of min_k r_k (class coordinates) vs the bound; margin = worst trial - bound",
+                    n_seeds=m.study.n_seeds,
+                    params={**params, "c": m.study.c, "n": m.study.n, "n_rare": data.n_rare, "tau": data.tau, "mu": data.mu,
+                            "C": 1.0, "p0": p0, "H": m.study.transform, "scalings": data.scalings()}))
     return out
 
 
@@ -242,34 +242,34 @@ def fitted_constant_records(sweep: tuple[study.LinearMeasurement, ...]) -> list[
     d_values = [m.study.data.d for m in sweep]
     for objective in sweep[0].objectives:
         for scope, exclude_own in (("local", True), ("fl", False)):
-            claim = bound_claim(objective, scope)
-            needed, p0s, hyps_all, vacuous_all = [], [], {}, []
-            for m in sweep:
-                N = m.study.data.N
-                r = m.representabilities(objective, scope)
-                worst = class_minimum(r, N, exclude_own=exclude_own).ravel()
-                tr_H = np.broadcast_to(m.trace_H[:, None] if scope == "local" else m.trace_H, r.shape[:-1]).ravel()
-                needed.append(np.maximum(_needed_constant(claim.id, {**_params(m), "tr_H": tr_H}, worst), 1e-300))
-                p0 = float(stated_probability(claim, d=m.study.data.d, m=1 if scope == "local" else N))
-                p0s.append(p0)
-                hyps, _, _ = _hypotheses(m, objective, scope, p0)
-                for k, v in hyps.items():
-                    hyps_all[k] = hyps_all.get(k, True) and v
-                vacuous = _vacuous(m, objective, scope, p0)
-                if vacuous:
-                    vacuous_all.append(f"d = {m.study.data.d}: {vacuous}")
-            judge_p0 = min(p0s[len(p0s) // 2:])  # the most lenient stated rate among the judged d
-            binary = is_surrogate(objective) and all(is_binary(m.local[objective.name]) for m in sweep)
-            out.append(judges.constants(
-                claim, d_values, needed, p0=judge_p0, vacuous=vacuous_all[0] if vacuous_all else "",
-                trivial=("Structural: the surrogate's r_k are 0 or 1 (diagonal X^M), so the needed C is tiny whenever "
-                         "r_k = 1, at every d; no constant is being estimated.") if binary else None,
-                source=_scope_source(claim),
-                reading={**reading_of(objective), "constants": "fitted", "samples": "n=d",
-                         **({"augmentation": "expectation"} if objective.family == "cl" else {})},
-                statistic="bound = C fitted on the smaller half of the d-sweep; empirical = slope of log C(d) on log d",
-                hypotheses=hyps_all, n_seeds=min(m.study.n_seeds for m in sweep),
-                params={"p": sweep[0].study.mask_ratio, "N": sweep[0].study.data.N}))
+            for claim in bound_claims(objective, scope):
+                needed, p0s, hyps_all, vacuous_all = [], [], {}, []
+                for m in sweep:
+                    N = m.study.data.N
+                    r = m.representabilities(objective, scope)
+                    worst = class_minimum(r, N, exclude_own=exclude_own).ravel()
+                    tr_H = np.broadcast_to(m.trace_H[:, None] if scope == "local" else m.trace_H, r.shape[:-1]).ravel()
+                    needed.append(np.maximum(_needed_constant(claim.id, {**_params(m), "tr_H": tr_H}, worst), 1e-300))
+                    p0 = float(stated_probability(claim, d=m.study.data.d, m=1 if scope == "local" else N))
+                    p0s.append(p0)
+                    hyps, _, _ = _hypotheses(m, objective, scope, p0)
+                    for k, v in hyps.items():
+                        hyps_all[k] = hyps_all.get(k, True) and v
+                    vacuous = _vacuous(m, objective, scope, p0)
+                    if vacuous:
+                        vacuous_all.append(f"d = {m.study.data.d}: {vacuous}")
+                judge_p0 = min(p0s[len(p0s) // 2:])  # the most lenient stated rate among the judged d
+                binary = is_surrogate(objective) and all(is_binary(m.local[objective.name]) for m in sweep)
+                out.append(judges.constants(
+                    claim, d_values, needed, p0=judge_p0, vacuous=vacuous_all[0] if vacuous_all else "",
+                    trivial=("Structural: the surrogate's r_k are 0 or 1 (diagonal X^M), so the needed C is tiny whenever "
+                             "r_k = 1, at every d; no constant is being estimated.") if binary else None,
+                    source=_scope_source(claim),
+                    reading={**reading_of(objective), "constants": "fitted", "samples": "n=d",
+                             **({"augmentation": "expectation"} if objective.family == "cl" else {})},
+                    statistic="bound = C fitted on the smaller half of the d-sweep; empirical = slope of log C(d) on log d",
+                    hypotheses=hyps_all, n_seeds=min(m.study.n_seeds for m in sweep),
+                    params={"p": sweep[0].study.mask_ratio, "N": sweep[0].study.data.N}))
     return out
 
 

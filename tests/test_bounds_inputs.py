@@ -53,5 +53,5 @@ def test_threshold_matches_the_printed_value(scope):
     claim = theory.find_claim(family="comparison", scope=scope)
     assert d_star(claim, "similar", p=0.5) == pytest.approx(32.0)
     assert d_star(claim, "similar", p=0.75) == pytest.approx((1 / (2 * 0.75 * 0.25)) ** 5)
-    with pytest.raises(ValueError, match="augmentation"):
+    with pytest.raises(ValueError, match="variant=.opposite. must be .similar. or .dissimilar."):
         d_star(claim, "opposite", p=0.5)

@@ -217,7 +217,7 @@ def test_d_star_is_theorem_4_4_threshold():
     assert d_star(COMPARISON, "similar", p=0.5) == pytest.approx(32.0)
     assert d_star(COMPARISON, "similar", p=0.75) == pytest.approx((1 / (2 * 0.75 * 0.25)) ** 5)
     assert d_star(COMPARISON, "dissimilar", p=0.5, tr_H=2.0) == pytest.approx(2.0**5 * 32.0)
-    with pytest.raises(ValueError, match="augmentation"):
+    with pytest.raises(ValueError, match="variant=.opposite. must be .similar. or .dissimilar."):
         d_star(COMPARISON, "opposite", p=0.5)
 
 

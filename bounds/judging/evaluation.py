@@ -119,13 +119,13 @@ def sensitivity_bound(claim: "str | theory.Claim", variant: str = "statement", /
 
 
 @functools.lru_cache(maxsize=None)
-def _numpy_expression(claim_id: str, what: str, augmentation: str | None):
+def _numpy_expression(claim_id: str, what: str, variant: str | None):
     claim = theory.get_claim(claim_id)
     if what == "probability":
         if claim.probability is None:
             raise ValueError(f"claim {claim_id!r} states no probability (it is no high-probability bound)")
         return claim.lambdify(claim.probability, backend="numpy")
-    return claim.lambdify(theory.threshold(claim_id, augmentation), backend="numpy")
+    return claim.lambdify(theory.threshold(claim_id, variant), backend="numpy")
 
 
 def stated_probability(claim: "theory.Claim", *, d, m) -> np.ndarray:
@@ -142,25 +142,24 @@ def stated_probability(claim: "theory.Claim", *, d, m) -> np.ndarray:
     for name, value in (("d", d), ("m", m)):
         if not np.all(np.asarray(value, dtype=np.float64) > 0):
             raise ValueError(f"{name}={value!r} (claim {claim.id!r}) must be > 0")
-    value = _numpy_expression(claim.id, "probability", None)(d=np.float64(d) if np.ndim(d) == 0 else
-                                                             np.asarray(d, dtype=np.float64),
+    value = _numpy_expression(claim.id, "probability", None)(d=np.asarray(d, dtype=np.float64),
                                                              m=np.asarray(m, dtype=np.float64))
     return np.asarray(value, dtype=np.float64)[()]
 
 
-def d_star(claim: "theory.Claim", augmentation: str, *, p, tr_H=1.0) -> float:
+def d_star(claim: "theory.Claim", variant: str, *, p, tr_H=1.0) -> float:
     """Theorem 4.4's unit-constant threshold ``d*`` (`theory.threshold`, solved by sympy): above
-    it the bounds give ``s^C > s^M`` for CL with ``augmentation`` (``"similar"`` /
-    ``"dissimilar"``), at mask ratio ``p`` and (dissimilar) ``tr_H``.
+    it the bounds give ``s^C > s^M`` for CL with Theorem 4.3's ``variant`` (``"similar"`` /
+    ``"dissimilar"`` augmentations; `Claim.variant`), at mask ratio ``p`` and (dissimilar) ``tr_H``.
 
     >>> round(d_star(theory.get_claim("thm4.4-local"), "similar", p=0.5), 6)
     32.0
     """
-    if augmentation not in ("similar", "dissimilar"):
-        raise ValueError(f"augmentation={augmentation!r} must be 'similar' or 'dissimilar'")
+    if variant not in ("similar", "dissimilar"):
+        raise ValueError(f"variant={variant!r} must be 'similar' or 'dissimilar'")
     if not 0 < p < 1:
         raise ValueError(f"p={p!r} (claim {claim.id!r}) must lie in (0, 1)")
-    return float(_numpy_expression(claim.id, "threshold", augmentation)(p=p, tr_H=tr_H))
+    return float(_numpy_expression(claim.id, "threshold", variant)(p=p, tr_H=tr_H))
 
 
 __all__ = ["d_star", "evaluate", "sensitivity_bound", "stated_probability"]

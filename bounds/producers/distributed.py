@@ -128,13 +128,8 @@ def records(suite: Suite, *, key: jax.Array) -> list[Record]:
 def _claim(kind: str) -> theory.Claim:
     """The DecL connectivity claim of ``kind``: Corollary 4.5 (``monotone``) or the Eq. 1
     minimiser's identity on a regular graph (``identity``), which share family and scope."""
-    (claim,) = [c for c in theory.CLAIMS.values() if (c.family, c.scope, c.kind) == ("connectivity", "decl", kind)]
+    (claim,) = theory.claims_where(family="connectivity", scope="decl", kind=kind)
     return claim
-
-
-def bound_value(claim: theory.Claim, variant: str = "statement", **params) -> np.ndarray:
-    """`bounds.judging.evaluation.evaluate` (with its domain checks), kept for callers of this name."""
-    return evaluate(claim, variant, **params)
 
 
 def _base_params(sw: Sweep, kind: str | None) -> dict:
@@ -499,7 +494,6 @@ def eq1_identity_record(sw: Sweep) -> Record:
 __all__ = [
     "CLOSED_READINGS",
     "Measurement",
-    "bound_value",
     "cor45_records",
     "decl_bound_records",
     "eq1_identity_record",
@@ -507,7 +501,6 @@ __all__ = [
     "judge",
     "measure",
     "records",
-    "stated_probability",
     "thm44_records",
     "thm46_records",
 ]

@@ -273,11 +273,6 @@ def fitted_constant_records(sweep: tuple[study.LinearMeasurement, ...]) -> list[
     return out
 
 
-def threshold_d_star(claim: "theory.Claim", augmentation: str, *, p: float, tr_H: float = 1.0) -> float:
-    """Theorem 4.4's unit-constant ``d*``: `bounds.judging.evaluation.d_star` (kept for callers of this name)."""
-    return d_star(claim, augmentation, p=p, tr_H=tr_H)
-
-
 def _comparison_records(m: study.LinearMeasurement) -> list[Record]:
     """Theorem 4.4 at simulation level: ``s^C > s^M`` per seed (and client), each reading pair."""
     out = []

@@ -50,8 +50,10 @@ class Record:
     mapping ``{axis: value}`` or an iterable of `theory.Reading`, stored as the mapping.
     ``statistic`` names what ``bound``, ``empirical`` and ``margin`` measure; ``ci``,
     ``p_value``, ``trials``, ``successes`` and ``power`` come from the rule that gave the
-    verdict (None where the rule has no such number); ``hypotheses`` says, per hypothesis of
-    the claim that was checked, whether it held.
+    verdict (None where the rule has no such number); ``p_adjusted`` is ``p_value`` adjusted
+    for the run's family of statistically judged records (set by the ledger, None until then);
+    ``hypotheses`` says, per hypothesis of the claim that was checked, whether it held;
+    ``by_seed`` is the record's verdict in each master seed of a replicated run (None for one seed).
     """
 
     claim: str
@@ -65,12 +67,14 @@ class Record:
     statistic: str = ""
     ci: tuple[float, float] | None = None
     p_value: float | None = None
+    p_adjusted: float | None = None
     trials: int | None = None
     successes: int | None = None
     power: float | None = None
     hypotheses: Mapping[str, bool] = dataclasses.field(default_factory=dict)
     n_seeds: int = 0
     params: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    by_seed: tuple[str, ...] | None = None
     note: str = ""
 
     def __post_init__(self):
@@ -89,10 +93,16 @@ class Record:
         if self.level not in LEVELS:
             raise ValueError(f"level={self.level!r} must be one of {LEVELS}")
         object.__setattr__(self, "reading", theory.as_reading_mapping(self.reading))
-        for name in ("bound", "empirical", "margin", "p_value", "power"):
+        for name in ("bound", "empirical", "margin", "p_value", "p_adjusted", "power"):
             object.__setattr__(self, name, _finite_or_none(getattr(self, name)))
         for name in ("trials", "successes"):
             object.__setattr__(self, name, _count_or_none(getattr(self, name)))
+        if self.by_seed is not None:
+            words = tuple(str(v) for v in self.by_seed)
+            bad = [v for v in words if v not in VERDICTS]
+            if bad:
+                raise ValueError(f"by_seed={self.by_seed!r} holds {bad}, not verdicts of {VERDICTS}")
+            object.__setattr__(self, "by_seed", words)
         if self.ci is not None:
             lo, hi = (_finite_or_none(v) for v in self.ci)
             object.__setattr__(self, "ci", None if lo is None or hi is None else (lo, hi))
@@ -111,6 +121,7 @@ class Record:
         out["hypotheses"] = {str(k): bool(v) for k, v in self.hypotheses.items()}
         out["params"] = _jsonable(dict(self.params))
         out["ci"] = list(self.ci) if self.ci is not None else None
+        out["by_seed"] = list(self.by_seed) if self.by_seed is not None else None
         return out
 
     @classmethod

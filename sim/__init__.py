@@ -41,6 +41,9 @@ Training engine (``sim.engine``; FL and DecL)
                                   the compiled round loops the trainers run
     Topology, make_topology, from_adjacency, MIXING_RULES, Mixing, mixing_matrix,
     custom_mixing, consensus_distance, mix
+    directed_exponential, MixingSchedule, mixing_schedule, one_peer_exponential, random_matching
+                                  directed graphs (Ying et al.'s exponential graph) and
+                                  time-varying mixing selected inside the compiled round loop
     shard_clients, shard_seeds    the client / seed axis over every device
 Models (``sim.models``)
     ShallowConfig, ShallowLoss, init_shallow_params, encode
@@ -49,6 +52,10 @@ Models (``sim.models``)
     MARLoss, MixedMARLoss, a_mmd, alignment, gamma_schedule, global_embeddings, mar_weight,
     GAMMA_MAX, GAMMA_MIN, train_fedmar, train_decmar
                                   MAR (Eqs. 6-7, the paper's cosine schedule), FedMAR and DecMAR
+    uniformity, view_alignment, effective_rank, embedding_spectrum
+                                  representation diagnostics of a batch of embeddings: Wang &
+                                  Isola's uniformity and alignment (``sim.models.diagnostics.
+                                  alignment``; ``alignment`` is MAR's term), RankMe, the spectrum
 Validators
     checks                        the configs' ``ValueError`` validators (a module: ``from sim
                                   import checks``)
@@ -74,9 +81,20 @@ from sim.data.partition import (
 from sim.data.partition import dirichlet as dirichlet_partition
 from sim.data.partition import iid as iid_partition
 from sim.data.partition import paper as paper_partition
-from sim.engine.mixing import MIXING_RULES, Mixing, consensus_distance, custom_mixing, mix, mixing_matrix
+from sim.engine.mixing import (
+    MIXING_RULES,
+    Mixing,
+    MixingSchedule,
+    consensus_distance,
+    custom_mixing,
+    mix,
+    mixing_matrix,
+    mixing_schedule,
+    one_peer_exponential,
+    random_matching,
+)
 from sim.engine.sharding import shard_clients, shard_seeds
-from sim.engine.topology import Topology, from_adjacency, make_topology
+from sim.engine.topology import Topology, directed_exponential, from_adjacency, make_topology
 from sim.engine.train import (
     DivergenceError,
     TrainConfig,
@@ -116,6 +134,8 @@ from sim.linear.metrics import (
 from sim.linear.objective import BUILTIN_OBJECTIVES, OBJECTIVES, Objective, get_objective, objectives
 from sim.linear.solvers import ReconstructionFit, fit_reconstruction, top_eigenspace
 from sim.linear.topc import top_eigenspace_matvec
+from sim.models.diagnostics import alignment as view_alignment
+from sim.models.diagnostics import effective_rank, embedding_spectrum, uniformity
 from sim.models.mar import GAMMA_MAX, GAMMA_MIN, MARLoss, a_mmd, alignment, gamma_schedule, global_embeddings, mar_weight
 from sim.models.mar_train import MixedMARLoss, train_decmar, train_fedmar
 from sim.models.probe import PROBES, linear_probe
@@ -143,10 +163,12 @@ __all__ = [
     "fedavg_program", "decl_program", "local_training", "optimizer",
     "Topology", "make_topology", "from_adjacency", "MIXING_RULES", "Mixing", "mixing_matrix", "custom_mixing",
     "consensus_distance", "mix", "shard_clients", "shard_seeds",
+    "directed_exponential", "MixingSchedule", "mixing_schedule", "one_peer_exponential", "random_matching",
     # models
     "ShallowConfig", "ShallowLoss", "init_shallow_params", "encode", "PROBES", "linear_probe",
     "MARLoss", "MixedMARLoss", "GAMMA_MAX", "GAMMA_MIN", "a_mmd", "alignment", "gamma_schedule", "global_embeddings", "mar_weight",
     "train_fedmar", "train_decmar",
+    "uniformity", "view_alignment", "effective_rank", "embedding_spectrum",
     # validators (a module, imported by ``from sim import checks``)
     "checks",
 ]

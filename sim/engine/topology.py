@@ -18,6 +18,11 @@ Families (:data:`FAMILIES`):
   spanning tree (node ``i`` attached to a uniform earlier node), then uniformly random extra
   edges until the edge count reaches ``N (|Ā| - 1) / 2``; ``|A_i|`` varies.
 
+Directed graphs (``Topology(..., directed=True)``, built by :func:`directed_exponential` or
+:func:`from_adjacency` with ``directed=True``): ``adjacency[i, j]`` marks that client ``i`` hears
+client ``j``, so row ``i`` of :attr:`Topology.closed_adjacency` is the closed in-neighbourhood
+``A_i`` and column ``j`` the closed out-neighbourhood; the graph must be strongly connected.
+
 A requested ``avg_connectivity`` is hit exactly where the family allows it; inside the family's
 range but between two realisable values, the nearest realisable value is built and reported by
 :attr:`Topology.avg_connectivity` (the request stays in :attr:`Topology.target`). A request
@@ -38,6 +43,8 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
+from sim import checks
+
 FAMILIES: tuple[str, ...] = ("complete", "ring", "regular", "erdos-renyi", "torus", "exponential", "reference")
 ALIASES: dict[str, str] = {"uniform": "regular", "general": "reference", "fl": "complete"}
 
@@ -47,15 +54,17 @@ _MAX_DRAWS = 2000
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Topology:
-    """A connected undirected client graph.
+    """A connected client graph, undirected unless ``directed``.
 
     ``adjacency`` is the (N, N) boolean adjacency matrix without self-loops; the closed
-    neighbourhood ``A_i`` is row ``i`` of :attr:`closed_adjacency`.
+    neighbourhood ``A_i`` is row ``i`` of :attr:`closed_adjacency` (on a directed graph: the
+    clients ``i`` hears, ``adjacency[i, j]`` for ``j -> i``).
     """
 
     family: str
     adjacency: np.ndarray
     target: float | None = None
+    directed: bool = False
 
     def __post_init__(self):
         adj = np.asarray(self.adjacency)
@@ -67,15 +76,21 @@ class Topology:
         if not np.all((adj == 0) | (adj == 1)):
             raise ValueError("adjacency must be a 0/1 (boolean) matrix")
         adj = adj.astype(bool)
-        if not np.array_equal(adj, adj.T):
-            raise ValueError("adjacency must be symmetric (undirected graph)")
+        if not isinstance(self.directed, (bool, np.bool_)):
+            raise ValueError(f"Topology.directed = {self.directed!r} is out of range: must be True or False")
+        if not self.directed and not np.array_equal(adj, adj.T):
+            raise ValueError("adjacency must be symmetric (undirected graph); pass directed=True for a directed one")
         if np.any(np.diag(adj)):
             raise ValueError("adjacency must have an empty diagonal (|A_i| counts the client itself already)")
         sizes = adj.sum(axis=1) + 1
         if np.any(sizes < 2):
             i = int(np.argmin(sizes))
             raise ValueError(f"|A_{i}| = {int(sizes[i])}: every closed neighbourhood needs |A_i| >= 2 (an isolated client)")
-        if not nx.is_connected(nx.from_numpy_array(adj.astype(int))):
+        if self.directed:
+            if not nx.is_strongly_connected(nx.from_numpy_array(adj.T.astype(int), create_using=nx.DiGraph)):
+                raise ValueError("the directed graph is not strongly connected: DecL needs every client to reach "
+                                 "every other")
+        elif not nx.is_connected(nx.from_numpy_array(adj.astype(int))):
             n_comp = nx.number_connected_components(nx.from_numpy_array(adj.astype(int)))
             raise ValueError(f"the graph is disconnected ({n_comp} components): DecL needs a connected graph")
         adj.setflags(write=False)
@@ -97,6 +112,12 @@ class Topology:
         return self.adjacency.sum(axis=1).astype(int) + 1
 
     @property
+    def out_neighbourhood_sizes(self) -> np.ndarray:
+        """Closed out-neighbourhood sizes (the clients that hear client ``j``, ``j`` included);
+        equal to :attr:`neighbourhood_sizes` on an undirected graph."""
+        return self.adjacency.sum(axis=0).astype(int) + 1
+
+    @property
     def avg_connectivity(self) -> float:
         """Realised ``|Ā| = (1/N) Σ_i |A_i|``."""
         return float(np.mean(self.neighbourhood_sizes))
@@ -108,6 +129,9 @@ class Topology:
         return bool(np.all(sizes == sizes[0]))
 
     def to_networkx(self) -> nx.Graph:
+        """A ``networkx`` graph; directed: a ``DiGraph`` with an edge ``j -> i`` where ``i`` hears ``j``."""
+        if self.directed:
+            return nx.from_numpy_array(self.adjacency.T.astype(int), create_using=nx.DiGraph)
         return nx.from_numpy_array(self.adjacency.astype(int))
 
     def describe(self) -> dict[str, Any]:
@@ -120,12 +144,36 @@ class Topology:
             "min_A": int(self.neighbourhood_sizes.min()),
             "max_A": int(self.neighbourhood_sizes.max()),
             "regular": self.is_regular,
+            **({"directed": True} if self.directed else {}),
         }
 
 
-def from_adjacency(adjacency, *, family: str = "custom") -> Topology:
-    """Wrap a user adjacency matrix (validated: symmetric, connected, every ``|A_i| >= 2``)."""
-    return Topology(family, np.asarray(adjacency))
+def from_adjacency(adjacency, *, family: str = "custom", directed: bool = False) -> Topology:
+    """Wrap a user adjacency matrix (validated: symmetric and connected, or with ``directed``
+    strongly connected with ``adjacency[i, j]`` for ``j -> i``; every ``|A_i| >= 2``)."""
+    return Topology(family, np.asarray(adjacency), directed=directed)
+
+
+def _exponential_offsets(n: int) -> list[int]:
+    """``2^j mod N`` for ``j = 0 .. ceil(log2 N) - 1`` (Ying et al. 2021), without 0."""
+    return sorted({(2**j) % n for j in range(max(1, math.ceil(math.log2(n))))} - {0})
+
+
+def directed_exponential(n_clients: int) -> Topology:
+    """Ying et al.'s (2021) static exponential graph: client ``i`` sends to ``i + 2^j (mod N)``,
+    ``j = 0 .. ceil(log2 N) - 1``, so it hears ``i - 2^j``. With ``"uniform"`` mixing every
+    weight is ``1 / (ceil(log2 N) + 1)`` (doubly stochastic) and, for even ``N``,
+    ``‖W - 11ᵀ/N‖_2 = 1 - 2 / (1 + ceil(log2 N))`` (their Proposition 1).
+
+    >>> top = directed_exponential(16)
+    >>> top.directed, int(top.neighbourhood_sizes[0]), int(top.out_neighbourhood_sizes[0])
+    (True, 5, 5)
+    """
+    n = checks.integer("directed_exponential.n_clients", n_clients, minimum=2)
+    adj = np.zeros((n, n), dtype=bool)
+    for offset in _exponential_offsets(n):
+        adj[(np.arange(n) + offset) % n, np.arange(n)] = True
+    return Topology("directed-exponential", adj, directed=True)
 
 
 def _rng(key) -> np.random.Generator:
@@ -223,8 +271,7 @@ def make_topology(family: str, n_clients: int, *, avg_connectivity: float | None
         _fixed(family, 5, target)
         g = nx.convert_node_labels_to_integers(nx.grid_2d_graph(r, s, periodic=True), ordering="sorted")
     elif family == "exponential":
-        offsets = sorted({(2**j) % n for j in range(max(1, math.ceil(math.log2(n))))} - {0})
-        g = nx.circulant_graph(n, offsets)
+        g = nx.circulant_graph(n, _exponential_offsets(n))
         _fixed(family, 1 + 2 * g.number_of_edges() / n, target)
     else:
         rng = _rng(key)

@@ -26,6 +26,14 @@ real samples of the client, or uses all of them when ``batch_size`` is None or `
   ``Σ_j W_ij θ_j`` (push-sum: see :mod:`sim.engine.mixing`); after the last round one global average
   (uniform or data-size weighted) gives the global model.
 
+DecL extensions (:func:`train_decl`, :func:`decl_program`): a
+:class:`sim.engine.mixing.MixingSchedule` (a (P, N, N) stack) gives a time-varying rule, the
+round's matrix selected inside the compiled loop; ``per_client=True`` starts from stacked
+per-client parameters (leading axis N) instead of broadcasting one model; ``metric``, a pure
+hashable function of the stacked client parameters (e.g.
+:func:`sim.engine.mixing.consensus_distance`), is evaluated after every round's mixing step
+inside the scan and returned stacked over rounds in :attr:`TrainResult.metrics`.
+
 Client ``i``'s randomness in round ``t`` is ``fold_in(split(fold_in(key, t))[1], i)`` in every
 algorithm, so DecL on the complete graph with uniform mixing reproduces full-participation
 FedAvg with uniform weights step for step (SGD).
@@ -60,7 +68,7 @@ from jax.experimental import multihost_utils
 from sim.data import draws
 from sim.data.model import ClientData
 from sim.data.masks import check_stream_key
-from sim.engine.mixing import Mixing, mix, push_sum_step
+from sim.engine.mixing import Mixing, MixingSchedule, mix, push_sum_step, schedule_step
 from sim.engine.sharding import shard_clients
 
 Params = Any
@@ -137,12 +145,14 @@ class TrainConfig:
 class TrainResult:
     """``global_params`` (pytree), ``client_params`` (same pytree, leading client axis N),
     ``losses`` (rounds, N): mean local-step loss of each client in each round (NaN where the
-    client did not participate), ``participation`` (rounds, N) boolean."""
+    client did not participate), ``participation`` (rounds, N) boolean, ``metrics`` the metric
+    hook's value after every round (its pytree with a leading rounds axis; None without a hook)."""
 
     global_params: Params
     client_params: Params
     losses: jax.Array
     participation: jax.Array
+    metrics: Any = None
 
 
 def optimizer(cfg: TrainConfig) -> optax.GradientTransformation:
@@ -284,22 +294,29 @@ def fedavg_program(init_params, x, mask, key, *, loss_fn: LossFn, cfg: TrainConf
     return TrainResult(gparams, clients, losses, part)
 
 
-def _decl_round(x, mask, weights, key, *, loss_fn: LossFn, cfg: TrainConfig, push_sum: bool):
-    """One D-PSGD round ``(carry, t) -> (carry, losses)``, ``carry = (clients, opt states, y)``."""
+def _decl_round(x, mask, weights, key, *, loss_fn: LossFn, cfg: TrainConfig, push_sum: bool,
+                order: str = "periodic", metric=None, n_real: int | None = None):
+    """One D-PSGD round ``(carry, t) -> (carry, losses)`` (``(losses, metric)`` with a metric),
+    ``carry = (clients, opt states, y)``; ``weights`` (N, N), or a (P, N, N) schedule stack."""
     n = x.shape[0]
     local = functools.partial(_over_clients(cfg), loss_fn)
 
     def round_fn(carry, t):
         params, state, y = carry
         params, state, losses = local(params, state, x, mask, client_keys(key, t, jnp.arange(n)))
-        step, y = push_sum_step(weights, y) if push_sum else (weights, y)
-        return (mix(step, params), state, y), losses
+        w = weights if weights.ndim == 2 else schedule_step(weights, t, key, order=order)
+        step, y = push_sum_step(w, y) if push_sum else (w, y)
+        params = mix(step, params)
+        if metric is None:
+            return (params, state, y), losses
+        real = params if n_real is None else jax.tree_util.tree_map(lambda a: a[:n_real], params)
+        return (params, state, y), (losses, metric(real))
 
     return round_fn
 
 
-def _decl_start(init_params, n, weights, cfg: TrainConfig):
-    clients = _broadcast(init_params, n)
+def _decl_start(init_params, n, weights, cfg: TrainConfig, per_client: bool = False):
+    clients = init_params if per_client else _broadcast(init_params, n)
     return clients, jax.vmap(optimizer(cfg).init)(clients), jnp.ones((n,), dtype=weights.dtype)
 
 
@@ -307,16 +324,22 @@ def _decl_finish(clients, base):
     return mix(base / jnp.sum(base), clients)
 
 
-def decl_program(init_params, x, mask, weights, key, *, loss_fn: LossFn, cfg: TrainConfig, push_sum: bool = False):
+def decl_program(init_params, x, mask, weights, key, *, loss_fn: LossFn, cfg: TrainConfig, push_sum: bool = False,
+                 order: str = "periodic", metric=None, per_client: bool = False):
     """The pure D-PSGD program behind :func:`train_decl` (no validation, no divergence check;
     jit- and vmap-able, e.g. over seeds and mixing matrices). ``weights`` (N, N) is
-    row-stochastic, or column-stochastic with ``push_sum=True``. Returns a :class:`TrainResult`
+    row-stochastic, or column-stochastic with ``push_sum=True``; a (P, N, N) stack is a schedule
+    used in ``order`` (:class:`sim.engine.mixing.MixingSchedule`). ``per_client``: ``init_params``
+    has a leading client axis. ``metric``: a function of the stacked client parameters,
+    recorded after every round in :attr:`TrainResult.metrics`. Returns a :class:`TrainResult`
     (a pytree)."""
-    round_fn = _decl_round(x, mask, weights, key, loss_fn=loss_fn, cfg=cfg, push_sum=push_sum)
-    carry = _decl_start(init_params, x.shape[0], weights, cfg)
-    (clients, _, _), losses = lax.scan(round_fn, carry, jnp.arange(cfg.rounds))
-    gparams = _decl_finish(clients, _aggregation_weights(cfg, mask, _param_dtype(init_params)))
-    return TrainResult(gparams, clients, losses, jnp.ones(losses.shape, dtype=bool))
+    round_fn = _decl_round(x, mask, weights, key, loss_fn=loss_fn, cfg=cfg, push_sum=push_sum, order=order,
+                           metric=metric)
+    carry = _decl_start(init_params, x.shape[0], weights, cfg, per_client)
+    (clients, _, _), outs = lax.scan(round_fn, carry, jnp.arange(cfg.rounds))
+    losses, metrics = outs if metric is not None else (outs, None)
+    gparams = _decl_finish(clients, _aggregation_weights(cfg, mask, _param_dtype(clients)))
+    return TrainResult(gparams, clients, losses, jnp.ones(losses.shape, dtype=bool), metrics)
 
 
 # Rounds are not part of the compiled program: the public wrappers run ROUND_CHUNK rounds per
@@ -342,14 +365,16 @@ def _fedavg_chunk(carry, x, mask, base, key, t0, total, *, loss_fn, cfg):
     return _chunked(round_fn, carry, t0, total)
 
 
-def _decl_chunk(carry, x, mask, weights, key, t0, total, *, loss_fn, cfg, push_sum):
-    round_fn = _decl_round(x, mask, weights, key, loss_fn=loss_fn, cfg=cfg, push_sum=push_sum)
+def _decl_chunk(carry, x, mask, weights, key, t0, total, *, loss_fn, cfg, push_sum, order="periodic", metric=None,
+                n_real=None):
+    round_fn = _decl_round(x, mask, weights, key, loss_fn=loss_fn, cfg=cfg, push_sum=push_sum, order=order,
+                           metric=metric, n_real=n_real)
     return _chunked(round_fn, carry, t0, total)
 
 
 _fedavg_jit = jax.jit(_fedavg_chunk, static_argnames=("loss_fn", "cfg"))
-_decl_jit = jax.jit(_decl_chunk, static_argnames=("loss_fn", "cfg", "push_sum"))
-_decl_start_jit = jax.jit(_decl_start, static_argnames=("n", "cfg"))
+_decl_jit = jax.jit(_decl_chunk, static_argnames=("loss_fn", "cfg", "push_sum", "order", "metric", "n_real"))
+_decl_start_jit = jax.jit(_decl_start, static_argnames=("n", "cfg", "per_client"))
 _decl_finish_jit = jax.jit(_decl_finish)
 _fedavg_start_jit = jax.jit(lambda params, n: (params, _broadcast(params, n)), static_argnames="n")
 
@@ -417,7 +442,7 @@ def _gathered(tree):
 def _result(out: TrainResult, n: int) -> TrainResult:
     if out.losses.shape[1] != n:  # drop the padding clients
         out = TrainResult(out.global_params, jax.tree_util.tree_map(lambda a: a[:n], out.client_params),
-                          out.losses[:, :n], out.participation[:, :n])
+                          out.losses[:, :n], out.participation[:, :n], out.metrics)
     out = _gathered(out)
     check_finite(out.losses, out.participation, out.client_params)
     return out
@@ -436,28 +461,56 @@ def _padded(data: ClientData, cfg: TrainConfig, dtype):
     return shard_clients((x, mask, base)), pad
 
 
-def _run_decl(init_params, loss_fn, data, weights, cfg, key, push_sum):
+def _pad_block(weights, pad):
+    """Padding clients only mix with themselves: a block-diagonal W keeps real clients exact."""
+    n = weights.shape[-1]
+    lead = weights.shape[:-2]
+    eye = jnp.broadcast_to(jnp.eye(pad, dtype=weights.dtype), lead + (pad, pad))
+    top = jnp.concatenate([weights, jnp.zeros(lead + (n, pad), weights.dtype)], axis=-1)
+    bottom = jnp.concatenate([jnp.zeros(lead + (pad, n), weights.dtype), eye], axis=-1)
+    return jnp.concatenate([top, bottom], axis=-2)
+
+
+def _check_per_client(init_params, n: int) -> None:
+    for leaf in jax.tree_util.tree_leaves(init_params):
+        if jnp.ndim(leaf) < 1 or jnp.shape(leaf)[0] != n:
+            raise ValueError(f"init_params leaf of shape {jnp.shape(leaf)} is out of range: with per_client=True every "
+                             f"leaf needs a leading client axis of size N = {n}")
+
+
+def _run_decl(init_params, loss_fn, data, weights, cfg, key, push_sum, *, order="periodic", metric=None,
+              per_client=False):
     check_stream_key(key)
+    if per_client:
+        _check_per_client(init_params, data.n_clients)
     dtype = _param_dtype(init_params)
     (x, mask, base), pad = _padded(data, cfg, dtype)
-    if pad:  # padding clients only mix with themselves: block-diagonal W keeps real clients exact
-        weights = jnp.block([[weights, jnp.zeros((weights.shape[0], pad), weights.dtype)],
-                             [jnp.zeros((pad, weights.shape[0]), weights.dtype), jnp.eye(pad, dtype=weights.dtype)]])
-    weights = shard_clients(weights)
+    if pad:
+        weights = _pad_block(weights, pad)
+        if per_client:
+            init_params = jax.tree_util.tree_map(lambda a: jnp.concatenate([a, jnp.repeat(a[-1:], pad, axis=0)]),
+                                                 init_params)
+    # A schedule's leading axis is its period, not the client axis: it stays replicated.
+    weights = shard_clients(weights) if weights.ndim == 2 else weights
+    if per_client:
+        init_params = shard_clients(init_params)
     static = dataclasses.replace(cfg, rounds=1)
-    carry = _decl_start_jit(init_params, x.shape[0], weights, static)
-    (clients, _, _), losses = _drive(
-        functools.partial(_decl_jit, loss_fn=loss_fn, cfg=static, push_sum=push_sum),
-        carry, (x, mask, weights, key), cfg.rounds)
-    out = TrainResult(_decl_finish_jit(clients, base), clients, losses, jnp.ones(losses.shape, dtype=bool))
+    carry = _decl_start_jit(init_params, x.shape[0], weights, static, per_client)
+    program = functools.partial(_decl_jit, loss_fn=loss_fn, cfg=static, push_sum=push_sum, order=order, metric=metric,
+                                n_real=data.n_clients if pad else None)
+    (clients, _, _), outs = _drive(program, carry, (x, mask, weights, key), cfg.rounds)
+    losses, metrics = outs if metric is not None else (outs, None)
+    out = TrainResult(_decl_finish_jit(clients, base), clients, losses, jnp.ones(losses.shape, dtype=bool), metrics)
     return _result(out, data.n_clients)
 
 
-def train_local(init_params, loss_fn: LossFn, data: ClientData, cfg: TrainConfig, *, key) -> TrainResult:
-    """Every client trains alone for ``rounds * local_steps`` steps from ``init_params``."""
+def train_local(init_params, loss_fn: LossFn, data: ClientData, cfg: TrainConfig, *, key, metric=None,
+                per_client: bool = False) -> TrainResult:
+    """Every client trains alone for ``rounds * local_steps`` steps from ``init_params`` (stacked
+    per client with ``per_client``); ``metric`` as in :func:`train_decl`."""
     _check_run(data, cfg, fedavg=False)
     eye = jnp.eye(data.n_clients, dtype=_param_dtype(init_params))
-    return _run_decl(init_params, loss_fn, data, eye, cfg, key, False)
+    return _run_decl(init_params, loss_fn, data, eye, cfg, key, False, metric=metric, per_client=per_client)
 
 
 def train_fedavg(init_params, loss_fn: LossFn, data: ClientData, cfg: TrainConfig, *, key) -> TrainResult:
@@ -472,15 +525,22 @@ def train_fedavg(init_params, loss_fn: LossFn, data: ClientData, cfg: TrainConfi
     return _result(TrainResult(gparams, clients, losses, part), data.n_clients)
 
 
-def train_decl(init_params, loss_fn: LossFn, data: ClientData, mixing: Mixing | Any, cfg: TrainConfig, *, key) -> TrainResult:
-    """D-PSGD over a mixing rule: a :class:`sim.engine.mixing.Mixing` or a row-stochastic (N, N) array."""
+def train_decl(init_params, loss_fn: LossFn, data: ClientData, mixing: Mixing | MixingSchedule | Any, cfg: TrainConfig,
+               *, key, metric=None, per_client: bool = False) -> TrainResult:
+    """D-PSGD over a mixing rule: a :class:`sim.engine.mixing.Mixing`, a row-stochastic (N, N)
+    array, or a time-varying :class:`sim.engine.mixing.MixingSchedule`. ``per_client``:
+    ``init_params`` has a leading client axis N (one starting model per client). ``metric``: a
+    pure, hashable function of the stacked client parameters (a static argument of the compiled
+    program), recorded after every round's mixing in :attr:`TrainResult.metrics`."""
     _check_run(data, cfg, fedavg=False)
-    if not isinstance(mixing, Mixing):
+    if not isinstance(mixing, (Mixing, MixingSchedule)):
         mixing = Mixing(np.asarray(mixing), "custom", False)
     if mixing.n_clients != data.n_clients:
         raise ValueError(f"mixing matrix is for N={mixing.n_clients} clients, data has N={data.n_clients}")
     w = jnp.asarray(mixing.weights, dtype=_param_dtype(init_params))
-    return _run_decl(init_params, loss_fn, data, w, cfg, key, mixing.push_sum)
+    order = mixing.order if isinstance(mixing, MixingSchedule) else "periodic"
+    return _run_decl(init_params, loss_fn, data, w, cfg, key, mixing.push_sum, order=order, metric=metric,
+                     per_client=per_client)
 
 
 def program_cache_sizes() -> dict[str, int]:

@@ -1,2 +1,2 @@
 """Shallow models: two-layer encoders (MAE, SimSiam, InfoNCE), the MAR loss (Section 5),
-FedMAR / DecMAR training and the linear probe."""
+FedMAR / DecMAR training, the linear probe and the representation diagnostics."""

@@ -11,14 +11,19 @@ objectives by gradient descent on small models, in the two families the paper co
   visible ones).
 - CL: ``"simsiam"`` — two views, predictor ``h``, stop-gradient on the target branch,
   ``L = 1/2 D(h(z1), sg z2) + 1/2 D(h(z2), sg z1)`` with ``D`` the negative cosine;
-  ``"infonce"`` — symmetric InfoNCE on the cosine similarities of the two views' embeddings
-  at temperature ``T``, the other samples of the batch as negatives.
+  ``"infonce"`` — InfoNCE at temperature ``T``, the other samples of the batch as negatives:
+  on the cosine similarities (default) or the dot products of the two views' embeddings
+  (``infonce_similarity``), symmetric over the two views (default) or one-sided, view 1 against
+  view 2 only, as in SimCLR's and DirectCLR's code (``infonce_two_sided``).
 
 Views for CL come from vector augmentations: ``"noise"`` (``x + s xi`` twice, the similar
 augmentations of Section 3.3), ``"mask"`` (``x * m`` twice, ``P(m_k = 0) = s``) or ``"linear"``
-(``x + s xi`` and ``H x``, the dissimilar augmentations of Lemma A.11).
+(``x + s xi`` and ``H x``, the dissimilar augmentations of Lemma A.11). Augmentations are values:
+``aug_scale`` gives per-coordinate factors of the strength (noise std ``s a_k`` on coordinate
+``k``, or mask probability ``s a_k``: masks with their own law per coordinate), and
+``ShallowLoss(noise_factor=L)`` draws correlated noise ``s L xi`` (covariance ``s² L Lᵀ``).
 
-Models: ``"linear"`` encoder ``f(x) = W x`` (``W`` is ``c x d``, no bias; linear decoder /
+Models: ``"linear"`` encoder ``f(x) = W x`` (``W`` is ``c x d``; ``bias=True`` adds ``b``; linear decoder /
 predictor, no bias) and ``"two-layer"`` ``f(x) = W2 relu(W1 x + b1) + b2`` (hidden width
 ``hidden``; the decoder is affine, the SimSiam predictor a two-layer ReLU MLP).
 
@@ -53,6 +58,8 @@ from sim.linear.solvers import thin_svd
 MODELS: tuple[str, ...] = ("linear", "two-layer")
 LOSSES: tuple[str, ...] = ("mae", "simsiam", "infonce")
 AUGMENTATIONS: tuple[str, ...] = ("noise", "mask", "linear")
+#: InfoNCE similarities: cosine (SimCLR) or the plain dot product (DirectCLR's toy task).
+SIMILARITIES: tuple[str, ...] = ("cosine", "dot")
 #: Which family of the paper each loss belongs to.
 FAMILY: dict[str, str] = {"mae": "MIM", "simsiam": "CL", "infonce": "CL"}
 
@@ -72,7 +79,10 @@ class ShallowConfig:
     model; ``hidden`` width of the two-layer encoder (and of the SimSiam predictor);
     ``mask_ratio`` the MAE mask ratio ``p`` in (0, 1) (default `sim.MASK_RATIO`); ``augmentation`` and ``aug_strength``
     the CL views (noise std ``s >= 0``, or masking ratio ``s`` in [0, 1)); ``temperature``
-    ``T > 0`` of InfoNCE.
+    ``T > 0`` of InfoNCE; ``aug_scale`` per-coordinate factors ``a_k >= 0`` (length ``d``) of the
+    strength (None: all 1); ``infonce_similarity`` ``"cosine"`` or ``"dot"``,
+    ``infonce_two_sided`` whether InfoNCE averages both directions; ``bias`` whether the linear
+    encoder has a bias ``b`` (c,).
     """
 
     d: int
@@ -84,6 +94,10 @@ class ShallowConfig:
     augmentation: str = "noise"
     aug_strength: float = 0.5
     temperature: float = 0.5
+    aug_scale: tuple[float, ...] | None = None
+    infonce_similarity: str = "cosine"
+    infonce_two_sided: bool = True
+    bias: bool = False
 
     def __post_init__(self):
         _check_name("model", self.model, MODELS)
@@ -105,6 +119,19 @@ class ShallowConfig:
                              f"for augmentation {self.augmentation!r}")
         if not float(self.temperature) > 0:
             raise ValueError(f"ShallowConfig.temperature = {self.temperature} must be > 0")
+        _check_name("infonce_similarity", self.infonce_similarity, SIMILARITIES)
+        for field in ("infonce_two_sided", "bias"):
+            if not isinstance(getattr(self, field), (bool, np.bool_)):
+                raise ValueError(f"ShallowConfig.{field} = {getattr(self, field)!r} is out of range: must be True or False")
+        if self.aug_scale is not None:
+            scale = tuple(float(checks.real(f"ShallowConfig.aug_scale[{k}]", a, low=0))
+                          for k, a in enumerate(np.ravel(np.asarray(self.aug_scale, dtype=object))))
+            if len(scale) != int(self.d):
+                raise ValueError(f"ShallowConfig.aug_scale has {len(scale)} entries: must have d = {self.d}")
+            if self.augmentation == "mask" and s * max(scale) >= 1:
+                raise ValueError(f"ShallowConfig.aug_scale = {self.aug_scale!r} is out of range: aug_strength * "
+                                 "aug_scale[k] is a mask probability and must be < 1")
+            object.__setattr__(self, "aug_scale", scale)
 
     @property
     def family(self) -> str:
@@ -123,7 +150,7 @@ def init_params(cfg: ShallowConfig, *, key: jax.Array) -> Params:
     k1, k2, k3, k4 = jax.random.split(key, 4)
     d, c, h = cfg.d, cfg.c, cfg.hidden
     if cfg.model == "linear":
-        encoder = {"W": _dense(k1, c, d)}
+        encoder = {"W": _dense(k1, c, d), **({"b": jnp.zeros(c)} if cfg.bias else {})}
     else:
         encoder = {"W1": _dense(k1, h, d, 2.0), "b1": jnp.zeros(h), "W2": _dense(k2, c, h), "b2": jnp.zeros(c)}
     if cfg.loss == "mae":
@@ -150,7 +177,7 @@ def _affine(x: jax.Array, W: jax.Array, b: jax.Array | None = None) -> jax.Array
 def encode(cfg: ShallowConfig, encoder: Params, x: jax.Array) -> jax.Array:
     """Features ``f(x)`` of shape ``(..., c)`` for inputs ``(..., d)``."""
     if cfg.model == "linear":
-        return _affine(x, encoder["W"])
+        return _affine(x, encoder["W"], encoder.get("b"))
     return _affine(jax.nn.relu(_affine(x, encoder["W1"], encoder["b1"])), encoder["W2"], encoder["b2"])
 
 
@@ -194,12 +221,17 @@ def simsiam_loss(p1, p2, z1, z2, sample_mask) -> jax.Array:
     return masked_mean(per_sample, sample_mask)
 
 
-def info_nce(z1: jax.Array, z2: jax.Array, temperature: float, sample_mask: jax.Array, eps: float = 1e-8) -> jax.Array:
-    """Symmetric InfoNCE: for each real sample ``a``, ``-log softmax_b(cos(z1_a, z2_b) / T)[a]``
-    over the real samples ``b``, averaged over both directions and the real samples."""
-    u1 = z1 / jnp.maximum(jnp.linalg.norm(z1, axis=-1, keepdims=True), eps)
-    u2 = z2 / jnp.maximum(jnp.linalg.norm(z2, axis=-1, keepdims=True), eps)
-    logits = jnp.einsum("ac,bc->ab", u1, u2) / temperature
+def info_nce(z1: jax.Array, z2: jax.Array, temperature: float, sample_mask: jax.Array, eps: float = 1e-8, *,
+             similarity: str = "cosine", two_sided: bool = True) -> jax.Array:
+    """InfoNCE: for each real sample ``a``, ``-log softmax_b(sim(z1_a, z2_b) / T)[a]`` over the
+    real samples ``b``, ``sim`` the cosine or (``similarity="dot"``) the dot product, averaged
+    over the real samples and, when ``two_sided``, over both directions (else view 1 against
+    view 2 only: the cross-entropy of SimCLR's and DirectCLR's code)."""
+    _check_name("infonce_similarity", similarity, SIMILARITIES)
+    if similarity == "cosine":
+        z1 = z1 / jnp.maximum(jnp.linalg.norm(z1, axis=-1, keepdims=True), eps)
+        z2 = z2 / jnp.maximum(jnp.linalg.norm(z2, axis=-1, keepdims=True), eps)
+    logits = jnp.einsum("ac,bc->ab", z1, z2) / temperature
     valid = sample_mask[None, :] & sample_mask[:, None]
     logits = jnp.where(valid, logits, -jnp.inf)
     diag = jnp.arange(z1.shape[0])
@@ -207,20 +239,30 @@ def info_nce(z1: jax.Array, z2: jax.Array, temperature: float, sample_mask: jax.
     safe = jnp.where(sample_mask[:, None], logits, 0.0)
     safe_t = jnp.where(sample_mask[:, None], logits.T, 0.0)
     rows = -jax.nn.log_softmax(safe, axis=1)[diag, diag]
+    if not two_sided:
+        return masked_mean(rows, sample_mask)
     cols = -jax.nn.log_softmax(safe_t, axis=1)[diag, diag]
     return masked_mean(0.5 * (rows + cols), sample_mask)
 
 
-def augment(x: jax.Array, kind: str, strength: float, *, key: jax.Array, H: jax.Array | None = None):
+def augment(x: jax.Array, kind: str, strength: float, *, key: jax.Array, H: jax.Array | None = None,
+            scale=None, factor: jax.Array | None = None):
     """Two views of ``x (B, d)``: ``"noise"`` ``x + s xi, x + s xi'``; ``"mask"`` ``x * m, x * m'``
-    with ``P(m_k = 0) = s``; ``"linear"`` ``x + s xi, H x``."""
+    with ``P(m_k = 0) = s``; ``"linear"`` ``x + s xi, H x``. ``scale`` (d,) multiplies the
+    strength per coordinate (noise std ``s a_k``, mask probability ``s a_k``); ``factor`` ``L``
+    (d, d) correlates the noise, ``s L xi`` (covariance ``s² L Lᵀ``), before ``scale``."""
     _check_name("augmentation", kind, AUGMENTATIONS)
     ka, kb = jax.random.split(key)
-    noise = lambda k: strength * draws.normal(k, x.shape, x.dtype)  # noqa: E731
+    s = strength if scale is None else strength * jnp.asarray(scale, x.dtype)[None, :]
+
+    def noise(k):
+        xi = draws.normal(k, x.shape, x.dtype)
+        return s * (xi if factor is None else _affine(xi, jnp.asarray(factor, x.dtype)))
+
     if kind == "noise":
         return x + noise(ka), x + noise(kb)
     if kind == "mask":
-        keep = 1.0 - strength
+        keep = 1.0 - s if scale is None else jnp.broadcast_to(1.0 - s, x.shape)
         return (x * draws.bernoulli(ka, keep, x.shape).astype(x.dtype),
                 x * draws.bernoulli(kb, keep, x.shape).astype(x.dtype))
     if H is None:
@@ -234,13 +276,25 @@ class ShallowLoss:
 
     Hashable and compared by value (``cfg`` and the bytes of ``H``), so the training engine,
     which takes the loss as a static argument, compiles one program per distinct loss.
-    ``H (d, d)`` is required by the ``"linear"`` augmentation of the CL losses.
+    ``H (d, d)`` is required by the ``"linear"`` augmentation of the CL losses; ``noise_factor``
+    ``L (d, d)`` (optional) correlates the CL views' noise (covariance ``s² L Lᵀ``).
     """
 
     cfg: ShallowConfig
     H: np.ndarray | None = None
+    noise_factor: np.ndarray | None = None
 
     def __post_init__(self):
+        if self.noise_factor is not None:
+            L = np.array(self.noise_factor, dtype=np.float64)
+            if L.shape != (self.cfg.d, self.cfg.d) or not np.all(np.isfinite(L)):
+                raise ValueError(f"ShallowLoss.noise_factor = array of shape {L.shape} is out of range: must be a "
+                                 f"finite ({self.cfg.d}, {self.cfg.d}) matrix")
+            if self.cfg.loss == "mae" or self.cfg.augmentation == "mask":
+                raise ValueError(f"ShallowLoss.noise_factor is given but {self.cfg.loss!r} with augmentation "
+                                 f"{self.cfg.augmentation!r} draws no noise")
+            L.setflags(write=False)
+            object.__setattr__(self, "noise_factor", L)
         if self.cfg.loss != "mae" and self.cfg.augmentation == "linear":
             shape = None if self.H is None else np.shape(self.H)
             if shape != (self.cfg.d, self.cfg.d):
@@ -252,7 +306,8 @@ class ShallowLoss:
             object.__setattr__(self, "H", None)
 
     def _key(self):
-        return (self.cfg, None if self.H is None else self.H.tobytes())
+        return (self.cfg, None if self.H is None else self.H.tobytes(),
+                None if self.noise_factor is None else self.noise_factor.tobytes())
 
     def __eq__(self, other):
         return isinstance(other, ShallowLoss) and self._key() == other._key()
@@ -267,11 +322,13 @@ class ShallowLoss:
             z = encode(cfg, params["encoder"], x * visible)
             return reconstruction_loss(_decode(params["head"], z), x, visible, mask)
         H = None if self.H is None else jnp.asarray(self.H, x.dtype)
-        v1, v2 = augment(x, cfg.augmentation, cfg.aug_strength, key=key, H=H)
+        v1, v2 = augment(x, cfg.augmentation, cfg.aug_strength, key=key, H=H, scale=cfg.aug_scale,
+                         factor=self.noise_factor)
         z1, z2 = encode(cfg, params["encoder"], v1), encode(cfg, params["encoder"], v2)
         if cfg.loss == "simsiam":
             return simsiam_loss(_predict(params["head"], z1), _predict(params["head"], z2), z1, z2, mask)
-        return info_nce(z1, z2, cfg.temperature, mask)
+        return info_nce(z1, z2, cfg.temperature, mask, similarity=cfg.infonce_similarity,
+                        two_sided=cfg.infonce_two_sided)
 
 
 # ----------------------------------------------------------------------------- analysis

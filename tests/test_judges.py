@@ -74,10 +74,17 @@ def test_stated_probability_at_most_zero_is_vacuous_at_finite_n_but_not_at_popul
     # At population the concentration event is certain: the bound is checked on every instance.
     exact = judges.lower_bound(LOCAL, worst, 0.99, p0=-0.5, samples="population")
     assert exact.verdict == "holds" and (exact.trials, exact.successes) == (20, 20)
-    # A caller that screens population on the probability says so as a hypothesis.
-    screened = judges.lower_bound(LOCAL, worst, 0.99, p0=-0.5, samples="population",
-                                  hypotheses={"probability > 0": np.full((20, 1), False)})
-    assert screened.verdict == "vacuous"
+    assert "probability > 0" not in exact.hypotheses and exact.p_value is None  # an exact check
+    # The note gives the probability's value and what it means at finite n.
+    assert "is -0.5 here" in exact.note and "<= 0" in exact.note and "at population they do not" in exact.note
+    # The judge screens on the probability, once: a caller's screen is not applied at population.
+    passed = judges.lower_bound(LOCAL, worst, 0.99, p0=-0.5, samples="population",
+                                hypotheses={"probability > 0": np.full((20, 1), False)})
+    assert passed.verdict == "holds" and "probability > 0" not in passed.hypotheses
+    # A counterexample at population is a fails without a p-value: outside any family of tests.
+    worst[3] = 0.5
+    bad = judges.lower_bound(LOCAL, worst, 0.99, p0=-0.5, samples="population")
+    assert bad.verdict == "fails" and bad.p_value is None and "Counterexample" in bad.note
 
 
 def test_lower_bound_informative_reports_the_test_on_a_vacuous_claim():

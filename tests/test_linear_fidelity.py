@@ -98,7 +98,10 @@ def test_smoke_records_say_vacuous_with_reason_and_carry_power():
     assert all(r.verdict in ("vacuous", "inconclusive") and "left out" in r.note and r.power is None for r in untested)
     assert all(r.reading["samples"] == "population" for r in untested)
     lower = [r for r in lower if r not in untested]
-    assert all(r.power is not None and r.trials and r.p_value is not None and r.ci for r in lower)
+    # finite n: a binomial test with its p-value; population: the exact check on every instance
+    # (no p-value: a counterexample there is not a chance event)
+    assert all(r.power is not None and r.trials and r.ci
+               and (r.p_value is None) == (r.reading["samples"] == "population") for r in lower)
     # population: E[S] is fixed given H, so the bound must hold for every H drawn (p0 = 1); the
     # power of that exact check against a 10% failure rate is 1 - 0.9^trials.
     population = [r for r in lower if r.reading["samples"] == "population"]

@@ -190,3 +190,21 @@ def test_bad_input_raises_naming_the_field(kwargs, words):
     reading, scope = kwargs.pop("reading"), kwargs.pop("scope")
     with pytest.raises(ValueError, match=words):
         population_limit(reading, scope, **kwargs)
+
+
+@pytest.mark.parametrize("N", [2, 3, 4])
+def test_population_assumption_reason_follows_N(N):
+    """The vacuity reason names the population minimiser's rank at this N, from the sympy count
+    of positive eigenvalues (checked against the numeric count above): W = 0 only at N = 2; at
+    N >= 3 Eq. 4's local minimiser has rank 1 and Eq. 3's rank N - 1 (SPEC Readings 6)."""
+    from bounds.producers.linear import population_assumption
+
+    c = N + 1  # more than either rank: A.5 fails at every N, so the reason is given
+    for objective, rank in (("mim-alignment", 0 if N == 2 else 1), ("mim-reconstruction", 0 if N == 2 else N - 1)):
+        hyps, why, note = population_assumption(objective, "local", N, c, D)
+        assert hyps == {"A.5 (population)": False}
+        assert f"at N = {N}" in why and f"rank {rank}" in why and f"{rank} positive eigenvalue" in why
+        assert ("W = 0" in why) == (N == 2), why
+        assert f"N = {N}" in note
+    hyps, why, _ = population_assumption("mim-reconstruction", "local", N, 1, D)
+    assert hyps == {"A.5 (population)": N >= 3}  # rank N - 1 >= c = 1 from N = 3 on

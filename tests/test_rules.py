@@ -128,12 +128,13 @@ def test_binomial_power_is_the_exact_rejection_probability():
 
 
 def test_every_trial_is_the_binomial_test_at_p0_one():
-    # One failed instance is a counterexample (p = 0); none is "holds" only with power 0.8
-    # against a 10% failure rate, 1 - 0.9^n >= 0.8 from n = 16 on.
+    # One failed instance is a counterexample (an exact check: no p-value, outside any family
+    # of tests); none is "holds" only with power 0.8 against a 10% failure rate,
+    # 1 - 0.9^n >= 0.8 from n = 16 on.
     for n in (4, 15, 16, 40):
         j = rules.every_trial(n, n, what="x")
-        assert j.p_value == 1.0 and j.power == pytest.approx(1 - 0.9**n)
+        assert j.p_value is None and j.power == pytest.approx(1 - 0.9**n)
         assert j.verdict == ("holds" if n >= 16 else "inconclusive")
         assert j.ci[1] == 1.0 and j.ci[0] > 0
         bad = rules.every_trial(n - 1, n, what="x")
-        assert bad.verdict == "fails" and bad.p_value == 0.0 and "1 fail" in bad.rule
+        assert bad.verdict == "fails" and bad.p_value is None and "1 fail" in bad.rule

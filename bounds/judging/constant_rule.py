@@ -12,19 +12,22 @@ the theorem's content is that one ``C`` serves every ``d``. For each trial the c
    Fitting and judging at the same ``d`` could not fail (exchangeable trials), hence the split.
    Calibration: if ``needed_C`` has one distribution ``F`` at every ``d``, the fitted maximum of
    ``m`` trials has ``F(C_fit) ~ Beta(m, 1)``, so it under-covers (``F(C_fit) < p0``) with
-   probability ``p0^m``; the test's false-alarm rate is at most ``alpha + p0^m``. When
-   ``p0^m > alpha`` the fit half is too small for the stated ``p0`` and the verdict is
-   ``inconclusive``, not a verdict the data cannot support.
+   probability ``p0^m``; given coverage the binomial p-value is valid, so ``binomial_p + p0^m``
+   is a valid p-value whatever ``C_fit`` is.
 2. *Trend.* OLS slope of ``log C(d)`` on ``log d``, ``C(d)`` the per-``d`` **median** of
    ``needed_C`` (the maximum would grow with the trial count and with tail noise), with a
    two-sided ``1 - alpha`` t confidence interval (``len(d) - 2`` degrees of freedom). A CI
    entirely above 0 means no ``d``-independent constant exists (false-alarm rate
    ``alpha / 2`` for log-normal noise around a true constant).
 
-Verdict: ``fails`` if the slope CI lies above 0 or the held-out test rejects; otherwise
-``inconclusive`` if ``p0^m > alpha`` or the held-out test has power below 0.8 against ``p_alt``
-(a non-rejection it could rarely have made); otherwise ``holds``. Under a true constant, ``fails`` has
-probability at most ``1.5 alpha + p0^m``.
+Verdict: one p-value against the claim, Bonferroni over the two checks,
+``p_value = min(1, 2 min(binomial_p + p0^m, slope_p))`` with ``slope_p`` the one-sided p-value of
+a positive slope; ``fails`` iff ``p_value < alpha``, i.e. the slope CI lies above 0 or
+``binomial_p < alpha / 2 - p0^m``. Under a true constant ``fails`` has probability at most
+``alpha``. Otherwise ``inconclusive`` if the held-out check cannot reject at all
+(``p0^m >= alpha / 2``: the fit half is too small for the stated ``p0``) or has power below 0.8
+against ``p_alt`` at its level ``alpha / 2 - p0^m`` (a non-rejection it could rarely have made);
+otherwise ``holds``.
 
 Example:
 
@@ -58,9 +61,10 @@ class ConstantJudgement:
     largest ``needed_C`` over ``fit_d``; ``trials``/``successes``: held-out trials at
     ``judge_d`` and how many met the bound with ``C_fit``; ``binomial_p``: one-sided exact
     p-value of ``P(meet) >= p0``; ``undercover_probability``: ``p0^m`` (``m`` fit trials);
-    ``binomial_power``: the held-out test's rejection probability if ``P(meet) = p_alt``;
-    ``slope``, ``slope_ci``, ``slope_p``: OLS slope of ``log C(d)`` on ``log d``, its two-sided
-    ``1 - alpha`` t interval and the two-sided p-value of slope 0.
+    ``binomial_power``: the held-out test's rejection probability if ``P(meet) = p_alt``, at its
+    level ``alpha / 2 - p0^m``; ``slope``, ``slope_ci``, ``slope_p``: OLS slope of ``log C(d)`` on
+    ``log d``, its two-sided ``1 - alpha`` t interval and the two-sided p-value of slope 0;
+    ``p_value``: the rule's p-value against the claim (``fails`` iff ``< alpha``; module docstring).
     """
 
     verdict: str
@@ -81,6 +85,7 @@ class ConstantJudgement:
     slope_ci: tuple[float, float]
     slope_p: float
     alpha: float
+    p_value: float = 1.0
 
 
 def _check_inputs(d, needed_C, p0, alpha, p_alt):
@@ -139,7 +144,8 @@ def cross_d_constant(
     n, successes = int(held_out.size), int(np.sum(held_out <= C_fit))
     binomial_p = float(stats.binom.cdf(successes, n, p0))
     undercover = float(p0**m)
-    power = binomial_power(n, p0, p_alt, alpha=alpha)
+    held_level = alpha / 2 - undercover  # the held-out check's share of alpha, less under-coverage
+    power = binomial_power(n, p0, p_alt, alpha=held_level) if held_level > 0 else 0.0
 
     C_per_d = np.array([np.median(t) for t in trials])
     x, y = np.log(d_arr.astype(float)), np.log(C_per_d)
@@ -151,20 +157,23 @@ def cross_d_constant(
         slope, se = 0.0, 0.0
     ci = (slope - t_crit * se, slope + t_crit * se)
     slope_p = float(fit_line.pvalue) if se > 0 else (0.0 if slope != 0 else 1.0)
+    rising_p = float(stats.t.sf(slope / se, dof)) if se > 0 else (0.0 if slope > 0 else 1.0)
+    p_value = min(1.0, 2 * min(binomial_p + undercover, rising_p))
 
     held = f"{successes}/{n} held-out trials met the bound with C_fit = {C_fit:.4g} (p = {binomial_p:.3g} vs p0 = {p0})"
     trend = f"slope of log C(d) on log d = {slope:.3g}, {100 * (1 - alpha):g}% CI [{ci[0]:.3g}, {ci[1]:.3g}]"
-    if ci[0] > 0 or binomial_p < alpha:
+    if p_value < alpha:
         causes = []
         if ci[0] > 0:
             causes.append(f"no d-independent constant: {trend} lies above 0")
-        if binomial_p < alpha:
-            causes.append(f"held-out coverage rejected: {held}")
-        verdict, reason = "fails", "; ".join(causes)
-    elif undercover > alpha:
+        if binomial_p < held_level:
+            causes.append(f"held-out coverage rejected at alpha/2 - p0^m = {held_level:.3g}: {held}")
+        verdict, reason = "fails", "; ".join(causes) + f" (p = {p_value:.3g} against the claim, both checks)"
+    elif held_level <= 0:
         verdict = "inconclusive"
         reason = (f"fit half too small for p0 = {p0}: the fitted maximum of {m} trials under-covers with "
-                  f"probability p0^m = {undercover:.3g} > alpha = {alpha}; {held}; {trend}")
+                  f"probability p0^m = {undercover:.3g} >= alpha/2 = {alpha / 2:g}, so the held-out check cannot "
+                  f"reject; {held}; {trend}")
     elif power < 0.8:
         # Not rejecting with a test that could rarely reject is no evidence for the constant.
         verdict = "inconclusive"
@@ -180,5 +189,5 @@ def cross_d_constant(
         judge_d=tuple(d_arr[half:].tolist()), C_fit=C_fit, trials=n, successes=successes,
         p0=float(p0), binomial_p=binomial_p, undercover_probability=undercover, p_alt=p_alt,
         binomial_power=power, slope=slope, slope_ci=(float(ci[0]), float(ci[1])),
-        slope_p=slope_p if math.isfinite(slope_p) else 1.0, alpha=float(alpha),
+        slope_p=slope_p if math.isfinite(slope_p) else 1.0, alpha=float(alpha), p_value=p_value,
     )

@@ -113,9 +113,13 @@ def lower_bound(claim: theory.Claim, worst, bound, /, *, p0, samples: str,
     samples reading (SPEC reading 6).
 
     Rule. A trial is *eligible* when every hypothesis holds and, at finite ``n``, the stated
-    probability is positive (a caller that also screens ``population`` on it passes
-    ``hypotheses["probability > 0"]``); no eligible trial -> ``vacuous``, the note naming every
-    hypothesis that fails on every trial (``reasons[name]`` says why). Among the eligible
+    probability is positive (screened here, once: callers pass only the claim's assumptions);
+    no eligible trial -> ``vacuous``, the note naming every hypothesis that fails on every trial
+    (``reasons[name]`` says why). At ``population`` the stated probability does not screen: it
+    bounds the chance that the ``n``-sample moments stray from their expectation (the
+    concentration event of the proof), and at ``population`` that event is certain, so the
+    proof's deterministic implication is checked on every instance; the note gives the
+    probability's value and what it means at finite ``n``. Among the eligible
     determined, converged trials `independent_trials` picks the independent ones. At finite ``n``:
     `rules.binomial` of their successes against the smallest stated probability among them; at
     ``population`` the matrix is fixed given the seed's draw (graph, ``H``), so the bound must
@@ -139,7 +143,9 @@ def lower_bound(claim: theory.Claim, worst, bound, /, *, p0, samples: str,
     diverged = _trial_array("diverged", False if diverged is None else diverged, shape, bool)
     population = samples == "population"
     hyp = {name: _trial_array(f"hypotheses[{name!r}]", v, shape, bool) for name, v in (hypotheses or {}).items()}
-    if not population:
+    if population:
+        hyp.pop("probability > 0", None)  # the concentration event is certain: no probability to screen on
+    else:
         hyp.setdefault("probability > 0", p0 > 0)
     holds_all = np.logical_and.reduce(list(hyp.values())) if hyp else np.ones(shape, bool)
 
@@ -162,9 +168,13 @@ def lower_bound(claim: theory.Claim, worst, bound, /, *, p0, samples: str,
     if not determined.all():
         text += (f" {int((~determined).sum())} of {worst.size} trials are left out (counted above among those that do "
                  f"not satisfy the bound): {NOT_DETERMINED}.")
+    if population:
+        text += " " + _population_probability(claim, p0)
     if vacuous:
         failed = [name for name, v in hyp.items() if not v.any()]
-        why = "; ".join((reasons or {}).get(name, f"{name} fails on every trial") for name in failed)
+        defaults = {"probability > 0": f"the stated probability {claim.probability} is <= 0 on every trial "
+                                       f"(at most {float(np.max(p0)):.3g})"}
+        why = "; ".join((reasons or {}).get(name, defaults.get(name, f"{name} fails on every trial")) for name in failed)
         text = f"Vacuous: {why or 'no trial satisfies every hypothesis at once'}. " + text
     testable = ~diverged & determined & (True if vacuous and informative else holds_all)
     if vacuous and not informative:
@@ -178,8 +188,7 @@ def lower_bound(claim: theory.Claim, worst, bound, /, *, p0, samples: str,
         seed_ok = [bool(success[s][testable[s]].all()) for s in seeds]
         judged = rules.every_trial(sum(seed_ok), len(seed_ok), what="min_k r_k >= bound at the population matrix")
         rule = (f"{judged.rule} — one instance per seed (its draw of data model, graphs and H), met when every tested "
-                f"model of the seed meets the bound ({int(testable[seeds].sum())} models); the stated probability "
-                f"{claim.probability} (at least {q:.4g} here) bounds sampling error, which population does not have.")
+                f"model of the seed meets the bound ({int(testable[seeds].sum())} models).")
     elif picks and q > 0:
         chosen = np.array([success[s].ravel()[i] for s, i in picks])
         judged = rules.binomial(int(chosen.sum()), int(chosen.size), q)
@@ -211,6 +220,18 @@ def lower_bound(claim: theory.Claim, worst, bound, /, *, p0, samples: str,
     return Record.judged(judged, verdict=verdict, params=params,
                          hypotheses={n: bool(v.any()) if vacuous else True for n, v in hyp.items()},
                          note=_with_note(text, note), **record)
+
+
+def _population_probability(claim: theory.Claim, p0: np.ndarray) -> str:
+    """What the stated probability means for a ``population`` record (it does not screen it)."""
+    lo, hi = float(np.min(p0)), float(np.max(p0))
+    value = f"{lo:.3g}" if math.isclose(lo, hi) else f"{lo:.3g} to {hi:.3g}"
+    where = "every trial" if hi <= 0 else "some trials"
+    meaning = (f"at finite n with these d and m it is <= 0 on {where}, where the theorem asserts nothing"
+               if lo <= 0 else "at finite n the bound is claimed with at least that probability")
+    return (f"The stated probability {claim.probability} is {value} here ({meaning}); it bounds the chance that the "
+            "n-sample moments stray from their expectation, which at population they do not, so the proof's "
+            "implication is checked on every instance.")
 
 
 def comparison(claim: theory.Claim, differences, /, *, trivial: str | None = None, vacuous: str = "", note: str = "",
@@ -326,7 +347,7 @@ def constants(claim: theory.Claim, d: Sequence[float], needed_C: Sequence[np.nda
            "C_fit": j.C_fit, "slope": j.slope, "slope_ci": list(j.slope_ci), "p0": p0}
     record = _fields(claim, fields)
     return Record(**{**record, "verdict": verdict, "bound": j.C_fit, "empirical": j.slope, "margin": None,
-                     "ci": j.slope_ci, "p_value": j.binomial_p, "trials": j.trials, "successes": j.successes,
+                     "ci": j.slope_ci, "p_value": j.p_value, "trials": j.trials, "successes": j.successes,
                      "power": j.binomial_power, "params": {**fit, **record.get("params", {})},
                      "note": _with_note(text, note)})
 

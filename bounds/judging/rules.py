@@ -3,7 +3,10 @@
 Every rule returns a `Judgement`: the statistic it computed, its confidence interval, a
 p-value where one exists, the verdict, and the rule in words (what a ledger note quotes). The
 false-alarm rate of every rule is ``ALPHA``: a true claim is reported "fails" with probability
-at most ``ALPHA``.
+at most ``ALPHA``. The p-value is always that of the test *against the claim* (null: the claim
+holds here), so that a statistical rule says "fails" exactly when ``p_value < alpha``; this is
+what a family of records is corrected on (`adjust`, `bounds.judging.family`). Exact checks
+(`identity`, `every_trial`) have no p-value: their "fails" is a counterexample, not a chance event.
 
 - `binomial`: "the event holds with probability at least p0" (the high-probability bounds of
   Theorems 4.2 and 4.3), one-sided exact binomial test;
@@ -16,7 +19,9 @@ at most ``ALPHA``.
 - `mean_difference`: the t interval of a mean paired difference (downstream accuracies);
 - `all_positive`: several sign tests at once, Bonferroni-corrected;
 - `negative_rank_correlation`: "lower x goes with higher y" (Spearman's rho);
-- `untie`: differences within rounding are ties, not signs.
+- `untie`: differences within rounding are ties, not signs;
+- `adjust`: a family's p-values adjusted for multiplicity (Holm, Benjamini–Hochberg,
+  Benjamini–Yekutieli, Bonferroni); `bounds.judging.family.control` applies it to a run.
 
     >>> binomial(200, 200, 0.96).verdict
     'holds'
@@ -47,8 +52,9 @@ TIE = 1e-9
 @dataclasses.dataclass(frozen=True)
 class Judgement:
     """What a rule found: ``statistic`` (success rate, slope, mean difference, worst margin),
-    its two-sided ``ci``, ``p_value`` (None for deterministic rules), the counts behind a
-    counting rule, and the ``verdict`` with the ``rule`` in words."""
+    its two-sided ``ci``, ``p_value`` of the test against the claim ("fails" iff ``p_value <
+    alpha``; None for exact checks), the counts behind a counting rule, the ``power`` where the
+    rule states one, and the ``verdict`` with the ``rule`` in words."""
 
     verdict: Verdict
     statistic: float
@@ -119,9 +125,10 @@ def every_trial(successes: int, trials: int, *, what: str, alpha: float = ALPHA)
     given the seed's ``H``; the stated probability, which bounds sampling error, then requires
     the event for every ``H``: Theorems 4.2 / 4.3 as ``n -> infinity``).
 
-    This is `binomial` at ``p0 = 1``: one failed trial rejects (p-value 0, a counterexample),
-    none never does (false-alarm rate 0); "holds" needs power `POWER` against a failure rate of
-    0.1 among the instances, ``1 - 0.9^trials`` (16 trials or more), else "inconclusive".
+    This is `binomial` at ``p0 = 1``: one failed trial rejects (a counterexample), none never does
+    (false-alarm rate 0), so the judgement carries no p-value (an exact check, outside any
+    family of tests); "holds" needs power `POWER` against a failure rate of 0.1 among the
+    instances, ``1 - 0.9^trials`` (16 trials or more), else "inconclusive".
 
     >>> every_trial(16, 16, what="x").verdict, every_trial(4, 4, what="x").verdict
     ('holds', 'inconclusive')
@@ -130,9 +137,9 @@ def every_trial(successes: int, trials: int, *, what: str, alpha: float = ALPHA)
     """
     j = binomial(successes, trials, 1.0, alpha=alpha)
     rule = (f"exact check of {what} on each of {trials} independent instances (it must hold on every one): "
-            f"{trials - successes} fail; as a binomial test at p0 = 1, p = {j.p_value:.3g}, power {j.power:.2f} "
-            f"against a failure rate of 0.1")
-    return dataclasses.replace(j, rule=rule)
+            f"{trials - successes} fail (any one is a counterexample); power {j.power:.2f} against a failure rate "
+            f"of 0.1 among the instances")
+    return dataclasses.replace(j, rule=rule, p_value=None)
 
 
 def sign_test(differences: Sequence[float] | np.ndarray, *, alpha: float = ALPHA) -> Judgement:
@@ -140,7 +147,10 @@ def sign_test(differences: Sequence[float] | np.ndarray, *, alpha: float = ALPHA
 
     Exact one-sided sign test, H0: P(difference > 0) <= 1/2. Reject at ``alpha`` -> "holds";
     if instead the mirrored test rejects (negative more often) -> "fails"; else
-    "inconclusive". Ties count against the claim. The CI is of P(difference > 0).
+    "inconclusive". Ties count against the claim. The CI is of P(difference > 0); ``p_value``
+    is the mirrored test's (against the claim), ``power`` the probability of "fails" when
+    ``P(difference < 0) = 0.8`` (`sign_power`; by symmetry also that of "holds" at
+    ``P(difference > 0) = 0.8``).
     """
     diff = np.asarray(differences, dtype=float).ravel()
     if diff.size == 0 or not np.all(np.isfinite(diff)):
@@ -156,7 +166,22 @@ def sign_test(differences: Sequence[float] | np.ndarray, *, alpha: float = ALPHA
     else:
         verdict = "inconclusive"
     rule = f"exact one-sided sign test, alpha={alpha}: {pos}/{n} positive (p={p_pos:.3g}), {neg}/{n} negative (p={p_neg:.3g})"
-    return Judgement(verdict, pos / n, (float(ci.low), float(ci.high)), float(min(p_pos, p_neg)), rule, pos, n)
+    return Judgement(verdict, pos / n, (float(ci.low), float(ci.high)), float(p_neg), rule, pos, n,
+                     sign_power(n, 0.8, alpha=alpha))
+
+
+def sign_power(n: int, p_alt: float, *, alpha: float = ALPHA) -> float:
+    """Probability that `sign_test` over ``n`` paired differences says "holds" when each is
+    positive with probability ``p_alt`` (independently); by symmetry, that it says "fails" when
+    each is negative with probability ``p_alt``.
+
+    >>> round(sign_power(12, 0.8, alpha=0.01), 3)
+    0.275
+    """
+    # The smallest count k with P(Binomial(n, 1/2) >= k) < alpha: binom.sf(k - 1) < alpha.
+    counts = np.arange(n + 2)
+    k = int(counts[np.argmax(stats.binom.sf(counts - 1, n, 0.5) < alpha)])
+    return float(stats.binom.sf(k - 1, n, p_alt))
 
 
 def untie(differences) -> np.ndarray:
@@ -169,7 +194,9 @@ def all_positive(differences: Sequence[np.ndarray], labels: Sequence[str], *, al
     """Sign tests that every one of several paired differences is positive, each at
     ``alpha / len(differences)`` (Bonferroni), ties within rounding counting against the claim.
     "holds" when every test holds, "fails" when any mirrored test rejects. The CI is the
-    elementwise minimum of the tests' CIs (the least supported difference)."""
+    elementwise minimum of the tests' CIs (the least supported difference); ``p_value`` the
+    Bonferroni-adjusted p-value against the claim, ``min(1, k * min_i p_i)`` over the ``k``
+    mirrored tests ("fails" iff it is ``< alpha``)."""
     if len(differences) != len(labels) or not differences:
         raise ValueError(f"differences and labels must be non-empty and of equal length, got {len(differences)} and {len(labels)}")
     each = alpha / len(differences)
@@ -184,7 +211,10 @@ def all_positive(differences: Sequence[np.ndarray], labels: Sequence[str], *, al
     ci = (min(j.ci[0] for j in judged), min(j.ci[1] for j in judged))
     parts = [f"{label}: {j.successes}/{j.trials} positive, p={j.p_value:.3g} -> {j.verdict}" for label, j in zip(labels, judged)]
     rule = f"exact one-sided sign tests over seeds at alpha={alpha}/{len(differences)} each (Bonferroni): " + "; ".join(parts)
-    return Judgement(verdict, min(j.statistic for j in judged), ci, min(j.p_value for j in judged), rule)
+    p_value = min(1.0, len(judged) * min(j.p_value for j in judged))
+    # Power: "fails" when one difference is negative with probability 0.8 (the smallest test).
+    power = sign_power(min(j.trials for j in judged), 0.8, alpha=each)
+    return Judgement(verdict, min(j.statistic for j in judged), ci, p_value, rule, power=power)
 
 
 def slope(x, y, expected: float, *, tolerance: float, alpha: float = ALPHA) -> Judgement:
@@ -193,7 +223,12 @@ def slope(x, y, expected: float, *, tolerance: float, alpha: float = ALPHA) -> J
     Several ``y`` per ``x`` (seeds) are allowed; non-positive or non-finite points are left
     out. OLS of log y on log x with a two-sided (1-alpha) t interval of the slope: "holds" if
     the CI lies inside ``expected +- tolerance``, "fails" if entirely outside, else
-    "inconclusive".
+    "inconclusive". ``p_value`` (against the claim, H0: the slope lies in the band) is
+    ``min(1, 2 P(T > dist / se))``, ``dist`` the fitted slope's distance beyond the nearer edge of
+    the band: it is ``< alpha`` exactly when the CI lies outside the band (false-alarm rate
+    ``alpha / 2`` at the band's edge). ``power``: the probability of "fails" when the true slope
+    lies ``tolerance`` beyond an edge of the band, the fitted standard error taken as the true
+    one (noncentral t with ``tolerance / se``; `slope_power`).
     """
     x = np.asarray(x, dtype=float).ravel()
     y = np.asarray(y, dtype=float).ravel()
@@ -216,11 +251,29 @@ def slope(x, y, expected: float, *, tolerance: float, alpha: float = ALPHA) -> J
         verdict = "fails"
     else:
         verdict = "inconclusive"
+    beyond = max(expected - tolerance - fit.slope, fit.slope - expected - tolerance)
+    p_value = 1.0 if fit.stderr == 0 and beyond <= 0 else (
+        0.0 if fit.stderr == 0 else min(1.0, 2 * float(stats.t.sf(beyond / fit.stderr, dof))))
     rule = (
         f"OLS log-log slope {fit.slope:.3f} with {100 * (1 - alpha):.0f}% CI [{lo:.3f}, {hi:.3f}] "
-        f"against {expected:.3f} +- {tolerance}"
+        f"against {expected:.3f} +- {tolerance} (p = {p_value:.3g} against the band)"
     )
-    return Judgement(verdict, float(fit.slope), (float(lo), float(hi)), float(fit.pvalue), rule)
+    power = slope_power(tolerance / fit.stderr if fit.stderr > 0 else math.inf, dof, alpha=alpha)
+    return Judgement(verdict, float(fit.slope), (float(lo), float(hi)), p_value, rule, power=power)
+
+
+def slope_power(effect: float, dof: int, *, alpha: float = ALPHA) -> float:
+    """Probability that `slope` says "fails" when the true slope lies ``effect`` standard errors
+    beyond an edge of its band (``dof`` residual degrees of freedom): the statistic
+    ``(slope - edge) / se`` is noncentral t with noncentrality ``effect``, and "fails" needs it
+    above ``t_{1 - alpha/2}`` (the far side of the band adds nothing measurable).
+
+    >>> round(slope_power(5.0, 30, alpha=0.01), 3)
+    0.984
+    """
+    if math.isinf(effect):
+        return 1.0
+    return float(stats.nct.sf(stats.t.ppf(1 - alpha / 2, dof), dof, effect))
 
 
 def identity(margins, *, tolerance: float, what: str) -> Judgement:
@@ -254,18 +307,33 @@ def mean_ci(values, *, alpha: float = ALPHA) -> tuple[float, tuple[float, float]
 
 def mean_difference(differences, *, alpha: float = ALPHA) -> Judgement:
     """Judge "the mean paired difference is >= 0" by its two-sided t interval: "holds" if the
-    interval lies above 0, "fails" if below, else "inconclusive"."""
+    interval lies above 0, "fails" if below, else "inconclusive". ``p_value`` (against the claim,
+    H0: mean >= 0) is ``min(1, 2 P(T <= t))`` at ``t = mean / se``: ``< alpha`` exactly when the
+    interval lies below 0 (false-alarm rate ``alpha / 2`` at mean 0); None with fewer than two
+    finite values. ``power``: the probability of "fails" when the true mean is one standard
+    deviation below 0 (noncentral t, noncentrality ``-sqrt(n)``)."""
     diff = np.asarray(differences, dtype=float)
     mean, (lo, hi) = mean_ci(diff, alpha=alpha)
+    finite = diff[np.isfinite(diff)]
+    p_value = power = None
+    if finite.size >= 2:
+        dof = finite.size - 1
+        power = float(stats.nct.cdf(-stats.t.ppf(1 - alpha / 2, dof), dof, -math.sqrt(finite.size)))
+        se = float(finite.std(ddof=1)) / math.sqrt(finite.size)
+        p_value = (min(1.0, 2 * float(stats.t.cdf(mean / se, finite.size - 1))) if se > 0
+                   else (0.0 if mean < 0 else 1.0))
     verdict: Verdict = "holds" if lo > 0 else "fails" if hi < 0 else "inconclusive"
     rule = (f"two-sided {100 * (1 - alpha):.0f}% t-interval of the mean paired difference over "
             f"{int(np.sum(np.isfinite(diff)))} seeds: [{lo:.4g}, {hi:.4g}]; holds if above 0, fails if below 0")
-    return Judgement(verdict, mean, (lo, hi), None, rule)
+    return Judgement(verdict, mean, (lo, hi), p_value, rule, power=power)
 
 
 def negative_rank_correlation(x, y, *, alpha: float = ALPHA) -> Judgement:
     """Judge "lower ``x`` goes with higher ``y``" by Spearman's rho: "holds" if negative at
-    one-sided level ``alpha``, "fails" if positive at that level, else "inconclusive"."""
+    one-sided level ``alpha``, "fails" if positive at that level, else "inconclusive".
+    ``p_value`` is the one-sided p of a positive correlation (against the claim); ``power`` the
+    probability of "fails" at a true rank correlation of +0.5, by Fisher's z with the Spearman
+    variance ``1.06 / (n - 3)`` (Fieller, Hartley and Pearson; an approximation)."""
     x, y = np.asarray(x, dtype=float).ravel(), np.asarray(y, dtype=float).ravel()
     if x.shape != y.shape:
         raise ValueError(f"x and y must have the same size, got {x.size} and {y.size}")
@@ -277,4 +345,51 @@ def negative_rank_correlation(x, y, *, alpha: float = ALPHA) -> Judgement:
     verdict: Verdict = "holds" if p_neg < alpha else "fails" if p_pos < alpha else "inconclusive"
     rule = (f"Spearman rho = {rho:.3f} over {x.size} runs; one-sided p (negative) = {p_neg:.3g}, "
             f"p (positive) = {p_pos:.3g}, alpha = {alpha}")
-    return Judgement(verdict, rho, None, min(p_neg, p_pos), rule, trials=int(x.size))
+    power = (float(stats.norm.sf(stats.norm.ppf(1 - alpha) - math.atanh(0.5) / math.sqrt(1.06 / (x.size - 3))))
+             if x.size > 3 else 0.0)
+    return Judgement(verdict, rho, None, p_pos, rule, trials=int(x.size), power=power)
+
+
+#: The multiplicity corrections `adjust` knows: family-wise (``holm``, ``bonferroni``) and
+#: false-discovery-rate (``bh`` under independence or positive dependence, ``by`` under any).
+CORRECTIONS = ("holm", "bonferroni", "bh", "by")
+
+
+def adjust(p_values, method: str = "holm") -> np.ndarray:
+    """Adjusted p-values of a family (reject ``H_i`` at level ``alpha`` iff adjusted ``p_i < alpha``).
+
+    With ``p_(1) <= ... <= p_(m)`` sorted and ``m`` the family size:
+
+    - ``holm`` (step-down, family-wise error <= alpha under any dependence):
+      ``p~_(i) = max_{j <= i} min(1, (m - j + 1) p_(j))``;
+    - ``bonferroni``: ``min(1, m p_i)``;
+    - ``bh`` (Benjamini–Hochberg, false discovery rate <= alpha under independence or positive
+      regression dependence): ``p~_(i) = min_{j >= i} min(1, m p_(j) / j)``;
+    - ``by`` (Benjamini–Yekutieli, any dependence): ``bh`` times ``sum_{k=1}^m 1/k``.
+
+    >>> adjust([0.01, 0.04, 0.03, 0.2], "holm").round(4).tolist()
+    [0.04, 0.09, 0.09, 0.2]
+    >>> adjust([0.01, 0.04, 0.03, 0.2], "bh").round(4).tolist()
+    [0.04, 0.0533, 0.0533, 0.2]
+    """
+    if method not in CORRECTIONS:
+        raise ValueError(f"method={method!r} must be one of {CORRECTIONS}")
+    p = np.asarray(p_values, dtype=float).ravel()
+    if p.size and (not np.all(np.isfinite(p)) or p.min() < 0 or p.max() > 1):
+        raise ValueError("p_values must be finite and in [0, 1]")
+    m = p.size
+    if m == 0:
+        return p.copy()
+    order = np.argsort(p, kind="stable")
+    ranked = p[order]
+    rank = np.arange(1, m + 1)
+    if method == "bonferroni":
+        return np.minimum(1.0, m * p)
+    if method == "holm":
+        adjusted = np.maximum.accumulate(np.minimum(1.0, (m - rank + 1) * ranked))
+    else:
+        scale = np.sum(1.0 / rank) if method == "by" else 1.0
+        adjusted = np.minimum.accumulate(np.minimum(1.0, scale * m * ranked / rank)[::-1])[::-1]
+    out = np.empty(m)
+    out[order] = adjusted
+    return out

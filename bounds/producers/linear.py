@@ -18,8 +18,9 @@ statistics, vmapped over clients and seeds); judged here, each under the samples
 - Eq. 4's exact mask average has a zero diagonal (Monte Carlo over sampled masks).
 
 Hypotheses are checked per record (Assumption A.5 at population by sympy, `theory.population`,
-and on every sampled matrix; A.9 for every drawn ``H``; a positive stated probability); where one
-fails the verdict is ``vacuous`` and the note names it.
+and on every sampled matrix; A.9 for every drawn ``H``; at finite ``n`` a positive stated
+probability, screened by `bounds.judging.judges.lower_bound`); where one fails the verdict is
+``vacuous`` and the note names it.
 """
 
 from __future__ import annotations
@@ -152,11 +153,14 @@ def _population_reading(objective: str) -> str | None:
 
 
 @functools.lru_cache(maxsize=None)  # sympy substitutions: one per model shape, not per record
-def _population_note(objective: str, scope: str, N: int, c: int, d: int) -> tuple[dict, str]:
-    """Assumption A.5 at population (sympy, `theory.population`) and the population ``r_k``."""
+def population_assumption(objective: str, scope: str, N: int, c: int, d: int) -> tuple[dict, str, str]:
+    """Assumption A.5 at population (sympy, `theory.population`), why it fails where it does
+    (the minimiser's rank, from the number of positive eigenvalues at this ``N``: e.g. Eq. 4's
+    local minimiser has rank 0 (``W = 0``) at ``N = 2`` and rank 1 at ``N >= 3``), and the
+    population ``r_k``."""
     reading = _population_reading(objective)
     if reading is None:
-        return {}, ""
+        return {}, "", ""
     lim = theory.population_limit(reading, scope, N=N)
     sym = theory.POPULATION_SYMBOLS
     a5 = bool(lim.a5.subs({sym["c"]: c, sym["d"]: d}))
@@ -165,30 +169,37 @@ def _population_note(objective: str, scope: str, N: int, c: int, d: int) -> tupl
     note = (f"Population limit (sympy, N = {N}): r_k = {lim.r_minimiser} on the class block for the minimiser, "
             f"top-c eigenspace r_k = {top}; {positive} positive eigenvalues vs c = {c}"
             f" (Assumption A.5 {'holds' if a5 else 'fails'} at population).")
-    return {"A.5 (population)": a5}, note
+    rank = "0 (W = 0)" if positive == 0 else f"{positive}"
+    eigenvalues = "eigenvalue" if positive == 1 else "eigenvalues"
+    why = (f"Assumption A.5 fails: at N = {N} the population matrix has {positive} positive {eigenvalues}, fewer than "
+           f"c = {c}, so the minimiser has rank {rank} < c and the finite-sample r_k beyond it describe noise")
+    return {"A.5 (population)": a5}, why, note
 
 
-def _hypotheses(m: study.LinearMeasurement, objective: Objective, scope: str, p0: float) -> tuple[dict, dict, str]:
+def _hypotheses(m: study.LinearMeasurement, objective: Objective, scope: str,
+                p0: float | None = None) -> tuple[dict, dict, str]:
     """Per-record hypotheses (one value for all trials: one that fails makes the record
-    vacuous), why each would fail, and the population note."""
+    vacuous), why each would fail, and the population note. ``p0``: the stated probability, a
+    hypothesis only where the caller screens on it itself (`judges.lower_bound` screens it at
+    finite ``n`` and not at ``population``)."""
     c, N, d = m.study.c, m.study.data.N, m.study.data.d
     positive = (m.positive_local if scope == "local" else m.positive_global)[objective.name]
-    hyps, note = _population_note(objective.name, scope, N, c, d)
+    hyps, population_why, note = population_assumption(objective.name, scope, N, c, d)
     hyps = dict(hyps)  # the cached dict is shared
     hyps["A.5 (this sample)"] = bool(np.all(positive >= c))
     if "A.9" in objective.hypotheses:
         hyps["A.9"] = bool(np.all(m.trace_H > 0))
-    hyps["probability > 0"] = bool(p0 > 0)
-    reasons = {"A.5 (population)": "Assumption A.5 fails: the population matrix has fewer than c positive eigenvalues, "
-                                   "so the minimiser has rank < c (W = 0 at N = 2) and the finite-sample r_k describe noise",
+    reasons = {"A.5 (population)": population_why,
                "A.5 (this sample)": f"Assumption A.5 fails on {int(np.sum(positive < c))} sampled matrices "
                                     "(< c positive eigenvalues)",
-               "A.9": "Assumption A.9 (tr(P H_sym P) > 0) fails for some drawn H",
-               "probability > 0": f"stated probability {float(p0):.3g} <= 0 at d = {d}"}
+               "A.9": "Assumption A.9 (tr(P H_sym P) > 0) fails for some drawn H"}
+    if p0 is not None:
+        hyps["probability > 0"] = bool(p0 > 0)
+        reasons["probability > 0"] = f"stated probability {float(p0):.3g} <= 0 at d = {d}"
     return hyps, {k: reasons[k] for k in hyps}, note
 
 
-def _vacuous(m: study.LinearMeasurement, objective: Objective, scope: str, p0: float = 1.0) -> str:
+def _vacuous(m: study.LinearMeasurement, objective: Objective, scope: str, p0: float | None = None) -> str:
     """Why the claim on the objective's ``scope`` model asserts nothing here ('' when it does)."""
     hyps, reasons, _ = _hypotheses(m, objective, scope, p0)
     return "; ".join(reasons[k] for k, v in hyps.items() if not v)
@@ -205,7 +216,7 @@ def _lower_bound_records(m: study.LinearMeasurement, objective: Objective | str)
     for scope, exclude_own, n_matrices in (("local", True, 1), ("fl", False, data.N)):
         for claim in bound_claims(objective, scope):
             p0 = stated_probability(claim, d=data.d, m=n_matrices)
-            hyps, reasons, pop_note = _hypotheses(m, objective, scope, p0)
+            hyps, reasons, pop_note = _hypotheses(m, objective, scope)
             # One H per seed: the dissimilar bound (through tr_H) is per seed as well.
             tr_H = m.trace_H[:, None] if scope == "local" else m.trace_H
             bound = evaluate(claim, **_symbols({**params, "tr_H": tr_H}), C=1.0)
@@ -284,8 +295,8 @@ def _comparison_records(m: study.LinearMeasurement) -> list[Record]:
                 threshold = d_star(claim, cl_obj.variant, p=m.study.mask_ratio, tr_H=float(np.mean(m.trace_H)))
                 hyps, reasons = {}, []
                 for obj in (mim_obj, cl_obj):
-                    h, _, _ = _hypotheses(m, obj, scope, 1.0)
-                    hyps.update({f"{k} ({obj.reading[1]})": v for k, v in h.items() if k != "probability > 0"})
+                    h, _, _ = _hypotheses(m, obj, scope)
+                    hyps.update({f"{k} ({obj.reading[1]})": v for k, v in h.items()})
                     vacuous = _vacuous(m, obj, scope)
                     if vacuous:
                         reasons.append(f"{obj.name}: {vacuous}")

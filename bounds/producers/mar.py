@@ -180,7 +180,9 @@ def reported_records() -> list[Record]:
 def _judge_all(diffs: dict[str, np.ndarray]) -> rules.Judgement:
     """Every paired difference positive: each by ``rules.mean_difference`` at ``ALPHA / m``
     (Bonferroni); holds if all hold, fails if any fails. The CI is that of the least supported
-    difference (smallest lower end)."""
+    difference (smallest lower end); the p-value against the claim is the Bonferroni one,
+    ``m`` times the smallest (so "fails" iff it is below ``ALPHA``, and the ledger's family
+    correction sees one test), the power the smallest of the ``m`` tests' powers."""
     each = rules.ALPHA / len(diffs)
     judged = {name: rules.mean_difference(d, alpha=each) for name, d in diffs.items()}
     verdicts = [j.verdict for j in judged.values()]
@@ -189,7 +191,11 @@ def _judge_all(diffs: dict[str, np.ndarray]) -> rules.Judgement:
     rule = (f"two-sided {100 * (1 - each):.2f}% t-intervals (alpha {rules.ALPHA}/{len(diffs)}, Bonferroni) of the "
             f"mean paired differences: " + "; ".join(f"{n}: [{j.ci[0]:.4g}, {j.ci[1]:.4g}] -> {j.verdict}"
                                                       for n, j in judged.items()))
-    return rules.Judgement(verdict, judged[worst].statistic, judged[worst].ci, None, rule)
+    ps = [j.p_value for j in judged.values() if j.p_value is not None]
+    powers = [j.power for j in judged.values() if j.power is not None]
+    p_value = min(1.0, len(diffs) * min(ps)) if len(ps) == len(diffs) else None
+    return rules.Judgement(verdict, judged[worst].statistic, judged[worst].ci, p_value, rule,
+                           power=min(powers) if len(powers) == len(diffs) else None)
 
 
 def _record(exp: MARExperiment, claim: str, source: str, judgement: rules.Judgement, settings: list[Setting], *,

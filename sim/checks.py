@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any
+from typing import Any, Callable, Mapping
 
 
 def _fail(field: str, value: Any, allowed: str) -> ValueError:
@@ -98,6 +98,97 @@ def choice(field: str, value: Any, choices) -> Any:
     return value
 
 
+def names(field: str, value: Any, choices) -> tuple[str, ...]:
+    """``value`` as a non-empty tuple of distinct names from ``choices``."""
+    fail = _fail(field, value, f"must be a non-empty tuple of distinct names from {tuple(choices)}")
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise fail
+    value = tuple(value)
+    if not value or len(set(value)) != len(value) or not all(isinstance(v, str) and v in choices for v in value):
+        raise fail
+    return value
+
+
+def reals(field: str, value: Any, *, low: float = 0, closed: bool = False) -> tuple[float, ...]:
+    """``value`` as a non-empty tuple of distinct finite reals above ``low``."""
+    above = f"{'>=' if closed else '>'} {low}"
+    fail = _fail(field, value, f"must be a non-empty tuple of distinct finite real numbers {above}")
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise fail
+    try:
+        out = tuple(real(field, v, low=low, closed=closed) for v in value)
+    except ValueError:
+        raise fail from None
+    if not out or len(set(out)) != len(out):
+        raise fail
+    return out
+
+
+def flag(field: str, value: Any) -> bool:
+    """``value`` if it is a bool (a NumPy bool too)."""
+    v = _scalar(value)
+    if not isinstance(v, bool) and not (hasattr(v, "dtype") and v.dtype.kind == "b"):
+        raise _fail(field, value, "must be True or False")
+    return bool(v)
+
+
+Rule = Callable[[str, Any], Any]
+
+
+def count(minimum: int = 1, maximum: int | None = None, allowed: str | None = None) -> Rule:
+    """The rule "an integer in [minimum, maximum]" for `check_fields`."""
+    return lambda field, value: integer(field, value, minimum=minimum, maximum=maximum, allowed=allowed)
+
+
+def positive(*, low: float = 0, high: float | None = None, closed: bool = False) -> Rule:
+    """The rule "a finite real above ``low``" (and below ``high``) for `check_fields`."""
+    return lambda field, value: real(field, value, low=low, high=high, closed=closed)
+
+
+def one_of(choices) -> Rule:
+    """The rule "one of ``choices``" for `check_fields`."""
+    return lambda field, value: choice(field, value, choices)
+
+
+def check_fields(obj: Any, rules: Mapping[str, Rule]) -> None:
+    """Check every field of the frozen dataclass ``obj`` named in ``rules`` with its rule
+    (field label ``Class.field``) and store the value the rule returns (``np.int64(3)`` -> 3)."""
+    owner = type(obj).__name__
+    for name, rule in rules.items():
+        object.__setattr__(obj, name, rule(f"{owner}.{name}", getattr(obj, name)))
+
+
+def machine_memory() -> int | None:
+    """This machine's physical memory in bytes (None where the platform does not say)."""
+    import os
+
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def memory(what: str, nbytes: int, *, limit: float | None = None, formula: str = "") -> int:
+    """``nbytes`` (an estimate of what a computation allocates, from its config) if it fits in
+    ``limit`` bytes (default: this machine's memory, `machine_memory`); a ``ValueError`` naming
+    ``what`` (the config and its size fields) and ``formula`` (how the estimate is made)
+    otherwise, so a size that cannot run is refused before anything is allocated.
+
+    >>> memory("LinearStudy(d = 64)", 10**6, limit=2**30)
+    1000000
+    >>> memory("LinearStudy(d = 20000)", 10**11, limit=2**30, formula="d**2")
+    Traceback (most recent call last):
+    ...
+    ValueError: LinearStudy(d = 20000) needs about 100.0 GB (d**2), more than the limit of 1.1 GB
+    """
+    available = machine_memory() if limit is None else limit
+    if available is not None and nbytes > available:
+        source = "this machine's memory" if limit is None else "the limit"
+        raise ValueError(f"{what} needs about {nbytes / 1e9:.1f} GB" + (f" ({formula})" if formula else "")
+                         + f", more than {source} of {available / 1e9:.1f} GB")
+    return int(nbytes)
+
+
 def parsed_file(field: str, path, parse, errors: tuple[type[Exception], ...], kind: str) -> Any:
     """The file at ``path`` parsed by ``parse`` (text -> value); a ``ValueError`` naming
     ``field`` when it is not a file or not valid ``kind`` (``errors``: the parser's exceptions)."""
@@ -112,4 +203,5 @@ def parsed_file(field: str, path, parse, errors: tuple[type[Exception], ...], ki
         raise ValueError(f"{field}={str(path)!r} is not valid {kind} ({err})") from None
 
 
-__all__ = ["integer", "real", "choice", "parsed_file"]
+__all__ = ["integer", "real", "choice", "names", "reals", "flag", "count", "positive", "one_of", "check_fields",
+           "parsed_file", "machine_memory", "memory", "Rule"]

@@ -86,7 +86,7 @@ def paths(tmp_path_factory):
     a_file = root / "a_file"
     a_file.write_text("not a folder")
     ledger = root / "ledger.json"
-    ledger.write_text(json.dumps({"records": []}))
+    ledger.write_text(json.dumps({"schema": 3, "records": []}))
     (root / "not_json.json").write_text("{")
     (root / "no_marker").mkdir()
     return root
@@ -174,7 +174,7 @@ def test_sweep_without_table_and_out_under_a_file(tmp_path, capsys):
 
 
 def test_an_interrupted_output_is_not_a_ledger(tmp_path):
-    (tmp_path / "run.json").write_text(json.dumps({"state": "running", "started": "then"}))
+    (tmp_path / "run.json").write_text(json.dumps({"tool": "dssl-bounds", "state": "running", "started": "then"}))
     with pytest.raises(ValueError, match="did not finish"):
         read_run(tmp_path)
     with pytest.raises(ValueError, match="did not finish"):

@@ -30,8 +30,8 @@ def test_transitions_and_changed_rows():
 
 def test_cli_exit_status(tmp_path, capsys):
     a, b = tmp_path / "a.json", tmp_path / "b.json"
-    a.write_text(json.dumps(A))
-    b.write_text(json.dumps(B))
+    a.write_text(json.dumps({"schema": 2, **A}))  # diff reads ledgers of schema 2 and 3
+    b.write_text(json.dumps({"schema": 3, **B}))
     assert main(["diff", str(a), str(a)]) == 0
     assert "no verdict or number changed" in capsys.readouterr().out
     assert main(["diff", str(a), str(b)]) == 1

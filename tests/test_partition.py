@@ -59,13 +59,14 @@ def test_dirichlet_exact_counts_follow_shares():
 
 def test_dirichlet_balanced_row_and_column_sums():
     """The reference code's balancing: row sums ~ 1/K, column sums ~ 1/C of the balanced matrix;
-    the counts are its floor times the pool size."""
+    the counts are that matrix times the pool size, each rounded down or up, keeping every sample."""
     K, C, n = 10, 8, 100
     part = dirichlet(C, K, n, 0.1, balanced=True, key=KEY)
     m = part.balanced
     np.testing.assert_allclose(m.sum(axis=0), 1 / C, rtol=1e-2)
     np.testing.assert_allclose(m.sum(axis=1), 1 / K, rtol=1e-2)
-    np.testing.assert_array_equal(part.counts, np.floor(m * K * n))
+    assert part.counts.sum() == K * n
+    assert np.all((part.counts == np.floor(m * K * n)) | (part.counts == np.ceil(m * K * n)))
     np.testing.assert_allclose(part.sizes, n, rtol=2e-2, atol=C)
     exact = dirichlet(C, K, n, 0.1, key=KEY)
     assert np.ptp(part.sizes) < np.ptp(exact.sizes)  # balancing does what it is for
@@ -240,3 +241,14 @@ def test_integer_arguments_accept_numpy_and_jax_integers():
     a = pathological(np.int64(6), jnp.int32(4), np.int32(30), jnp.array(2), key=KEY)
     b = pathological(6, 4, 30, 2, key=KEY)
     np.testing.assert_array_equal(a.counts, b.counts)
+
+
+@pytest.mark.parametrize("K, C, n, alpha", [(5, 40, 800, 0.1), (8, 40, 10, 0.5), (4, 8, 1, 1.0), (20, 4, 3, 0.1)])
+def test_dirichlet_balanced_keeps_every_sample(K, C, n, alpha):
+    """Every one of the pool's K * n samples is dealt (also where a cell expects under one
+    sample, C > n, which flooring each cell turned into empty clients), and no client is empty."""
+    for seed in range(5):
+        part = dirichlet(C, K, n, alpha, balanced=True, key=jax.random.key(seed))
+        assert part.counts.sum() == K * n and part.counts.min() >= 0
+        assert part.sizes.min() >= 1
+        np.testing.assert_array_less(np.abs(part.sizes - n), C + 1)

@@ -22,9 +22,58 @@ NUMBERS = ("bound", "empirical", "margin", "p_value", "ci", "power", "trials", "
 Key = tuple[str, str, str, str, int]
 
 
+#: The ledger schemas `diff` reads (DESIGN: field names and verdict words are stable within one).
+SCHEMAS = (2, 3)
+_TEXT = ("claim", "level", "source", "verdict")
+
+
+def _number(value: Any) -> bool:
+    return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
+
+
+def _row_error(row: Any) -> str | None:
+    """What is wrong with one record row (as ``field = value: why``), or None."""
+    if not isinstance(row, dict):
+        return f"{row!r} is not an object"
+    for field in _TEXT:
+        if not isinstance(row.get(field), str):
+            return f"{field} = {row.get(field)!r}: must be a string"
+    reading = row.get("reading")
+    if reading is not None and not (isinstance(reading, dict)
+                                    and all(isinstance(v, (str, int, float)) for v in reading.values())):
+        return f"reading = {reading!r}: must be an object of axis: value"
+    for field in NUMBERS:
+        value = row.get(field)
+        if field == "ci" and value is not None:
+            if not (isinstance(value, list) and len(value) == 2 and all(_number(v) for v in value)):
+                return f"ci = {value!r}: must be [low, high] or null"
+        elif not _number(value):
+            return f"{field} = {value!r}: must be a number or null"
+    return None
+
+
+def check_ledger(data: Any, name: str) -> dict[str, Any]:
+    """``data`` if it is a ledger `diff` can read (an object with a ``records`` list of rows
+    with string ``claim``, ``level``, ``source``, ``verdict``, an object ``reading`` and numbers
+    or null for `NUMBERS`); ValueError naming ``name``, the row and the field otherwise.
+
+    >>> check_ledger({"records": [{"claim": "c", "level": "formula", "source": "s", "verdict": 1}]}, "a.json")
+    Traceback (most recent call last):
+    ...
+    ValueError: ledger 'a.json': records[0].verdict = 1: must be a string
+    """
+    if not isinstance(data, dict) or not isinstance(data.get("records"), list):
+        raise ValueError(f"ledger {name!r} has no 'records' list: not a dssl-bounds ledger")
+    for i, row in enumerate(data["records"]):
+        error = _row_error(row)
+        if error:
+            raise ValueError(f"ledger {name!r}: records[{i}]" + ("." if isinstance(row, dict) else " = ") + error)
+    return data
+
+
 def load_ledger(path: str | pathlib.Path) -> dict[str, Any]:
-    """A ledger (the parsed ``ledger.json``) from a file, or from a ``verify`` output folder
-    whose run is complete; ValueError naming the path otherwise."""
+    """A ledger (the parsed ``ledger.json``, schema 2 or 3) from a file, or from a ``verify``
+    output folder whose run is complete; ValueError naming the path (and the field) otherwise."""
     path = pathlib.Path(path)
     if path.is_dir():
         from bounds.running.ledger import read_run
@@ -32,9 +81,11 @@ def load_ledger(path: str | pathlib.Path) -> dict[str, Any]:
         read_run(path)  # refuses interrupted or mixed output
         path = path / "ledger.json"
     data = checks.parsed_file("ledger", path, json.loads, (json.JSONDecodeError,), "JSON")
-    if not isinstance(data, dict) or not isinstance(data.get("records"), list):
-        raise ValueError(f"ledger={str(path)!r} has no 'records' list: not a dssl-bounds ledger")
-    return data
+    if isinstance(data, dict) and "schema" in data and data["schema"] not in SCHEMAS:
+        raise ValueError(f"ledger {str(path)!r}: schema = {data['schema']!r} is not one diff reads {SCHEMAS}")
+    if isinstance(data, dict) and "schema" not in data:
+        raise ValueError(f"ledger {str(path)!r} has no 'schema' field: not a dssl-bounds ledger")
+    return check_ledger(data, str(path))
 
 
 def record_key(row: Mapping[str, Any]) -> tuple[str, str, str, str]:
@@ -93,6 +144,8 @@ def diff_ledgers(a: Mapping[str, Any], b: Mapping[str, Any], *, rel_tol: float =
     """
     if not (isinstance(rel_tol, (int, float)) and math.isfinite(rel_tol) and rel_tol >= 0):
         raise ValueError(f"rel_tol={rel_tol!r} must be a finite number >= 0")
+    check_ledger(a, "a")
+    check_ledger(b, "b")
     ka, kb = _keyed(a["records"]), _keyed(b["records"])
     transitions: collections.Counter = collections.Counter()
     changes = []
@@ -151,4 +204,4 @@ def render_diff(d: LedgerDiff, *, full: bool = False, limit: int = 40) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["load_ledger", "diff_ledgers", "render_diff", "record_key", "LedgerDiff", "Change"]
+__all__ = ["SCHEMAS", "check_ledger", "load_ledger", "diff_ledgers", "render_diff", "record_key", "LedgerDiff", "Change"]

@@ -12,7 +12,6 @@ import hashlib
 import json
 import os
 import pathlib
-import pickle
 import tempfile
 import time
 import zlib
@@ -81,22 +80,69 @@ def source_digest() -> str:
 
 
 def checkpoint_path(folder: pathlib.Path, suite: Suite, seed: int, name: str) -> pathlib.Path:
-    """Where producer ``name``'s finished work of a run is saved: keyed by the suite's sizes,
-    the seed, the producer, the toolkit version and its source."""
-    key = json.dumps([repr(suite), seed, name, toolkit_version(), source_digest()])
-    return pathlib.Path(folder) / f"{suite.name}-seed{seed}-{name}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.pkl"
+    """Where producer ``name``'s finished work of a run is saved (`bounds.running.checkpoint`).
+    The name says what it is for; what it holds is checked against `checkpoint_key` when read."""
+    return pathlib.Path(folder) / f"{suite.name}-seed{seed}-{name}.npz"
 
 
-def load_checkpoint(path: pathlib.Path) -> tuple[list[Record], Any, float] | None:
-    """A finished producer's (records, measurement, seconds) saved at ``path``, or None when
-    there is none or it was written by other code (then it is recomputed)."""
+def checkpoint_key(suite: Suite, seed: int, name: str) -> dict[str, Any]:
+    """The full key a checkpoint of producer ``name`` must carry to be resumed: the suite's
+    sizes, the seed, the producer, the toolkit's version and its source."""
+    return {"suite": repr(suite), "seed": seed, "producer": name, "toolkit_version": toolkit_version(),
+            "source": source_digest()}
+
+
+def _packages(producer: Producer) -> tuple[str, ...]:
+    """The producer's own top-level package (an installed extension's dataclasses may be in its measurement)."""
+    names = (type(producer).__module__, getattr(producer, "__name__", None) or "")
+    return tuple(n.split(".")[0] for n in names if n and n.split(".")[0] != "builtins")
+
+
+def load_checkpoint(path: pathlib.Path, key: dict[str, Any], producer: Producer | None = None,
+                    say: Progress | None = None) -> tuple[list[Record], Any, float] | None:
+    """A finished producer's (records, measurement, seconds) saved at ``path`` under ``key``, or
+    None when there is none, or when it is unreadable, of another key or altered (then ``say``
+    gets one line saying why, and the producer is recomputed). Only data is read: nothing in
+    the file is executed (`bounds.running.checkpoint`)."""
+    from bounds.running import checkpoint
+
     try:
-        with open(path, "rb") as fh:
-            return pickle.load(fh)
+        blob = path.read_bytes()
     except FileNotFoundError:
         return None
-    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError):
-        return None
+    except OSError as err:
+        why = f"unreadable ({err.strerror})"
+    else:
+        packages = _packages(producer) if producer is not None else ()
+        saved, why = checkpoint.decode(blob, key, packages=packages)
+        if why is None:
+            shape_ok = (isinstance(saved, tuple) and len(saved) == 3 and isinstance(saved[0], list)
+                        and all(isinstance(r, Record) for r in saved[0]) and isinstance(saved[2], float))
+            if shape_ok:
+                return saved
+            why = "it does not hold (records, measurement, seconds)"
+    if say is not None:
+        say(f"{key['producer']}: checkpoint {path} not used ({why}); recomputing")
+    return None
+
+
+def save_checkpoint(path: pathlib.Path, key: dict[str, Any], result: tuple[list[Record], Any, float],
+                    producer: Producer, say: Progress) -> None:
+    """Save a finished producer's result at ``path`` (atomically). A result that is not data, or
+    a file that cannot be written (a full disk, a read-only folder), costs only the checkpoint:
+    one line names the file and the run goes on."""
+    from bounds.running import checkpoint
+
+    name = key["producer"]
+    try:
+        blob = checkpoint.encode(result, key, packages=_packages(producer))
+    except checkpoint.NotData as err:  # e.g. a closure in a measurement
+        say(f"{name}: not checkpointed (its measurement holds {err}); an interrupted run recomputes it")
+        return
+    try:
+        write_atomic(path, blob)
+    except OSError as err:
+        say(f"{name}: checkpoint {path} not written ({err.strerror or err}); an interrupted run recomputes it")
 
 
 def produce(producer: Producer, sizes: Suite, seed: int, path: pathlib.Path | None,
@@ -104,7 +150,8 @@ def produce(producer: Producer, sizes: Suite, seed: int, path: pathlib.Path | No
     """Run ``producer`` with its key of the run ``seed`` (or resume it from the checkpoint
     ``path``): its records, measurement and seconds."""
     name = producer.name
-    saved = load_checkpoint(path) if path is not None else None
+    key = checkpoint_key(sizes, seed, name) if path is not None else None
+    saved = load_checkpoint(path, key, producer, say) if path is not None else None
     if saved is not None:
         say(f"{name}: {len(saved[0])} records resumed from {path}")
         return saved
@@ -115,12 +162,7 @@ def produce(producer: Producer, sizes: Suite, seed: int, path: pathlib.Path | No
     seconds = time.perf_counter() - start
     say(f"{name}: {len(produced)} records in {seconds:.1f}s")
     if path is not None:
-        try:
-            saved_bytes = pickle.dumps((produced, measurement, seconds))
-        except (pickle.PicklingError, TypeError, AttributeError) as err:  # e.g. a closure in a measurement
-            say(f"{name}: not checkpointed ({err}); an interrupted run recomputes it")
-        else:
-            write_atomic(path, saved_bytes)
+        save_checkpoint(path, key, (list(produced), measurement, seconds), producer, say)
     return produced, measurement, seconds
 
 

@@ -10,8 +10,11 @@ Config (every list is a grid axis; scalars are fixed; see ``examples/``)::
     mask_ratio = [0.5, 0.75]   # the paper's p; default sim.MASK_RATIO
     # optional, default to the theorem scalings at each d: N, n, n_rare, tau, mu, c (default 2N)
     transform = "subspace-rotation"
+    max_memory = 8             # GB one point may use (default: this machine's memory)
 
-Every field and every grid point is checked before the first point runs. Each point is keyed
+Every field and every grid point is checked before the first point runs, with the grid's size
+(at most `MAX_POINTS` points) and each point's memory estimated from its sizes (refused beyond
+``max_memory`` or the machine's memory) before anything is allocated. Each point is keyed
 by its own fully resolved study (data model, ``c``, ``mask_ratio``, transform, seeds) and the sweep's
 seed, never by its place in the grid: its random key derives from that key, so extending a
 grid or reordering it leaves existing points unchanged, and a new seed never reuses another
@@ -26,6 +29,7 @@ import dataclasses
 import hashlib
 import itertools
 import json
+import math
 import pathlib
 import sys
 from typing import Any, Callable
@@ -39,7 +43,10 @@ else:  # pragma: no cover
 
 DATA_FIELDS = ("d", "N", "n", "n_rare", "tau", "mu")
 STUDY_FIELDS = ("c", "mask_ratio", "transform", "n_seeds")
-KNOWN = set(DATA_FIELDS) | set(STUDY_FIELDS) | {"out", "seed"}
+KNOWN = set(DATA_FIELDS) | set(STUDY_FIELDS) | {"out", "seed", "max_memory"}
+#: The largest grid a sweep runs: each point is a full linear study (seconds to minutes), so a
+#: larger grid is a mistake in the config rather than a plan.
+MAX_POINTS = 1000
 INTEGER_FIELDS = ("d", "N", "n", "n_rare", "c", "n_seeds")
 #: The field's type check (ranges that depend on other fields are the study's own checks).
 _CHECKS: dict[str, Callable[[str, Any], Any]] = {
@@ -82,8 +89,10 @@ def load_config(path: pathlib.Path) -> dict[str, Any]:
     if not isinstance(out, str) or not out:
         raise ValueError(f"config {path}: out = {out!r} must be a non-empty string (a folder)")
     checks.integer(f"config {path}: seed", table.get("seed", 0), minimum=0, maximum=2**32 - 1)
+    if "max_memory" in table:
+        checks.real(f"config {path}: max_memory", table["max_memory"], low=0, closed=False)
     for name, value in table.items():
-        if name in ("out", "seed"):
+        if name in ("out", "seed", "max_memory"):
             continue
         values = value if isinstance(value, list) else [value]
         if not values:
@@ -92,6 +101,11 @@ def load_config(path: pathlib.Path) -> dict[str, Any]:
             _CHECKS[name](f"config {path}: {name}", v)
         if len({json.dumps(v) for v in values}) != len(values):
             raise ValueError(f"config {path}: {name} = {value!r} repeats a value (each point would run twice)")
+    sizes = {k: len(v) for k, v in table.items() if isinstance(v, list)}
+    if math.prod(sizes.values()) > MAX_POINTS:
+        axes = " x ".join(f"{k} ({n})" for k, n in sizes.items())
+        raise ValueError(f"config {path}: the grid {axes} has {math.prod(sizes.values())} points, more than "
+                         f"{MAX_POINTS}: split it into several sweeps")
     return table
 
 
@@ -119,10 +133,13 @@ def prepare_sweep(config: pathlib.Path) -> SweepPlan:
     """Read ``config`` and check every field and every grid point (no computation)."""
     table = load_config(config)
     points = grid_points(table)
+    limit = table["max_memory"] * 1e9 if "max_memory" in table else None
     plan = []
     for point in points:
         try:
-            plan.append((point, study_at(point)))
+            study = study_at(point)
+            study.check_memory(limit=limit)
+            plan.append((point, study))
         except ValueError as err:
             raise ValueError(f"config {config}: point {point}: {err}") from None
     return SweepPlan(pathlib.Path(config), pathlib.Path(table.get("out", "results/sweep")),

@@ -9,7 +9,7 @@ itself, so that the imports overlap. This module imports nothing heavy at module
 unpickling its functions in a fresh worker is cheap, and the worker's own import of the
 toolkit (in `_init`) starts at once.
 
-Public surface: ``start(jobs, settings=None) -> Workers``, ``Workers.close()``, ``INHERITED``.
+Public surface: ``start(jobs, settings=None) -> Workers``, ``Workers.close()``, ``WorkerDied``, ``INHERITED``.
 """
 
 from __future__ import annotations
@@ -38,6 +38,11 @@ def _init(settings: dict[str, Any], messages, parent: int) -> None:
         pass
     if os.getppid() != parent:  # the parent died while this worker was starting
         os._exit(1)
+    import signal
+
+    # Ctrl-C reaches the whole process group: the parent alone handles it, ending the workers
+    # (`bounds.running.cli`), so that an interrupt prints one line, not one traceback per worker.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     import jax
     import matplotlib
 
@@ -69,6 +74,38 @@ def produce(producer, sizes, seed: int, path, figures=None):
     return out
 
 
+class WorkerDied(RuntimeError):
+    """A worker process ended abruptly (killed, out of memory) while running a producer."""
+
+
+class _Pool(cf.ProcessPoolExecutor):
+    """A process pool whose futures name the producer a dead worker was running: the pool's own
+    `BrokenProcessPool` says only that "a process terminated abruptly"."""
+
+    def submit(self, fn, /, *args, **kwargs):
+        inner = super().submit(fn, *args, **kwargs)
+        if fn is not produce:
+            return inner
+        outer: cf.Future = cf.Future()
+        name = getattr(args[0], "name", repr(args[0]))
+
+        def settle(done: cf.Future) -> None:
+            if done.cancelled():
+                outer.cancel()
+                outer.set_running_or_notify_cancel()
+            elif isinstance(done.exception(), cf.BrokenExecutor):
+                outer.set_exception(WorkerDied(
+                    f"producer {name}: its worker process ended abruptly (killed, or out of memory); "
+                    "finished producers are kept: the same command resumes the run"))
+            elif done.exception() is not None:
+                outer.set_exception(done.exception())
+            else:
+                outer.set_result(done.result())
+
+        inner.add_done_callback(settle)
+        return outer
+
+
 @dataclasses.dataclass
 class Workers:
     """Started worker processes: the pool, the queue their progress lines come back on, and how
@@ -97,11 +134,11 @@ def start(jobs: int, settings: dict[str, Any] | None = None) -> Workers:
     ctx = multiprocessing.get_context("spawn")
     messages = ctx.Queue()
     settings = current_settings() if settings is None else dict(settings)
-    pool = cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init,
+    pool = _Pool(max_workers=jobs, mp_context=ctx, initializer=_init,
                                   initargs=(settings, messages, os.getpid()))
     for _ in range(jobs):  # a pool spawns its processes on demand: one trivial task each, now
         pool.submit(_ready)
     return Workers(pool, messages, jobs)
 
 
-__all__ = ["INHERITED", "Workers", "current_settings", "start"]
+__all__ = ["INHERITED", "Workers", "WorkerDied", "current_settings", "start"]

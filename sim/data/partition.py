@@ -216,7 +216,9 @@ def dirichlet(n_classes: int, n_clients: int, samples_per_client: int, alpha: fl
     client may get nothing (``ValueError``).
     ``balanced=True`` (the reference code): the share matrix, normalised to total 1, goes
     through 100 rounds of "divide by the column sums and by the row sums of the same
-    iterate", then ``counts = floor(M * pool size)``. Row and column sums end close to
+    iterate", then the counts are ``M * pool size`` rounded so that every sample is kept
+    (each client's size from its row sum, then its classes, by largest remainders; the
+    reference code's ``floor`` drops up to ``K * C`` samples). Row and column sums end close to
     ``1/K`` and ``1/C``, so every client gets about ``samples_per_client`` samples; the
     result is no longer an exact Dirichlet draw — measure it with ``heterogeneity``.
     """
@@ -242,8 +244,13 @@ def dirichlet(n_classes: int, n_clients: int, samples_per_client: int, alpha: fl
         col = m.sum(axis=0, keepdims=True)
         row = m.sum(axis=1, keepdims=True)
         m = m / col / row
-    counts = np.floor(m * total).astype(np.int64)
-    counts = _check_nonempty(counts, f"dirichlet(alpha={alpha:g}, balanced)", fix.replace(", or use balanced=True", ""))
+    # Every sample is kept (flooring each cell would drop up to K*C of them, and empty every
+    # client once a cell expects under one sample): each client's size is its row sum of the
+    # pool, then its classes split that size, both by largest remainders.
+    sizes = _largest_remainder(m.sum(axis=1), total)
+    counts = np.stack([_largest_remainder(m[k], sizes[k]) for k in range(int(n_clients))])
+    counts = _check_nonempty(counts, f"dirichlet(alpha={alpha:g}, balanced)",
+                             f"the balancing left those clients almost no mass: raise alpha (now {alpha:g})")
     return Partition("dirichlet", counts, shares=shares, balanced=m, params=params)
 
 

@@ -157,6 +157,21 @@ class ConnectivityStudy:
             field(name, value)
         self.data()  # the data model's own checks, now rather than inside a jitted program
 
+    def memory_bytes(self) -> int:
+        """The memory `measure` needs, estimated from the sizes: per seed, the ``N`` clients'
+        ``d x d`` second moments and those of every model fitted from them (FL, then Eq. 1 and
+        each neighbourhood on each of the ``G`` graphs: ``1 + G (N + 1)``), and each model's
+        eigenvectors, in float64."""
+        graphs = len(TOPOLOGY_KINDS) * (len(self.levels) - 1) + 1
+        return 8 * self.n_seeds * self.d * self.d * (self.N + 2 * (1 + graphs * (self.N + 1)))
+
+    def check_memory(self, *, limit: float | None = None) -> None:
+        """ValueError (naming the fields) if `memory_bytes` exceeds ``limit`` bytes (default:
+        this machine's memory), before anything is allocated."""
+        checks.memory(f"ConnectivityStudy(N = {self.N}, d = {self.d}, n_seeds = {self.n_seeds}, "
+                      f"levels = {self.levels})", self.memory_bytes(), limit=limit,
+                      formula="8 bytes x n_seeds d^2 (N + 2 (1 + G (N + 1))), G graphs")
+
     def data(self, samples: str = "n=d") -> sim.DataConfig:
         """The data model with ``n = d^beta`` main samples per client (``population``: the
         ``n = d`` configuration, whose expectation is taken)."""
@@ -610,6 +625,7 @@ def measure(study: ConnectivityStudy, *, key: jax.Array, train: bool, samples: s
     if train and samples != "n=d":
         raise ValueError(f"samples = {samples!r} is out of range: the trained readings use 'n=d'")
     say = progress or (lambda message: None)
+    study.check_memory()  # before the first allocation
     graphs, H = _design(study, key)
     S = _second_moments(study, samples, _subkey(key, "data" if samples == "n=d" else f"data {samples}"))
     W = jnp.asarray(graphs.weights)

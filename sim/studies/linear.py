@@ -24,7 +24,7 @@ from sim.data.config import DataConfig
 from sim.data.masks import MASK_RATIO
 from sim.data.model import sample_clients, second_moment
 from sim.engine import xla
-from sim.linear.matrices import client_matrix, cluster_spread, make_transform, tied_at_c, transform_trace
+from sim.linear.matrices import TRANSFORMS, client_matrix, cluster_spread, make_transform, tied_at_c, transform_trace
 from sim.linear.metrics import sensitivity
 from sim.linear.objective import BUILTIN_OBJECTIVES, DrawPart, Objective, as_objectives
 from sim.linear.suffstats import population_second_moments, sample_moments_at
@@ -72,14 +72,34 @@ class LinearStudy:
     samples: str = "n=d"
 
     def __post_init__(self):
+        if not isinstance(self.data, DataConfig):
+            raise ValueError(f"LinearStudy.data = {self.data!r} is out of range: must be a sim.DataConfig")
         d, N = self.data.d, self.data.N
-        if isinstance(self.c, bool) or not (isinstance(self.c, int) and 2 * N <= self.c <= d):
-            raise ValueError(f"c={self.c!r} must be an integer with 2N <= c <= d, i.e. in [{2 * N}, {d}]")
-        object.__setattr__(self, "mask_ratio",
-                           checks.real("LinearStudy.mask_ratio", self.mask_ratio, low=0, high=1, closed=False))
-        if isinstance(self.n_seeds, bool) or not (isinstance(self.n_seeds, int) and self.n_seeds >= 1):
-            raise ValueError(f"n_seeds={self.n_seeds!r} must be a positive integer")
+        field = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731
+        field("c", checks.integer("LinearStudy.c", self.c, minimum=2 * N, maximum=d,
+                                  allowed=f"with 2N <= c <= d, i.e. in [{2 * N}, {d}]"))
+        field("mask_ratio", checks.real("LinearStudy.mask_ratio", self.mask_ratio, low=0, high=1, closed=False))
+        field("transform", checks.choice("LinearStudy.transform", self.transform, TRANSFORMS))
+        if self.transform_dim is not None:
+            field("transform_dim", checks.integer("LinearStudy.transform_dim", self.transform_dim, minimum=1, maximum=d))
+        field("n_seeds", checks.integer("LinearStudy.n_seeds", self.n_seeds, minimum=1))
+        if not isinstance(self.samples, str):
+            raise ValueError(f"LinearStudy.samples = {self.samples!r} is out of range: must be one of {SAMPLES}")
         samples_n(d, self.samples)  # validates the reading
+
+    def memory_bytes(self, n_objectives: int = 5) -> int:
+        """The memory `measure` needs, estimated from the sizes: per objective, a ``d x d``
+        matrix and its eigenvectors for each client and the mean (``N + 1``) of the seed being
+        solved, plus every seed's key and per-client results, in float64."""
+        N, d = self.data.N, self.data.d
+        return 8 * ((N + 1) * n_objectives * 2 * d * d + self.n_seeds * (2 + 8 * n_objectives * 8 * (N + 1)))
+
+    def check_memory(self, *, limit: float | None = None, n_objectives: int = 5) -> None:
+        """ValueError (naming the fields) if `memory_bytes` exceeds ``limit`` bytes (default:
+        this machine's memory), before anything is allocated."""
+        checks.memory(f"LinearStudy(d = {self.data.d}, N = {self.data.N}, n_seeds = {self.n_seeds})",
+                      self.memory_bytes(n_objectives), limit=limit,
+                      formula="8 bytes x (2 (N+1) d^2 per objective + ~64 (N+1) per seed and objective)")
 
     @property
     def n(self) -> int | None:
@@ -396,6 +416,7 @@ def measure(study: LinearStudy, *, key, augment: bool = True, chunk: int = SEED_
 
     Raises FloatingPointError if any representability is non-finite."""
     objectives = as_objectives(objectives)
+    study.check_memory(n_objectives=len(objectives))  # before the first allocation
     base = dataclasses.replace(study, samples="n=d", n_seeds=1)  # the program's static shape
     n = study.n
     out, trace, full = _program(jax.random.split(key, study.n_seeds),

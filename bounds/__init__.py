@@ -4,6 +4,8 @@ Public surface (imported on first use, so that the CLI's ``--help`` needs no JAX
 
 Running a suite (`bounds.running`)
     run_suite(suite, *, seed, only, producers, progress) -> (Ledger, measurements)
+    run_seeds(suite, *, seeds, ...)     run_suite at several master seeds: one ledger whose records
+                                        keep their verdict per seed (``by_seed``)
     Producer                            the shape run_suite runs: name, measure(suite, *, key),
                                         judge(measurement, suite) -> list[Record]
     Figure                              the shape of a figure: PRODUCER, make(measurement, records, out_dir)
@@ -11,10 +13,10 @@ Running a suite (`bounds.running`)
                                         ``dssl_bounds.producers`` / ``dssl_bounds.figures``)
     measure(name, suite, *, seed)       a registered producer's measurement (what the figures plot)
     producer_key(seed, name)            the run's key derivation: one root key, split by name
-    verify(out_dir, suite, *, seed, only, producers, figures, resume, progress)
+    verify(out_dir, suite, *, seed, seeds, only, producers, figures, resume, progress)
                                         ledger.json, report.md and figures/ as one checkpointed unit
     read_run(out_dir)                   the run marker of a complete verify output (else ValueError)
-    Ledger, write_ledger(ledger, out_dir)   the run's records; ledger.json (schema 2)
+    Ledger, write_ledger(ledger, out_dir)   the run's records, family, conclusions; ledger.json (schema 3)
     write_atomic(path, content)         a file written whole or not at all (mode 0644 under umask)
     render_report(ledger, out_dir, figures), claims_table(records), matrix_text(records),
     markdown_cell(text)                 report.md and its pieces
@@ -24,6 +26,11 @@ Running a suite (`bounds.running`)
 Judging (`bounds.judging`)
     Record, VERDICTS, LEVELS, ALPHA     the ledger's row type, vocabularies and test level
     rules                               the statistical rules (binomial, sign test, slope, ...)
+    Family, control(records)            the run's family of statistically judged records and its
+                                        multiplicity correction (p_adjusted; withdrawn fails)
+    Conclusion, CONCLUSIONS, conclude(records)
+                                        one conclusion per claim (its word, summary, records,
+                                        replication), in paper order
     judges                              the public judges: lower bound, comparison, monotone, ...
     evaluate, sensitivity_bound         a claim's bound at parameters (NumPy, vectorised)
     stated_probability, d_star          a claim's stated probability; Theorem 4.4's threshold d*
@@ -45,7 +52,7 @@ from typing import Any
 
 #: Public name -> the module that defines it (imported on first use).
 _NAMES = {
-    "run_suite": "bounds.running.ledger", "measure": "bounds.running.ledger", "write_ledger": "bounds.running.ledger",
+    "run_suite": "bounds.running.ledger", "run_seeds": "bounds.running.ledger", "measure": "bounds.running.ledger", "write_ledger": "bounds.running.ledger",
     "Ledger": "bounds.running.ledger", "verify": "bounds.running.ledger", "read_run": "bounds.running.ledger",
     "producer_key": "bounds.running.produce", "write_atomic": "bounds.running.produce",
     "Producer": "bounds.running.registry", "Figure": "bounds.running.registry",
@@ -56,6 +63,9 @@ _NAMES = {
     "Suite": "bounds.running.suite", "SUITES": "bounds.running.suite", "get_suite": "bounds.running.suite",
     "Record": "bounds.judging.records", "VERDICTS": "bounds.judging.records", "LEVELS": "bounds.judging.records",
     "ALPHA": "bounds.judging.rules",
+    "Family": "bounds.judging.family", "control": "bounds.judging.family",
+    "Conclusion": "bounds.judging.conclusions", "CONCLUSIONS": "bounds.judging.conclusions",
+    "conclude": "bounds.judging.conclusions",
     "evaluate": "bounds.judging.evaluation", "sensitivity_bound": "bounds.judging.evaluation",
     "stated_probability": "bounds.judging.evaluation", "d_star": "bounds.judging.evaluation",
     "reading_of": "bounds.judging.readings", "family_of": "bounds.judging.readings",
@@ -68,11 +78,11 @@ _MODULES = {"rules": "bounds.judging.rules", "judges": "bounds.judging.judges",
             "mar": "bounds.producers.mar"}
 __all__ = [
     # running a suite
-    "run_suite", "Producer", "Figure", "producer_names", "figure_names", "measure", "producer_key", "verify",
+    "run_suite", "run_seeds", "Producer", "Figure", "producer_names", "figure_names", "measure", "producer_key", "verify",
     "read_run", "Ledger", "write_ledger", "write_atomic", "render_report", "claims_table", "matrix_text",
     "markdown_cell", "load_ledger", "diff_ledgers", "Suite", "SUITES", "get_suite", "toolkit_version",
     # judging
-    "Record", "VERDICTS", "LEVELS", "ALPHA", "rules", "judges", "evaluate", "sensitivity_bound",
+    "Record", "VERDICTS", "LEVELS", "ALPHA", "Family", "control", "Conclusion", "CONCLUSIONS", "conclude", "rules", "judges", "evaluate", "sensitivity_bound",
     "stated_probability", "d_star", "reading_of", "family_of", "bound_claim", "bound_claims",
     # producers
     "formula", "linear", "distributed", "downstream", "mar",

@@ -44,13 +44,21 @@ def ledger(run):
 
 def test_ledger_schema(ledger):
     data, _ = ledger
-    assert data["schema"] == 2 and data["suite"] == "smoke" and data["seed"] == 0
-    assert set(data["environment"]) == {"jax", "backend", "devices"}
+    assert data["schema"] == 3 and data["suite"] == "smoke" and data["seed"] == 0 and data["seeds"] == [0]
+    environment = data["environment"]
+    assert set(environment) == {"jax", "backend", "devices", "cpu", "info", "source"}
+    assert environment["cpu"] and "jaxlib" in environment["info"] and len(environment["source"]) == 16
     assert isinstance(data["toolkit_version"], str) and "T" in data["created"]
+    family = data["family"]
+    assert family["correction"] in ("holm", "bonferroni", "bh", "by") and 0 < family["alpha"] < 1
+    assert family["size"] == sum(r["p_adjusted"] is not None for r in data["records"]) > 0
+    assert 0 <= family["expected_chance_rejections"] < family["size"] * family["alpha"]
     fields = {"claim", "source", "level", "reading", "verdict", "bound", "empirical", "margin", "statistic", "ci",
-              "p_value", "trials", "successes", "power", "hypotheses", "n_seeds", "params", "note"}
+              "p_value", "p_adjusted", "trials", "successes", "power", "hypotheses", "n_seeds", "params", "by_seed",
+              "note"}
     for rec in data["records"]:
         assert set(rec) == fields, rec["claim"]
+        assert rec["by_seed"] is None  # one master seed
         assert rec["verdict"] in VERDICTS and rec["level"] in LEVELS
         assert set(rec["reading"]) <= set(READING_KEYS)
         for name in ("bound", "empirical", "margin"):
@@ -58,6 +66,21 @@ def test_ledger_schema(ledger):
         assert rec["ci"] is None or (len(rec["ci"]) == 2 and rec["ci"][0] <= rec["ci"][1])
         assert rec["note"], rec["claim"]
         assert rec["claim"] in theory.CLAIMS or rec["level"] != "formula", rec["claim"]
+
+
+def test_one_conclusion_per_claim_with_its_records(ledger):
+    from bounds.judging.conclusions import CONCLUSIONS
+
+    data, _ = ledger
+    conclusions = data["conclusions"]
+    claims = [c["claim"] for c in conclusions]
+    assert sorted(claims) == sorted({r["claim"] for r in data["records"]})
+    assert claims.index("thm4.2-local") < claims.index("thm4.6") < claims.index("table1-mim-drop-le-cl-drop")
+    for c in conclusions:
+        assert set(c) == {"claim", "source", "verdict", "summary", "records", "replicated"}
+        assert c["verdict"] in CONCLUSIONS and c["summary"] and c["replicated"] is None
+        assert {data["records"][i]["claim"] for i in c["records"]} == {c["claim"]}
+    assert sum(len(c["records"]) for c in conclusions) == len(data["records"])
 
 
 def test_every_claim_is_in_the_ledger_at_each_level(ledger):
@@ -74,8 +97,10 @@ def test_every_claim_is_in_the_ledger_at_each_level(ledger):
 def test_terminal_shows_findings_first_and_no_output_cites_a_file_the_reader_lacks(run, ledger):
     out, printed = run
     data, report = ledger
-    assert "alignment-exact" in printed and f"full report (every record and its note): {out / 'report.md'}" in printed
-    assert len(printed.splitlines()) < len(data["records"])  # the matrix, not every record
+    assert f"full report (conclusions, matrix, every record and its note): {out / 'report.md'}" in printed
+    assert len(printed.splitlines()) <= 40  # the first screen: one line per claim
+    for c in data["conclusions"]:
+        assert any(line.split()[:2] == [c["claim"], c["verdict"]] for line in printed.splitlines()), c["claim"]
     for text in (printed, report, (out / "ledger.json").read_text()):
         assert "SPEC" not in text
     marker = read_run(out)  # complete, and the files are the ones the run wrote
@@ -180,6 +205,49 @@ def test_run_suite_runs_any_producer_with_its_key_and_extra_sizes():
         bounds.run_suite(suite, producers=[object()])
     with pytest.raises(ValueError, match="Suite.extra"):
         dataclasses.replace(suite, extra=[1])
+
+
+def test_several_master_seeds_keep_each_verdict_and_resume_seed_by_seed(tmp_path):
+    import dataclasses
+
+    import bounds
+
+    suite = dataclasses.replace(bounds.get_suite("smoke"), extra={"toy": 4})
+    said = []
+    ledger, measurements = bounds.run_seeds(suite, seeds=[5, 6, 7], producers=[ToyProducer()],
+                                            checkpoints=tmp_path, progress=said.append)
+    assert ledger.seed == 5 and ledger.seeds == (5, 6, 7) and ledger.records[0].by_seed == ("inconclusive",) * 3
+    assert ledger.conclusions[0].replicated == (3, 3) and "replicated in 3 of 3 seeds" in ledger.conclusions[0].summary
+    assert measurements["toy"] == ToyProducer().measure(suite, key=bounds.producer_key(5, "toy"))
+    assert ledger.to_json()["seeds"] == [5, 6, 7]
+    again, _ = bounds.run_seeds(suite, seeds=[5, 6, 7], producers=[ToyProducer()], checkpoints=tmp_path,
+                                progress=said.append)
+    assert sum("resumed" in line for line in said) == 3  # every seed was checkpointed
+    assert again.records == ledger.records
+    with pytest.raises(ValueError, match="distinct"):
+        bounds.run_seeds(suite, seeds=[1, 1], producers=[ToyProducer()])
+    with pytest.raises(ValueError, match="seed"):
+        bounds.run_seeds(suite, seeds=[1, -1], producers=[ToyProducer()])
+
+
+def test_verify_seeds_option(tmp_path):
+    out = tmp_path / "run"
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert main(["verify", "--suite", "smoke", "--only", "formula", "--seeds", "2", "--no-figures",
+                     "--out", str(out), "--jobs", "1"]) == 0
+    data = json.loads((out / "ledger.json").read_text())
+    assert data["seeds"] == [0, 1] and all(len(r["by_seed"]) == 2 for r in data["records"])
+    assert all(c["replicated"][1] == 2 for c in data["conclusions"])
+    assert "master seeds 0–1" in printed.getvalue()
+    command = ["verify", "--suite", "smoke", "--only", "formula", "--out", str(tmp_path / "bad")]
+    for bad in (["--seeds", "0"], ["--seeds", "two"]):
+        with contextlib.redirect_stderr(io.StringIO()), pytest.raises(SystemExit) as stop:
+            main([*command, *bad])
+        assert stop.value.code == 2
+    with contextlib.redirect_stderr(io.StringIO()) as err:
+        assert main([*command, "--seed", str(2**32 - 1), "--seeds", "2"]) == 2
+    assert "--seeds=2" in err.getvalue() and not (tmp_path / "bad").exists()  # refused before anything ran
 
 
 def test_registered_extensions_are_run_and_drawn_by_verify(tmp_path, monkeypatch):

@@ -29,7 +29,7 @@ from typing import Sequence
 #: printed 856 of them (2 MB). Level 3 keeps only FATAL; XLA's real errors reach Python as exceptions.
 ENVIRONMENT = (("OPENBLAS_NUM_THREADS", "1"), ("TF_CPP_MIN_LOG_LEVEL", "3"))
 
-SUITE_NAMES = ("smoke", "default", "full")  # checked against bounds.running.suite when a suite runs
+SUITE_NAMES = ("smoke", "default", "full", "paper")  # checked against bounds.running.suite when a suite runs
 SEED_RANGE = 2**32
 
 
@@ -120,41 +120,51 @@ def _configure(*, cache: bool, say) -> None:
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
 
 
-def _check_out(path: pathlib.Path, option: str = "--out") -> pathlib.Path:
-    """An output folder that can be written, checked before any computation."""
-    if path.exists() and not path.is_dir():
-        raise ValueError(f"{option}={str(path)!r} is a file; it must be a folder (created if missing)")
-    parent = next((p for p in (path, *path.parents) if p.exists()), pathlib.Path("."))
-    if not parent.is_dir():
-        raise ValueError(f"{option}={str(path)!r} cannot be created: {str(parent)!r} is a file, not a folder")
-    if not os.access(parent, os.W_OK | os.X_OK):
+def _check_out(path: pathlib.Path, option: str = "--out", *, subfolders: tuple[str, ...] = ("figures",)) -> pathlib.Path:
+    """An output folder that can be written and that the toolkit may write into (new, empty, or
+    an earlier run's: `bounds.running.rundir.check_owned`), checked before any computation."""
+    from bounds.running import rundir
+
+    try:
+        if path.exists() and not path.is_dir():
+            raise ValueError(f"{option}={str(path)!r} is a file; it must be a folder (created if missing)")
+        parent = next((p for p in (path, *path.parents) if p.exists()), pathlib.Path("."))
+        if not parent.is_dir():
+            raise ValueError(f"{option}={str(path)!r} cannot be created: {str(parent)!r} is a file, not a folder")
+        writable = os.access(parent, os.W_OK | os.X_OK)
+    except OSError as err:  # e.g. a path component longer than the file system allows
+        raise ValueError(f"{option}={str(path)!r} cannot be used: {err.strerror or err}") from None
+    if not writable:
         raise ValueError(f"{option}={str(path)!r} cannot be created: {str(parent)!r} is not writable")
-    return path
+    return rundir.check_owned(path, option, subfolders=subfolders)
 
 
-def _seed(text: str) -> int:
-    try:
-        seed = int(text)
-    except ValueError:
-        seed = None
-    if seed is None or not 0 <= seed < SEED_RANGE:
-        raise argparse.ArgumentTypeError(f"seed={text!r} must be an integer in [0, 2**32)")
-    return seed
+def _integer(option: str, low: int, high: int | None = None, shown: str | None = None):
+    """An argparse type: an integer in ``[low, high)`` (``high`` None: no upper limit), refused
+    with the option's name, the value and the range."""
+    allowed = shown or (f"in [{low}, {high})" if high is not None else f">= {low}")
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low or (high is not None and value >= high):
+            raise argparse.ArgumentTypeError(f"{option}={text!r} must be an integer {allowed}")
+        return value
+
+    return parse
 
 
-def _jobs(text: str) -> int:
-    try:
-        jobs = int(text)
-    except ValueError:
-        jobs = None
-    if jobs is None or jobs < 1:
-        raise argparse.ArgumentTypeError(f"jobs={text!r} must be an integer >= 1")
-    return jobs
+_seed = _integer("seed", 0, SEED_RANGE, "in [0, 2**32)")
+_jobs = _integer("jobs", 1)
 
 
 def _verify(args, say) -> None:
     from bounds.running.registry import producer_names
 
+    if args.seed + args.seeds > SEED_RANGE:
+        raise ValueError(f"--seeds={args.seeds}: the last master seed {args.seed + args.seeds - 1} must be < 2**32")
     out = _check_out(args.out)
     _configure(cache=not args.no_cache, say=say)
     running = len(set(args.only or producer_names()))
@@ -169,37 +179,43 @@ def _verify(args, say) -> None:
         from bounds.running.report import terminal_summary
 
         ledger, drawn = verify(out, args.suite, seed=args.seed, only=args.only, figures=not args.no_figures,
-                               resume=not args.fresh, progress=say, jobs=args.jobs, workers=started)
+                               resume=not args.fresh, progress=say, jobs=args.jobs, workers=started, seeds=args.seeds)
     finally:
         if started is not None:
             started.close()
-    print(terminal_summary(ledger, out / "report.md", full=args.full))
+    print(terminal_summary(ledger, out / "report.md", full=args.full, matrix=args.matrix))
     print(f"wrote {out / 'ledger.json'}, {out / 'report.md'}"
           + (f" and {len(drawn)} figures in {out / 'figures'}" if drawn else ""))
 
 
 def _figures(args, say) -> None:
-    from bounds.running import registry
+    from bounds.running import registry, rundir
     from bounds.running.produce import draw_figures, produce
     from bounds.running.suite import get_suite
 
-    out = _check_out(args.out)
+    out = _check_out(args.out, subfolders=(".",))  # the figures are written into the folder itself
     needed = registry.figure_producers(args.only)
     suite = get_suite(args.suite)
     _configure(cache=not args.no_cache, say=say)
-    for name in needed:  # each figure reads its producer's measurement and records
-        records, measurement, _ = produce(registry.load_producer(name), suite, args.seed, None, say)
-        for path in draw_figures(name, measurement, records, out, say, only=args.only):
-            print(f"wrote {path}")
+    with rundir.run_in(out, "--out", command="figures", suite=suite.name, seed=args.seed) as files:
+        for name in needed:  # each figure reads its producer's measurement and records
+            records, measurement, _ = produce(registry.load_producer(name), suite, args.seed, None, say)
+            for path in draw_figures(name, measurement, records, out, say, only=args.only):
+                files[str(path.relative_to(out))] = rundir.digest(path)
+                print(f"wrote {path}")
 
 
 def _sweep(args, say) -> None:
+    from bounds.running import rundir
     from bounds.running.sweep import prepare_sweep, run_sweep
 
     plan = prepare_sweep(args.config)  # reads and checks the whole grid first
-    _check_out(plan.out, "out")
+    _check_out(plan.out, "out", subfolders=())
     _configure(cache=not args.no_cache, say=say)
-    print(f"wrote {run_sweep(plan, progress=say)}")
+    with rundir.run_in(plan.out, "out", command="sweep", config=str(plan.config), seed=plan.seed) as files:
+        summary = run_sweep(plan, progress=say)
+        files.update({p.name: rundir.digest(p) for p in (*plan.out.glob("point-*.json"), summary)})
+    print(f"wrote {summary}")
 
 
 def _diff(args, say) -> int:
@@ -233,19 +249,26 @@ def _parser() -> argparse.ArgumentParser:
                        help=f"do not use the persistent compilation cache (default: on, in {cache_dir()})")
 
     verify = sub.add_parser("verify", help="run a suite of claims; write ledger.json, report.md and the figures",
-                            description="Run the suite; print the claim x reading matrix; write ledger.json, "
+                            description="Run the suite; print one conclusion per claim; write ledger.json, "
                                         "report.md and figures/ as one unit (run.json marks it complete). "
                                         "An interrupted run resumes from its checkpoints when rerun.")
     common(verify, out=pathlib.Path("results"), what="output folder")
     verify.add_argument("--only", nargs="+", metavar="PRODUCER", choices=producers,
                         help=f"run only these record producers, among: {', '.join(producers)}")
     verify.add_argument("--no-figures", action="store_true", help="do not draw the figures")
-    verify.add_argument("--full", action="store_true", help="print every record, not only the matrix")
+    verify.add_argument("--full", action="store_true", help="print every record after the conclusions")
     verify.add_argument("--jobs", type=_jobs, default=default_jobs(),
                         help="producers run at once, each in its own process (default: the CPU cores, "
                              f"{default_jobs()} here); 1 runs them one after another in this process")
     verify.add_argument("--fresh", action="store_true",
                         help="ignore the checkpoints of an interrupted run and recompute everything")
+
+    verify.add_argument("--seeds", type=_integer("seeds", 1), default=1, metavar="K",
+                        help="run K master seeds (--seed, --seed + 1, ...), each checkpointed; every record keeps "
+                             "its verdict in each seed and every conclusion says in how many it replicates "
+                             "(default: 1)")
+    verify.add_argument("--matrix", action="store_true",
+                        help="print the claim x reading matrix after the conclusions")
     figures = sub.add_parser("figures", help="measure and draw the figure and table analogues (without a ledger)")
     common(figures, out=pathlib.Path("results") / "figures", what="folder of the figures")
     figures.add_argument("--only", nargs="+", metavar="NAME", choices=figures_,
@@ -268,11 +291,27 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _interrupt(signum, frame) -> None:
+    """SIGINT and SIGTERM: end every worker process now (they ignore SIGINT themselves,
+    `bounds.running.workers`), then unwind this process as a KeyboardInterrupt, so that the run
+    marker says ``interrupted``, the lock is released and finished checkpoints stay."""
+    import multiprocessing
+
+    for child in multiprocessing.active_children():
+        child.terminate()
+    for child in multiprocessing.active_children():
+        child.join(timeout=5)
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    import signal
+
     for name, value in ENVIRONMENT:  # before anything loads numpy or JAX (`ENVIRONMENT`)
         os.environ.setdefault(name, value)
     args = _parser().parse_args(argv)
     say = _progress()
+    handlers = {s: signal.signal(s, _interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         if args.command == "verify":
             _verify(args, say)
@@ -282,12 +321,30 @@ def main(argv: Sequence[str] | None = None) -> int:
             _sweep(args, say)
         elif args.command == "diff":
             return _diff(args, say)
+    except KeyboardInterrupt:
+        print("dssl-bounds: interrupted; finished work is kept: the same command resumes it", file=sys.stderr)
+        return 130
     except ValueError as err:
         print(f"dssl-bounds: error: {err}", file=sys.stderr)
         return 2
     except FloatingPointError as err:  # a run that diverged outside a producer's own handling
         print(f"dssl-bounds: computation diverged: {err}", file=sys.stderr)
         return 1
+    except OSError as err:  # a full disk, a folder made read-only mid-run: finished work is kept
+        where = f" {err.filename}" if err.filename else ""
+        print(f"dssl-bounds: error: cannot write{where}: {err.strerror or err}; finished work is kept: "
+              "the same command resumes it", file=sys.stderr)
+        return 1
+    except RuntimeError as err:  # e.g. a worker process that died (`bounds.running.workers.WorkerDied`)
+        from bounds.running.workers import WorkerDied
+
+        if not isinstance(err, WorkerDied):
+            raise
+        print(f"dssl-bounds: error: {err}", file=sys.stderr)
+        return 1
+    finally:
+        for s, handler in handlers.items():
+            signal.signal(s, handler)
     return 0
 
 

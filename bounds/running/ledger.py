@@ -1,4 +1,4 @@
-"""Run a suite: every producer, one ledger; write ``ledger.json`` (schema 2); ``verify``.
+"""Run a suite: every producer, one ledger; write ``ledger.json`` (schema 3); ``verify``.
 
 A producer is any object of the `bounds.Producer` shape (`bounds.running.registry`): a
 ``name``, ``measure(suite, *, key)`` (a sim study: arrays, no verdicts) and
@@ -8,12 +8,19 @@ and any installed extension's) run by default; `run_suite` takes any others. One
 run; each producer's key is derived from the root and the producer's *name*
 (`bounds.running.produce.producer_key`), so a producer's records do not depend on which other
 producers ran.
+
+The ledger's statistically judged records form one family whose ``fails`` survive a
+multiplicity correction (`bounds.judging.family.control`), and the records are joined into one
+conclusion per claim (`bounds.judging.conclusions.conclude`). `run_seeds` runs several master
+seeds and records each record's verdict in every seed (``by_seed``), so that each conclusion
+says in how many seeds it replicates.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import functools
 import hashlib
 import json
 import os
@@ -24,9 +31,11 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 import jax
 
 from bounds import toolkit_version
+from bounds.judging.conclusions import Conclusion, conclude
+from bounds.judging.family import Family, control
 from bounds.judging.records import Record
 from bounds.producers import SCHEDULE
-from bounds.running import registry
+from bounds.running import registry, rundir
 from bounds.running.produce import (
     Progress,
     checkpoint_path,
@@ -44,7 +53,7 @@ from bounds.running.suite import Suite, get_suite
 if TYPE_CHECKING:
     from bounds.running.workers import Workers
 
-SCHEMA = 2
+SCHEMA = 3
 
 
 def measure(name: str, suite: "str | Suite", *, seed: int) -> Any:
@@ -53,13 +62,54 @@ def measure(name: str, suite: "str | Suite", *, seed: int) -> Any:
     return registry.load_producer(name).measure(_as_suite(suite), key=producer_key(seed, name))
 
 
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux, else what `platform` reports)."""
+    import platform
+
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def environment() -> dict[str, Any]:
+    """What the run ran on, for the ledger: JAX's version, backend and device count, the CPU
+    model, `jax.print_environment_info` (jax, jaxlib, numpy, python, platform, devices) and the
+    digest of the toolkit's source (the one checkpoints are keyed by)."""
+    return {"jax": jax.__version__, "backend": jax.default_backend(), "devices": jax.device_count(),
+            "cpu": cpu_model(), "info": jax.print_environment_info(return_string=True) or "",
+            "source": source_digest()}
+
+
 @dataclasses.dataclass(frozen=True)
 class Ledger:
+    """A run's records (``by_seed`` filled in a run of several master ``seeds``, the first of
+    which is ``seed`` and gave every other field), the ``family`` of statistically judged
+    records and its control, one `Conclusion` per claim, the ``environment`` (`environment`),
+    and per record the name of the producer that made it (``origins``, empty if not known)."""
+
     suite: str
     seed: int
     records: tuple[Record, ...]
     created: str
     seconds: dict[str, float]
+    seeds: tuple[int, ...] = ()
+    family: Family | None = None
+    conclusions: tuple[Conclusion, ...] = ()
+    environment: dict[str, Any] = dataclasses.field(default_factory=dict)
+    origins: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        object.__setattr__(self, "records", tuple(self.records))
+        object.__setattr__(self, "seeds", tuple(self.seeds) or (self.seed,))
+        object.__setattr__(self, "conclusions", tuple(self.conclusions))
+        object.__setattr__(self, "origins", tuple(self.origins))
+        if self.origins and len(self.origins) != len(self.records):
+            raise ValueError(f"origins: {len(self.origins)} names for {len(self.records)} records")
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -67,8 +117,11 @@ class Ledger:
             "toolkit_version": toolkit_version(),
             "suite": self.suite,
             "seed": self.seed,
+            "seeds": list(self.seeds),
             "created": self.created,
-            "environment": {"jax": jax.__version__, "backend": jax.default_backend(), "devices": jax.device_count()},
+            "environment": dict(self.environment) or environment(),
+            "family": self.family.to_json() if self.family is not None else None,
+            "conclusions": [c.to_json() for c in self.conclusions],
             "records": [r.to_json() for r in self.records],
         }
 
@@ -146,8 +199,10 @@ def run_suite(suite: "str | Suite" = "default", *, seed: int = 0, only: Sequence
               ) -> tuple[Ledger, dict[str, Any]]:
     """Run ``producers`` (any objects of the `bounds.Producer` shape; default: the registered
     ones, the toolkit's and installed extensions'), or those named in ``only``, at ``suite``
-    size (a name or a `Suite`): the ledger (records in the producers' order) and each
-    producer's measurement (by name), from which the figures are drawn.
+    size (a name or a `Suite`): the ledger (records in the producers' order, their family
+    controlled by `bounds.judging.family.control`, one conclusion per claim by
+    `bounds.judging.conclusions.conclude`, the `environment`) and each producer's measurement
+    (by name), from which the figures are drawn.
 
     Producer ``p`` runs with the key ``producer_key(seed, p.name)``. With ``checkpoints`` (a
     folder), each finished producer is saved there atomically and a later call with the same
@@ -184,11 +239,101 @@ def run_suite(suite: "str | Suite" = "default", *, seed: int = 0, only: Sequence
             if figures is not None:
                 draw_figures(p.name, results[p.name][1], results[p.name][0], pathlib.Path(figures), say)
             done(p.name, results[p.name][1])
-    records = [r for n in names for r in results[n][0]]
+    records, family = control([r for n in names for r in results[n][0]])
+    origins = tuple(n for n in names for _ in results[n][0])
     measurements = {n: results[n][1] for n in names}
     seconds = {n: results[n][2] for n in names}
     created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-    return Ledger(sizes.name, seed, tuple(records), created, seconds), measurements
+    return Ledger(sizes.name, seed, tuple(records), created, seconds, family=family, conclusions=conclude(records),
+                  environment=environment(), origins=origins), measurements
+
+
+def replicate(ledgers: Sequence[Ledger]) -> Ledger:
+    """One ledger of several master seeds: the first ledger's records, each with its verdict in
+    every ledger (``by_seed``, matched by claim, level, source and reading, the n-th such record
+    with the n-th), its family, and conclusions that say in how many seeds they replicate. A
+    record that some seed did not produce keeps ``by_seed = None`` and says so in its note.
+
+    >>> r = Record(claim="thm4.6", source="T", level="simulation", verdict="fails", p_value=1e-3)
+    >>> one = Ledger("smoke", 0, (r,), "2026-01-01T00:00:00+00:00", {})
+    >>> two = dataclasses.replace(one, seed=1, records=(dataclasses.replace(r, verdict="inconclusive"),))
+    >>> both = replicate([one, two])
+    >>> both.seeds, both.records[0].by_seed, both.conclusions[0].replicated
+    ((0, 1), ('fails', 'inconclusive'), (1, 2))
+    """
+    if not ledgers:
+        raise ValueError("ledgers=[] must hold at least one ledger")
+    first = ledgers[0]
+
+    def keyed(records):
+        seen: dict[tuple, int] = {}
+        out = {}
+        for r in records:
+            base = (r.claim, r.level, r.source, tuple(sorted(r.reading.items())))
+            out[(*base, seen.get(base, 0))] = r
+            seen[base] = seen.get(base, 0) + 1
+        return list(out), out
+
+    keys, _ = keyed(first.records)
+    others = [keyed(ledger.records)[1] for ledger in ledgers]
+    merged = []
+    for key, record in zip(keys, first.records):
+        verdicts = [other.get(key) for other in others]
+        if all(v is not None for v in verdicts):
+            merged.append(dataclasses.replace(record, by_seed=tuple(v.verdict for v in verdicts)))
+        else:
+            missing = [ledger.seed for ledger, v in zip(ledgers, verdicts) if v is None]
+            merged.append(dataclasses.replace(record, note=f"{record.note} Not produced at seed(s) {missing}: "
+                                                           "no verdict per seed.".strip()))
+    seconds = {name: sum(ledger.seconds.get(name, 0.0) for ledger in ledgers) for name in first.seconds}
+    return dataclasses.replace(first, records=tuple(merged), seconds=seconds, seeds=tuple(l.seed for l in ledgers),
+                               conclusions=conclude(merged))
+
+
+def master_seeds(seed: int, count: int) -> list[int]:
+    """The ``count`` master seeds ``seed, seed + 1, ...`` of a replicated run; ValueError naming
+    the value for a count that is not an integer >= 1 or a last seed beyond ``2**32 - 1``.
+
+    >>> master_seeds(3, 2)
+    [3, 4]
+    """
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ValueError(f"seeds={count!r} must be an integer >= 1 (the number of master seeds)")
+    root_key(seed)
+    if seed + count > 2**32:
+        raise ValueError(f"seeds={count!r}: the last master seed {seed + count - 1} must be < 2**32")
+    return list(range(seed, seed + count))
+
+
+def run_seeds(suite: "str | Suite" = "default", *, seeds: Sequence[int], progress: Progress | None = None,
+              figures: str | os.PathLike | None = None, workers: "Workers | None" = None,
+              **options) -> tuple[Ledger, dict[str, Any]]:
+    """`run_suite` at each master seed of ``seeds`` (distinct), merged by `replicate`: the
+    ledger of the first seed with every record's verdict per seed, and the first seed's
+    measurements (``figures`` are drawn from them only). ``options`` are `run_suite`'s
+    (``only``, ``producers``, ``checkpoints``: each seed's producers are checkpointed under
+    their own seed, so an interrupted replication resumes seed by seed, ``jobs``, ...). With
+    ``jobs = 1`` every seed runs in this process and reuses the programs the first compiled
+    (the sizes, hence the programs, are the same; only the keys differ); with ``jobs > 1``
+    each seed starts its workers anew and reads the programs from the persistent compilation
+    cache where the caller enabled it (the CLI does)."""
+    seeds = list(seeds)
+    if not seeds:
+        raise ValueError("seeds=[] must hold at least one seed")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds={seeds!r} must be distinct")
+    for s in seeds:
+        root_key(s)  # every seed validated before any computation
+    say = progress or (lambda message: None)
+    ledgers, first = [], None
+    for i, s in enumerate(seeds):
+        if len(seeds) > 1:
+            say(f"master seed {s} ({i + 1} of {len(seeds)})")
+        ledger, measurements = run_suite(suite, seed=s, progress=progress, figures=figures if i == 0 else None,
+                                         workers=workers if i == 0 else None, **options)
+        ledgers.append(ledger)
+        first = measurements if i == 0 else first
+    return (replicate(ledgers) if len(ledgers) > 1 else ledgers[0]), first
 
 
 def write_ledger(ledger: Ledger, out_dir: str | os.PathLike) -> pathlib.Path:
@@ -202,30 +347,51 @@ def write_ledger(ledger: Ledger, out_dir: str | os.PathLike) -> pathlib.Path:
 #: its ledger, report and figures are all written, then ``"complete"`` with their digests, so a
 #: folder left by an interrupted run, or with files from different runs, is never taken for a
 #: complete one (`read_run`).
-RUN_MARKER = "run.json"
+RUN_MARKER = rundir.MARKER
 CHECKPOINTS = ".checkpoints"
 
 
 def _digest(path: pathlib.Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    return rundir.digest(path)
 
 
 def _marker(out: pathlib.Path, **fields) -> None:
-    write_atomic(out / RUN_MARKER, json.dumps(fields, indent=1, sort_keys=True) + "\n")
+    rundir.write_marker(out, **fields)
+
+
+def _in_owned_folder(run: Callable[..., Any]) -> Callable[..., Any]:
+    """Run ``verify`` in a folder the toolkit owns (`bounds.running.rundir`: new, empty or marked
+    by an earlier run; refused before any computation otherwise), holding its lock; a run that
+    ends by an exception (an interrupt, a fault) leaves its marker ``interrupted`` or ``failed``."""
+    @functools.wraps(run)
+    def wrapped(out_dir, *args, **kwargs):
+        out = rundir.check_owned(pathlib.Path(out_dir), "out")
+        with rundir.lock(out, "out"):
+            try:
+                return run(out, *args, **kwargs)
+            except BaseException as err:
+                rundir.mark_ended(out, err)
+                raise
+    return wrapped
 
 
 def read_run(out_dir: str | os.PathLike) -> dict[str, Any]:
     """The marker of the complete run in ``out_dir``; ValueError if the folder holds no run, an
     interrupted one, or files that are not the ones the run wrote (stale or mixed output)."""
     out = pathlib.Path(out_dir)
-    try:
-        marker = json.loads((out / RUN_MARKER).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ValueError(f"out={str(out)!r} holds no run marker {RUN_MARKER}: not the output of a verify run") from None
+    if not (out / RUN_MARKER).is_file():
+        raise ValueError(f"out={str(out)!r} holds no run marker {RUN_MARKER}: not the output of a verify run")
+    marker = rundir.read_marker(out)
+    if marker is None:
+        raise ValueError(f"out={str(out)!r}: {RUN_MARKER} is not a {rundir.TOOL} run marker (unreadable, "
+                         "truncated or another program's file)")
     if marker.get("state") != "complete":
         raise ValueError(f"out={str(out)!r}: the run started {marker.get('started')} did not finish "
                          f"(state {marker.get('state')!r}); rerun verify to resume it")
-    for name, digest in marker["files"].items():
+    files = marker.get("files")
+    if not isinstance(files, dict) or "ledger.json" not in files:
+        raise ValueError(f"out={str(out)!r}: {RUN_MARKER} lists no files of the run")
+    for name, digest in files.items():
         path = out / name
         if not path.is_file() or _digest(path) != digest:
             raise ValueError(f"out={str(out)!r}: {name} is not the file the run wrote (stale or mixed output)")
@@ -242,15 +408,19 @@ def _replace_folder(staged: pathlib.Path, target: pathlib.Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+@_in_owned_folder
 def verify(out_dir: str | os.PathLike, suite: "str | Suite" = "default", *, seed: int = 0,
            only: Sequence[str] | None = None, producers: Sequence[Producer] | None = None, figures: bool = True, resume: bool = True,
            progress: Progress | None = None, jobs: int = 1,
-           workers: "Workers | None" = None) -> tuple[Ledger, list[pathlib.Path]]:
+           workers: "Workers | None" = None, seeds: int = 1) -> tuple[Ledger, list[pathlib.Path]]:
     """``dssl-bounds verify``: run the suite into ``out_dir`` as one unit — ``ledger.json``,
     ``report.md`` and ``figures/`` (drawn from this run's measurements) — under the run marker
-    (`read_run`). Finished producers are checkpointed in ``out_dir/.checkpoints``; a rerun after
-    an interruption resumes from them (``resume=False`` recomputes) and writes the same output.
-    ``producers``, ``jobs``, ``workers``: as `run_suite`. Returns the ledger and the figure paths."""
+    (`read_run`). ``out_dir`` must be new, empty or an earlier run's (ValueError before any
+    computation otherwise), and one run at a time writes there (`bounds.running.rundir`).
+    Finished producers are checkpointed in ``out_dir/.checkpoints``; a rerun after an interruption resumes from them (``resume=False`` recomputes) and writes the same output.
+    ``producers``, ``jobs``, ``workers``: as `run_suite`. ``seeds``: how many master seeds,
+    ``seed, seed + 1, ...`` (`run_seeds`; each seed's producers checkpointed under their seed).
+    Returns the ledger and the figure paths."""
     from bounds.running.report import render_report
 
     out = pathlib.Path(out_dir)
@@ -259,15 +429,15 @@ def verify(out_dir: str | os.PathLike, suite: "str | Suite" = "default", *, seed
     started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     meta = {"suite": sizes.name, "seed": seed, "only": list(only) if only else None,
             "toolkit_version": toolkit_version(), "source": source_digest(), "started": started}
-    out.mkdir(parents=True, exist_ok=True)
-    _marker(out, state="running", **meta)
+    earlier = rundir.read_marker(out)  # the files an earlier run wrote here stay the toolkit's
+    _marker(out, state="running", files=(earlier or {}).get("files") or {}, **meta)
     checkpoints = out / CHECKPOINTS
     if not resume:
         shutil.rmtree(checkpoints, ignore_errors=True)
     staged = out / ".figures-new"  # this run's figures only: emptied now, drawn by the producers' processes
     shutil.rmtree(staged, ignore_errors=True)
-    ledger, measurements = run_suite(sizes, seed=seed, only=only, producers=producers, progress=progress, checkpoints=checkpoints,
-                                     jobs=jobs, workers=workers, figures=staged if figures else None)
+    ledger, measurements = run_seeds(sizes, seeds=master_seeds(seed, seeds), only=only, producers=producers, progress=progress,
+                                     checkpoints=checkpoints, jobs=jobs, workers=workers, figures=staged if figures else None)
     drawn: list[pathlib.Path] = []
     if figures:
         staged.mkdir(exist_ok=True)

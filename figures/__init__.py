@@ -17,7 +17,8 @@ finds them (and an installed package's figures); importing this package loads no
     table1, table5       Tables 1 and 5 (downstream)
     table6               Table 6: consensus rules (distributed)
     table7, table8       Tables 7 and 8; table8 also writes the MAR rows of Table 5 (mar)
+    heterogeneity_map    where non-IID data costs probe accuracy, and where not (heterogeneity_map)
 """
 
 __all__ = ["bounds_vs_d", "fig1_data", "fig2a_connectivity", "fig2b_mar", "fig3_features", "fig3_mar", "table1",
-           "table5", "table6", "table7", "table8"]
+           "table5", "table6", "table7", "table8", "heterogeneity_map"]

@@ -22,6 +22,7 @@ import bounds
 import sim
 import theory
 from bounds import judges
+from bounds.running import registry
 from sim.studies import linear
 
 SPECTRAL_READING = theory.Reading(
@@ -161,3 +162,13 @@ class _Entry:
 
     def load(self):
         return self.value
+
+
+def test_every_registered_producer_goes_to_a_worker_process_by_name():
+    # The parallel runner pickles each producer into a spawned worker; a producer module (which
+    # may carry its own ``name``) cannot be pickled, so it travels by its registered name.
+    import pickle
+
+    for name in registry.producer_names():
+        producer = pickle.loads(pickle.dumps(registry.load_producer(name)))
+        assert producer.name == name

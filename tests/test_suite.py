@@ -48,6 +48,7 @@ def test_a_bad_mask_ratio_is_refused_naming_the_field(value):
     (lambda p: ConnectivityStudy(N=4, d=12, levels=(3, 4), n_seeds=2, mask_ratio=p), "ConnectivityStudy.mask_ratio"),
     (lambda p: dataclasses.replace(get_suite("smoke").downstream, mask_ratio=p), "DownstreamStudy.mask_ratio"),
     (lambda p: dataclasses.replace(get_suite("smoke").mar, mask_ratio=p), "MARStudy.mask_ratio"),
+    (lambda p: dataclasses.replace(get_suite("smoke").heterogeneity, mask_ratio=p), "HeterogeneityStudy.mask_ratio"),
     (lambda p: sim.ShallowConfig(d=4, c=2, mask_ratio=p), "ShallowConfig.mask_ratio"),
 ])
 def test_every_config_refuses_a_bad_mask_ratio(make, field):
@@ -79,3 +80,18 @@ def test_the_linear_producer_measures_at_the_suite_mask_ratio(monkeypatch):
 @dataclasses.dataclass(frozen=True)
 class FakeMeasurement:
     study: linear.LinearStudy
+
+
+def test_the_paper_suite_has_the_papers_fl_schedule_and_alphas():
+    """Section 5: FL with 100 clients, 5 per round, 100 rounds of 2 local epochs; the five Dirichlet
+    alphas of Fig. 2b; at least three seeds."""
+    mar = get_suite("paper").mar
+    assert (mar.n_clients, mar.clients_per_round, mar.rounds) == (100, 5, 100)
+    assert mar.local_steps * mar.batch_size == 2 * mar.samples_per_client
+    assert mar.alphas == (1e5, 1.0, 0.1, 0.01, 0.001) and mar.n_seeds >= 3
+    assert get_suite("paper").name == "paper"
+
+
+def test_every_suite_maps_heterogeneity_with_a_non_iid_split():
+    for suite in SUITES.values():
+        assert len(suite.heterogeneity.splits) >= 2 and suite.heterogeneity.regimes

@@ -6,6 +6,7 @@
     distributed   DecL readings over connectivity, Corollary 4.5, Theorem 4.6, consensus rules
     downstream    Tables 1 and 5 analogues (two-layer and linear MIM / CL encoders)
     mar           Fig. 2b, Tables 7 and 8 analogues (FedMAR / DecMAR)
+    heterogeneity_map  where non-IID data costs probe accuracy (MIM, CL, MAR; no records)
 
 They are registered, like an installed extension's producers, as the entry points
 ``dssl_bounds.producers`` of the toolkit's ``pyproject.toml`` (`bounds.running.registry`).
@@ -17,9 +18,8 @@ import os
 #: The order in which the parallel runner starts the toolkit's producers (others follow): the
 #: two longest first, then the two whose figures take longest to draw, formula (no figures)
 #: last, so that the run ends on the producer whose finishing leaves the parent nothing to draw
-#: (default suite, cold, two at a time on 2 cores: linear 96 s, distributed 105 s, downstream
-#: 70 s and 8 s of figures, mar 67 s and 6 s, formula 10 s).
-SCHEDULE: tuple[str, ...] = ("linear", "distributed", "downstream", "mar", "formula")
+#: (their times are in benchmarks/README.md).
+SCHEDULE: tuple[str, ...] = ("linear", "distributed", "downstream", "heterogeneity_map", "mar", "formula")
 
 
 def default_jobs() -> int:

@@ -25,6 +25,7 @@ The ledger lists the toolkit's producers in `BUILTIN_ORDER`, then any others by 
 from __future__ import annotations
 
 import pathlib
+import types
 from importlib import metadata
 from typing import TYPE_CHECKING, Any, Protocol, Sequence, runtime_checkable
 
@@ -34,7 +35,7 @@ if TYPE_CHECKING:  # only named in annotations: ``--help`` reads the registry wi
 PRODUCER_GROUP = "dssl_bounds.producers"
 FIGURE_GROUP = "dssl_bounds.figures"
 #: The toolkit's producers in ledger order (registered in pyproject.toml like any other).
-BUILTIN_ORDER: tuple[str, ...] = ("formula", "linear", "distributed", "downstream", "mar")
+BUILTIN_ORDER: tuple[str, ...] = ("formula", "linear", "distributed", "downstream", "mar", "heterogeneity_map")
 
 
 @runtime_checkable
@@ -110,7 +111,10 @@ def producer_names() -> list[str]:
 def load_producer(name: str) -> Producer:
     """The registered producer ``name``; ValueError listing the registered names otherwise."""
     target = load_entry(PRODUCER_GROUP, name, "producer")
-    return target if isinstance(getattr(target, "name", None), str) else Named(name, target)
+    # A module goes to a worker process by name (`Named`): modules cannot be pickled.
+    if isinstance(target, types.ModuleType) or not isinstance(getattr(target, "name", None), str):
+        return Named(name, target)
+    return target
 
 
 def producers(only: Sequence[str] | None = None) -> list[Producer]:

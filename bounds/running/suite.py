@@ -1,6 +1,7 @@
 """Suites: every producer's sizes in one value, ``smoke`` (tests), ``default`` (``verify``,
 target under 2 minutes on 2 CPU cores; about 1 min 30 s cold, 54 s with a warm compilation cache, on
-a 2-core machine) and ``full`` (tens of minutes)."""
+a 2-core machine), ``full`` (tens of minutes) and ``paper`` (``full`` with the paper's FL client
+counts and schedule for the MAR analogues: hours on 2 CPU cores, see ``benchmarks/``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import types
 from typing import Any, Mapping
 
 from sim import MASK_RATIO, checks
-from sim.studies import ConnectivityStudy, DownstreamStudy, MARStudy
+from sim.studies import ConnectivityStudy, DownstreamStudy, HeterogeneityStudy, MARStudy, Regime
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,6 +62,8 @@ class Suite:
     downstream: DownstreamStudy
     #: The MAR analogues (Fig. 2b, Tables 7 and 8, MAR rows of Table 5): FedMAR / DecMAR on the latent model.
     mar: MARStudy
+    #: The heterogeneity map (where label skew costs MIM, CL and MAR probe accuracy on the latent model).
+    heterogeneity: HeterogeneityStudy
     mask_ratio: float = MASK_RATIO
     extra: Mapping[str, Any] = dataclasses.field(default_factory=dict, hash=False)
 
@@ -88,8 +91,14 @@ class Suite:
 
 
 #: The sub-studies that take the suite's ``mask_ratio`` (`Suite`).
-SHARED_MASK_RATIO: tuple[str, ...] = ("connectivity", "gossip", "consensus", "downstream", "mar")
+SHARED_MASK_RATIO: tuple[str, ...] = ("connectivity", "gossip", "consensus", "downstream", "mar", "heterogeneity")
 
+
+#: The heterogeneity map's regimes (`sim.studies.heterogeneity.Regime`: c, local steps, learning rate, rounds):
+#: the downstream analogues' own (c = k = 4, E = 5, lr = 3e-2, T = 10); a bottleneck c = 1 < k; strong local
+#: drift (E = 25, lr = 0.1); both at c = 2; and the corner of drift and bottleneck at few rounds.
+MAP_REGIMES: tuple[Regime, ...] = (Regime(4, 5, 3e-2, 10), Regime(1, 5, 3e-2, 10), Regime(4, 25, 1e-1, 10),
+                                   Regime(2, 25, 1e-1, 10), Regime(1, 50, 1e-1, 4))
 
 # latent_noise = 0.5 (not the LatentConfig default 0.2): at d = 32, k = 4 a random linear encoder
 # already probes near the trained one at 0.2; at 0.5 a trained MAE probes clearly above its
@@ -112,6 +121,9 @@ SUITES: Mapping[str, Suite] = types.MappingProxyType({
         mar=MARStudy(d=16, N=2, n_clients=4, samples_per_client=32, rounds=4, local_steps=2, batch_size=16,
                      learning_rate=3e-2, c=4, hidden=16, n_seeds=3, probe_samples=128, model="linear",
                      clients_per_round=2, fast_compile=True, latent_noise=0.5),
+        heterogeneity=HeterogeneityStudy(d=8, N=2, n_clients=4, samples_per_client=32, batch_size=16, n_seeds=3,
+                                         probe_samples=64, regimes=(Regime(2, 2, 3e-2, 2),), alphas=(0.1,),
+                                         latent_k=2, fast_compile=True),
     ),
     "default": Suite(
         name="default",
@@ -140,6 +152,12 @@ SUITES: Mapping[str, Suite] = types.MappingProxyType({
         mar=MARStudy(d=32, N=4, n_clients=8, samples_per_client=64, rounds=10, local_steps=5, batch_size=32,
                      learning_rate=3e-2, c=8, hidden=64, n_seeds=5, probe_samples=512, model="linear",
                      clients_per_round=4, latent_noise=0.5),
+        # Two regimes of the map at 50 local steps per client (the full suite has all five): the analogues' own
+        # and the bottleneck c = 1, the cheapest regime in which the full map's pooled drop at alpha = 0.03 is
+        # significant. Each regime is one compiled program; 12 seeds vmapped; about 30 s on 2 shared cores.
+        heterogeneity=HeterogeneityStudy(d=16, N=4, n_clients=8, samples_per_client=64, batch_size=32, n_seeds=12,
+                                         probe_samples=256, regimes=MAP_REGIMES[:2], alphas=(0.03,), pathological=1,
+                                         fast_compile=True),
     ),
     "full": Suite(
         name="full",
@@ -155,8 +173,26 @@ SUITES: Mapping[str, Suite] = types.MappingProxyType({
         mar=MARStudy(d=64, N=4, n_clients=16, samples_per_client=128, rounds=50, local_steps=5, batch_size=64,
                      learning_rate=1e-2, c=8, hidden=128, n_seeds=16, probe_samples=2048, clients_per_round=8,
                      latent_noise=0.5),
+        heterogeneity=HeterogeneityStudy(d=16, N=4, n_clients=8, samples_per_client=64, batch_size=32, n_seeds=16,
+                                         probe_samples=256, regimes=MAP_REGIMES, alphas=(1.0, 0.1, 0.03),
+                                         pathological=1),
     ),
 })
+
+
+def _paper(full: Suite) -> Suite:
+    """The paper's client counts and schedule (Section 5) for the MAR analogues, on the latent model: FL
+    with 100 clients, 5 per round, 100 rounds of 2 local epochs (64 samples, batch 32: 4 steps), the
+    five Dirichlet alphas of Fig. 2b, 3 seeds; DecL on the same 100 clients at ``|Ā| = 3`` (one
+    `MARStudy` has one client count; the paper's DecL uses 20). The other producers at ``full`` sizes."""
+    mar = MARStudy(d=32, N=5, c=8, hidden=64, n_clients=100, samples_per_client=64, n_seeds=3, probe_samples=1024,
+                   rounds=100, local_steps=4, batch_size=32, learning_rate=3e-2, model="two-layer",
+                   clients_per_round=5, avg_connectivity=3.0, alphas=(1e5, 1.0, 0.1, 0.01, 0.001), table_alpha=0.1,
+                   latent_noise=0.5)
+    return dataclasses.replace(full, name="paper", mar=mar)
+
+
+SUITES = types.MappingProxyType({**SUITES, "paper": _paper(SUITES["full"])})
 SUITE_NAMES: tuple[str, ...] = tuple(SUITES)
 
 

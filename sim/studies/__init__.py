@@ -8,6 +8,7 @@ Modules (``from sim.studies import linear``; each has ``measure(sizes, *, key)``
     connectivity  DecL readings over graphs of growing connectivity, trained D-PSGD / FedAvg
     downstream    two-layer and linear MIM / CL encoders under label and feature skew
     mar           MAR (Eqs. 6-7): FedMAR / DecMAR on the latent data model
+    heterogeneity the map of where label skew costs MIM / CL / MAR probe accuracy
 
 Sizes and measurements others read:
 
@@ -20,9 +21,11 @@ Sizes and measurements others read:
     sensitivity_accuracy
     MARStudy, MARExperiment, Setting, ALGORITHMS,  the MAR study's sizes, measurement, run
     TABLE7_METRICS, PAPER_METRIC                   settings and vocabularies
+    HeterogeneityStudy, HeterogeneityMap, Regime,  the heterogeneity map's sizes, measurement, cells,
+    MAP_METHODS, IID                               methods and IID split name
 """
 
-from sim.studies import connectivity, downstream, linear, mar
+from sim.studies import connectivity, downstream, heterogeneity, linear, mar
 from sim.studies.connectivity import SENSITIVITIES, TOPOLOGY_KINDS, ConnectivityStudy, Consensus, Sweep
 from sim.studies.downstream import (
     DISTANCES,
@@ -34,12 +37,13 @@ from sim.studies.downstream import (
     Experiment,
     sensitivity_accuracy,
 )
+from sim.studies.heterogeneity import IID, MAP_METHODS, HeterogeneityMap, HeterogeneityStudy, Regime
 from sim.studies.linear import LinearStudy
 from sim.studies.mar import ALGORITHMS, PAPER_METRIC, TABLE7_METRICS, MARExperiment, MARStudy, Setting
 
 __all__ = [
     # modules
-    "linear", "connectivity", "downstream", "mar",
+    "linear", "connectivity", "downstream", "mar", "heterogeneity",
     # linear
     "LinearStudy",
     # connectivity
@@ -49,4 +53,6 @@ __all__ = [
     "sensitivity_accuracy",
     # mar
     "MARStudy", "MARExperiment", "Setting", "ALGORITHMS", "TABLE7_METRICS", "PAPER_METRIC",
+    # heterogeneity map
+    "HeterogeneityStudy", "HeterogeneityMap", "Regime", "MAP_METHODS", "IID",
 ]

@@ -94,11 +94,30 @@ class DownstreamStudy:
     latent_separation: float = 2.0
 
     def __post_init__(self):
-        checks.real("DownstreamStudy.mask_ratio", self.mask_ratio, low=0, high=1, closed=False)
-        unknown = [m for m in self.data_models if m not in DATA_MODELS]
-        if not self.data_models or unknown:
-            raise ValueError(f"data_models = {self.data_models!r} must be a non-empty tuple of {DATA_MODELS}")
-        self.latent_config()  # validates the latent sizes (LatentConfig names the field)
+        # Every field at construction, before any computation (a ValueError naming the field,
+        # the value and the allowed range); the configs built from the fields check the rest.
+        checks.check_fields(self, {
+            **{name: checks.count(1) for name in ("d", "n_clients", "samples_per_client", "rounds", "local_steps",
+                                                  "batch_size", "hidden", "n_seeds", "probe_samples", "latent_k")},
+            "N": checks.count(2),
+            "learning_rate": checks.positive(), "alpha": checks.positive(),
+            "feature_transform": checks.one_of(part.FEATURE_TRANSFORMS),
+            "feature_strength": checks.positive(closed=True), "aug_strength": checks.positive(closed=True),
+            "mask_ratio": checks.positive(high=1),
+            "models": lambda field, v: checks.names(field, v, MODELS),
+            "data_models": lambda field, v: checks.names(field, v, DATA_MODELS),
+            "fast_compile": checks.flag,
+        })
+        checks.check_fields(self, {"c": checks.count(1, self.d, allowed=f"in [1, d] = [1, {self.d}]")})
+        try:
+            if "paper" in self.data_models:
+                self.data_config()
+            self.latent_config()
+            self.train_config()
+            for method, model in self.pairs:
+                self.shallow(method, model)
+        except ValueError as err:
+            raise ValueError(f"DownstreamStudy: {err}") from None
 
     @property
     def pairs(self) -> tuple[tuple[str, str], ...]:

@@ -111,16 +111,34 @@ class MARStudy:
     fast_compile: bool = False
 
     def __post_init__(self):
-        checks.real("MARStudy.mask_ratio", self.mask_ratio, low=0, high=1, closed=False)
+        # Every field at construction, before any computation (a ValueError naming the field,
+        # the value and the allowed range); the configs built from the fields check the rest.
+        checks.check_fields(self, {
+            **{name: checks.count(1) for name in ("d", "c", "hidden", "n_clients", "samples_per_client", "n_seeds",
+                                                  "probe_samples", "rounds", "local_steps", "batch_size", "latent_k")},
+            "N": checks.count(2),
+            "learning_rate": checks.positive(),
+            "alphas": checks.reals, "table7_gammas": checks.reals, "table8_gammas": checks.reals,
+            "mask_ratio": checks.positive(high=1),
+            "fast_compile": checks.flag,
+        })
+        checks.check_fields(self, {
+            "c": checks.count(1, self.d, allowed=f"in [1, d] = [1, {self.d}]"),
+            # |Ā| counts the client itself: between 1 (alone) and n_clients (every client).
+            "avg_connectivity": checks.positive(low=1, high=self.n_clients, closed=True),
+            "table_alpha": checks.positive(),
+        })
         if self.table_alpha not in self.alphas:
-            raise ValueError(f"table_alpha = {self.table_alpha!r} must be one of alphas = {self.alphas}")
-        for name in ("alphas", "table7_gammas", "table8_gammas"):
-            values = getattr(self, name)
-            if not values or any(not (np.isfinite(v) and v > 0) for v in values):
-                raise ValueError(f"{name} = {values!r} must be a non-empty tuple of finite numbers > 0")
-        self.latent_config()
-        self.shallow()
-        self.train_config("FL")
+            raise ValueError(f"MARStudy.table_alpha = {self.table_alpha!r} is out of range: must be one of "
+                             f"alphas = {self.alphas}")
+        if self.clients_per_round is not None:
+            checks.check_fields(self, {"clients_per_round": checks.count(1, self.n_clients)})
+        try:
+            self.latent_config()
+            self.shallow()
+            self.train_config("FL")
+        except ValueError as err:
+            raise ValueError(f"MARStudy: {err}") from None
 
     def latent_config(self) -> LatentConfig:
         return LatentConfig(d=self.d, k=self.latent_k, n_classes=2 * self.N, noise=self.latent_noise,
@@ -182,10 +200,13 @@ class MARExperiment:
     probe_y: np.ndarray
 
 
-def _split(st: MARStudy, alpha: float, key) -> tuple[part.Partition, int]:
+def dirichlet_split(n_classes: int, n_clients: int, samples_per_client: int, alpha: float, *,
+                    key) -> tuple[part.Partition, int]:
+    """The balanced class-wise Dirichlet split, redrawn (up to ``MAX_REDRAWS`` times) until every
+    client holds data, and the number of redraws it took."""
     for attempt in range(MAX_REDRAWS):
         try:
-            p = part.dirichlet(2 * st.N, st.n_clients, st.samples_per_client, alpha, balanced=True,
+            p = part.dirichlet(n_classes, n_clients, samples_per_client, alpha, balanced=True,
                                key=jax.random.fold_in(key, attempt))
             return p, attempt
         except ValueError:
@@ -197,7 +218,8 @@ def _split(st: MARStudy, alpha: float, key) -> tuple[part.Partition, int]:
 def _draw(st: MARStudy, data_key):
     """Per seed: a latent model, one split and client data per alpha, the IID probe sets."""
     k_split, k_model, k_data, k_probe = jax.random.split(data_key, 4)
-    splits = [[_split(st, a, jax.random.fold_in(jax.random.fold_in(k_split, s), j)) for j, a in enumerate(st.alphas)]
+    splits = [[dirichlet_split(2 * st.N, st.n_clients, st.samples_per_client, a,
+                               key=jax.random.fold_in(jax.random.fold_in(k_split, s), j)) for j, a in enumerate(st.alphas)]
               for s in range(st.n_seeds)]
     # A common padded width (rounded up, so nearby draws share the compiled program's shapes).
     width = max(int(p.sizes.max()) for row in splits for p, _ in row)
@@ -318,4 +340,5 @@ def measure(study: MARStudy, *, key: jax.Array) -> MARExperiment:
                          probe_x=np.asarray(probe_x[0, P:]), probe_y=np.asarray(probe_y[0, P:]), **out)
 
 
-__all__ = ["ALGORITHMS", "PAPER_METRIC", "TABLE7_METRICS", "MARExperiment", "MARStudy", "Setting", "measure"]
+__all__ = ["ALGORITHMS", "PAPER_METRIC", "TABLE7_METRICS", "MARExperiment", "MARStudy", "Setting", "dirichlet_split",
+           "measure"]

@@ -1,6 +1,6 @@
 """Throughput of one FedAvg round and one DecL (D-PSGD) round: the engine vs a per-client loop.
 
-Setting (issue 3): 100 clients, 10 local steps, batch 64, d = 128, c = 16, the CL-similar
+Setting (workload W1's sizes): 100 clients, 10 local steps, batch 64, d = 128, c = 16, the CL-similar
 minibatch loss on Gaussian client data (256 samples each). For each algorithm:
 
 - ``vmapped``: the engine's single jitted program (``vmap`` over clients, ``lax.scan`` over

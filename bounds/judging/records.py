@@ -1,4 +1,4 @@
-"""One ledger record (a row of ``ledger.json``, schema 2) and the vocabularies it uses.
+"""One ledger record (a row of ``ledger.json``, schema 3) and the vocabularies it uses.
 
 Every producer (formula, simulation and reported level) builds `Record` values, so the
 verdict and level words are defined here once and the statistical rules once in
@@ -50,8 +50,10 @@ class Record:
     mapping ``{axis: value}`` or an iterable of `theory.Reading`, stored as the mapping.
     ``statistic`` names what ``bound``, ``empirical`` and ``margin`` measure; ``ci``,
     ``p_value``, ``trials``, ``successes`` and ``power`` come from the rule that gave the
-    verdict (None where the rule has no such number); ``p_adjusted`` is ``p_value`` adjusted
-    for the run's family of statistically judged records (set by the ledger, None until then);
+    verdict (None where the rule has no such number; ``p_value`` is the p-value against the
+    claim, so a statistical ``fails`` means ``p_value < alpha``, and an exact check has none);
+    ``p_adjusted`` is ``p_value`` adjusted for the run's family of statistically judged records
+    (`bounds.judging.family.control`, applied by the ledger; None until then and outside it);
     ``hypotheses`` says, per hypothesis of the claim that was checked, whether it held;
     ``by_seed`` is the record's verdict in each master seed of a replicated run (None for one seed).
     """

@@ -3,7 +3,7 @@
 XLA's CPU backend has two code generators for fused elementwise work: its newer "fusion
 emitters" (the default in jaxlib 0.9.x) and the older loop emitters
 (``xla_cpu_use_fusion_emitters = False``). Which compiles faster depends on the program, and on
-a 2-core CPU compilation is about half of a default ``verify`` (README, "Speed"). Measured on
+a 2-core CPU compilation is about half of a default ``verify`` (benchmarks/README.md). Measured on
 jax 0.9.2, one process, 2 cores, same results:
 
 - the linear study's per-seed program (`sim.studies.linear`, ``d = 64``, every reading):

@@ -292,10 +292,10 @@ def get_objective(objective: "Objective | str") -> Objective:
 
     >>> get_objective("cl-similar").family
     'cl'
-    >>> get_objective("mim")
+    >>> get_objective("mim")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: objective = 'mim' is unknown; choose one of ('mim-surrogate', 'mim-alignment', 'cl-similar', 'cl-dissimilar', 'mim-reconstruction')
+    ValueError: objective = 'mim' is unknown; choose one of ('mim-surrogate', 'mim-alignment', 'cl-similar', 'cl-dissimilar', 'mim-reconstruction'...)
     """
     if isinstance(objective, Objective):
         return objective

@@ -65,9 +65,7 @@ def judge(measurement: dict[str, Experiment], suite: Suite) -> list[Record]:
     """Every downstream record (see the module docstring) of ``measurement`` (by data model);
     the reported-level records once."""
     for exp in measurement.values():
-        if exp.study != suite.downstream:
-            raise ValueError(f"measurement was taken at {exp.study}, not at suite {suite.name!r}'s "
-                             f"downstream sizes {suite.downstream}")
+        suite.require_sizes("downstream", exp.study)
     out = []
     for exp in measurement.values():
         out += table1_records(exp, reported=False) + table5_records(exp, reported=False)

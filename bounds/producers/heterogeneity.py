@@ -36,9 +36,7 @@ def measure(suite: Suite, *, key: jax.Array) -> HeterogeneityMap:
 
 def judge(measurement: HeterogeneityMap, suite: Suite) -> list[Record]:
     """No records (see the module docstring); checks that ``measurement`` is this suite's."""
-    if measurement.study != suite.heterogeneity:
-        raise ValueError(f"measurement was taken at {measurement.study}, not at suite {suite.name!r}'s "
-                         f"heterogeneity sizes {suite.heterogeneity}")
+    suite.require_sizes("heterogeneity", measurement.study)
     return []
 
 

@@ -57,9 +57,7 @@ def measure(suite: Suite, *, key: jax.Array) -> MARExperiment:
 
 def judge(measurement: MARExperiment, suite: Suite) -> list[Record]:
     """Every MAR record (see the module docstring) of ``measurement``."""
-    if measurement.study != suite.mar:
-        raise ValueError(f"measurement was taken at {measurement.study}, not at suite {suite.name!r}'s "
-                         f"mar sizes {suite.mar}")
+    suite.require_sizes("mar", measurement.study)
     out = fig2b_records(measurement) + table7_records(measurement) + table8_records(measurement) \
         + table5_records(measurement) + reported_records()
     return [dataclasses.replace(r, params={**r.params, "suite": suite.name}) if r.level == "simulation" else r

@@ -351,14 +351,6 @@ RUN_MARKER = rundir.MARKER
 CHECKPOINTS = ".checkpoints"
 
 
-def _digest(path: pathlib.Path) -> str:
-    return rundir.digest(path)
-
-
-def _marker(out: pathlib.Path, **fields) -> None:
-    rundir.write_marker(out, **fields)
-
-
 def _in_owned_folder(run: Callable[..., Any]) -> Callable[..., Any]:
     """Run ``verify`` in a folder the toolkit owns (`bounds.running.rundir`: new, empty or marked
     by an earlier run; refused before any computation otherwise), holding its lock; a run that
@@ -393,7 +385,7 @@ def read_run(out_dir: str | os.PathLike) -> dict[str, Any]:
         raise ValueError(f"out={str(out)!r}: {RUN_MARKER} lists no files of the run")
     for name, digest in files.items():
         path = out / name
-        if not path.is_file() or _digest(path) != digest:
+        if not path.is_file() or rundir.digest(path) != digest:
             raise ValueError(f"out={str(out)!r}: {name} is not the file the run wrote (stale or mixed output)")
     return marker
 
@@ -430,7 +422,7 @@ def verify(out_dir: str | os.PathLike, suite: "str | Suite" = "default", *, seed
     meta = {"suite": sizes.name, "seed": seed, "only": list(only) if only else None,
             "toolkit_version": toolkit_version(), "source": source_digest(), "started": started}
     earlier = rundir.read_marker(out)  # the files an earlier run wrote here stay the toolkit's
-    _marker(out, state="running", files=(earlier or {}).get("files") or {}, **meta)
+    rundir.write_marker(out, state="running", files=(earlier or {}).get("files") or {}, **meta)
     checkpoints = out / CHECKPOINTS
     if not resume:
         shutil.rmtree(checkpoints, ignore_errors=True)
@@ -447,6 +439,7 @@ def verify(out_dir: str | os.PathLike, suite: "str | Suite" = "default", *, seed
     write_ledger(ledger, out)
     write_atomic(out / "report.md", render_report(ledger, out, drawn))
     files = ["ledger.json", "report.md", *(str(p.relative_to(out)) for p in drawn)]
-    _marker(out, state="complete", finished=ledger.created, files={f: _digest(out / f) for f in files}, **meta)
+    rundir.write_marker(out, state="complete", finished=ledger.created, files={f: rundir.digest(out / f) for f in files},
+                        **meta)
     shutil.rmtree(checkpoints, ignore_errors=True)
     return ledger, drawn

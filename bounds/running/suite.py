@@ -1,7 +1,7 @@
 """Suites: every producer's sizes in one value, ``smoke`` (tests), ``default`` (``verify``,
 target under 2 minutes on 2 CPU cores; about 1 min 30 s cold, 54 s with a warm compilation cache, on
 a 2-core machine), ``full`` (tens of minutes) and ``paper`` (``full`` with the paper's FL client
-counts and schedule for the MAR analogues: hours on 2 CPU cores, see ``benchmarks/``)."""
+counts and schedule for the MAR analogues; its times are in ``benchmarks/README.md``)."""
 
 from __future__ import annotations
 
@@ -88,6 +88,13 @@ class Suite:
         mask_ratio = checks.real("Suite.mask_ratio", mask_ratio, low=0, high=1, closed=False)
         subs = {name: dataclasses.replace(getattr(self, name), mask_ratio=mask_ratio) for name in SHARED_MASK_RATIO}
         return dataclasses.replace(self, mask_ratio=mask_ratio, **subs)
+
+    def require_sizes(self, field: str, study: Any) -> None:
+        """ValueError unless ``study`` (the sizes a measurement was taken at) is this suite's
+        ``field``: a producer judges a measurement at the sizes it was taken at."""
+        if study != getattr(self, field):
+            raise ValueError(f"measurement was taken at {study}, not at suite {self.name!r}'s "
+                             f"{field} sizes {getattr(self, field)}")
 
 
 #: The sub-studies that take the suite's ``mask_ratio`` (`Suite`).

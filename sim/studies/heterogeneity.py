@@ -116,12 +116,15 @@ class HeterogeneityStudy:
     fast_compile: bool = False
 
     def __post_init__(self):
-        for name in ("d", "N", "n_clients", "samples_per_client", "batch_size", "probe_samples", "hidden"):
-            checks.integer(f"HeterogeneityStudy.{name}", getattr(self, name), minimum=1)
-        checks.integer("HeterogeneityStudy.n_seeds", self.n_seeds, minimum=2)
-        checks.real("HeterogeneityStudy.mask_ratio", self.mask_ratio, low=0, high=1, closed=False)
-        checks.real("HeterogeneityStudy.aug_strength", self.aug_strength, low=0)
-        checks.choice("HeterogeneityStudy.model", self.model, MODELS)
+        checks.check_fields(self, {
+            **{name: checks.count(1) for name in ("d", "N", "n_clients", "samples_per_client", "batch_size",
+                                                  "probe_samples", "hidden")},
+            "n_seeds": checks.count(2),  # drops are judged by intervals over seeds
+            "mask_ratio": checks.positive(high=1),
+            "aug_strength": checks.positive(closed=True),
+            "model": checks.one_of(MODELS),
+            "fast_compile": checks.flag,
+        })
         if not self.regimes or not all(isinstance(r, Regime) for r in self.regimes) \
                 or len(set(self.regimes)) != len(self.regimes):
             raise ValueError(f"HeterogeneityStudy.regimes = {self.regimes!r} must be a non-empty tuple of "
